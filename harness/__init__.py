@@ -1,0 +1,132 @@
+"""replay-harness: replay recorded LLM provider transcripts through an event-sourced orchestrator
+core, check the event log against golden files and invariants, and analyse it in DuckDB.
+
+The names a user needs live here; the modules behind them are implementation.
+
+>>> from harness import replay_transcript, replay_summary
+>>> summary = replay_summary(replay_transcript("transcripts/anthropic/anthropic-sdk/basic_response.ndjson"))
+>>> summary["messages"][0]["text"]
+'Hello there!'
+"""
+
+from harness.adapters import AnthropicMessagesAdapter, get_adapter, replayable_protocols
+from harness.adapters.base import AssistantMessage, ContentItem, ProviderAdapter, RequestTemplate
+from harness.core import (
+    EVENT_TYPES,
+    CommandResult,
+    EventStore,
+    IdAllocator,
+    InMemoryEventStore,
+    MessageDispatch,
+    Orchestrator,
+    Outcome,
+    Projection,
+    ScenarioTools,
+    StoredEvent,
+    ThreadCreate,
+    ToolRunner,
+    ToolSpec,
+    fold,
+)
+from harness.core.invariants import RULES as INVARIANT_RULES
+from harness.core.invariants import Violation, check_invariants
+from harness.errors import (
+    CheckFailure,
+    ExpectationFailed,
+    FrameMismatch,
+    GoldenMismatch,
+    GoldenMissing,
+    HarnessError,
+    ImportSourceError,
+    ReplayError,
+    ScenarioError,
+    TranscriptError,
+    TranscriptExhausted,
+    UnconsumedEntries,
+    UnexpectedOutbound,
+    UnknownProtocolError,
+    UsageError,
+)
+from harness.golden import check_golden, first_divergence, normalize_events
+from harness.replay import FrameMatcher, LogicalClock, ReplayDriver
+from harness.scenario import (
+    Execution,
+    Scenario,
+    ScenarioResult,
+    SuiteResult,
+    execute,
+    load_scenario,
+    replay_summary,
+    replay_transcript,
+    run_scenario,
+    run_suite,
+    scenario_for_transcript,
+)
+from harness.transcript import Transcript, TranscriptHeader, known_protocols, read_transcript, write_transcript
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "EVENT_TYPES",
+    "INVARIANT_RULES",
+    "AnthropicMessagesAdapter",
+    "AssistantMessage",
+    "CheckFailure",
+    "CommandResult",
+    "ContentItem",
+    "EventStore",
+    "Execution",
+    "ExpectationFailed",
+    "FrameMatcher",
+    "FrameMismatch",
+    "GoldenMismatch",
+    "GoldenMissing",
+    "HarnessError",
+    "IdAllocator",
+    "ImportSourceError",
+    "InMemoryEventStore",
+    "LogicalClock",
+    "MessageDispatch",
+    "Orchestrator",
+    "Outcome",
+    "Projection",
+    "ProviderAdapter",
+    "ReplayDriver",
+    "ReplayError",
+    "RequestTemplate",
+    "Scenario",
+    "ScenarioError",
+    "ScenarioResult",
+    "ScenarioTools",
+    "StoredEvent",
+    "SuiteResult",
+    "ThreadCreate",
+    "ToolRunner",
+    "ToolSpec",
+    "Transcript",
+    "TranscriptError",
+    "TranscriptExhausted",
+    "TranscriptHeader",
+    "UnconsumedEntries",
+    "UnexpectedOutbound",
+    "UnknownProtocolError",
+    "UsageError",
+    "Violation",
+    "check_golden",
+    "check_invariants",
+    "execute",
+    "first_divergence",
+    "fold",
+    "get_adapter",
+    "known_protocols",
+    "load_scenario",
+    "normalize_events",
+    "read_transcript",
+    "replay_summary",
+    "replay_transcript",
+    "replayable_protocols",
+    "run_scenario",
+    "run_suite",
+    "scenario_for_transcript",
+    "write_transcript",
+]

@@ -1,0 +1,256 @@
+"""The canonical provider-event vocabulary every protocol adapter maps its wire frames to.
+
+An adapter turns one provider response (a sequence of inbound frames) into:
+
+* :class:`ResponseStarted` once the provider has said who it is,
+* per content item: :class:`ItemStarted`, zero or more :class:`ItemDelta`, :class:`ItemCompleted`,
+* exactly one terminal event: :class:`ResponseCompleted` (carrying the final
+  :class:`AssistantMessage`) or :class:`ResponseFailed`,
+* anywhere: :class:`ProtocolViolation` (a named broken rule) and :class:`UnrecognizedFrame`
+  (a frame the adapter does not know, carried through rather than dropped).
+
+Adapters are pure: the same frames give the same events, with no clock, I/O or randomness.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+ItemKind = Literal[
+    "text",
+    "reasoning",
+    "redacted_reasoning",
+    "tool_call",
+    "server_tool_call",
+    "server_tool_result",
+    "other",
+]
+DeltaKind = Literal["text", "reasoning", "arguments", "signature", "citation", "other"]
+
+
+@dataclass(slots=True)
+class ContentItem:
+    """One content item of an assistant message, in the provider's order.
+
+    ``block`` keeps the provider's own start payload for items the harness only carries through
+    (server tool results, redacted reasoning, unknown block types), so nothing is lost.
+    """
+
+    index: int
+    kind: ItemKind
+    block_type: str
+    text: str = ""
+    native_id: str | None = None
+    name: str | None = None
+    arguments: Any = None
+    arguments_json: str = ""
+    signature: str | None = None
+    citations: list[Any] = field(default_factory=list)
+    block: dict[str, Any] = field(default_factory=dict)
+    complete: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        """A plain JSON view with only the fields that mean something for this kind."""
+        out: dict[str, Any] = {"index": self.index, "kind": self.kind, "block_type": self.block_type}
+        if self.kind in ("text", "reasoning"):
+            out["text"] = self.text
+        if self.kind == "text" and self.citations:
+            out["citations"] = self.citations
+        if self.kind == "reasoning":
+            out["signature"] = self.signature
+        if self.kind in ("tool_call", "server_tool_call"):
+            out.update(native_id=self.native_id, name=self.name, arguments=self.arguments)
+        if self.kind in ("redacted_reasoning", "server_tool_result", "other"):
+            out["block"] = self.block
+        out["complete"] = self.complete
+        return out
+
+
+@dataclass(slots=True)
+class AssistantMessage:
+    """The final meaning of one provider response: what the SDK accumulators also compute."""
+
+    native_id: str | None = None
+    model: str | None = None
+    items: list[ContentItem] = field(default_factory=list)
+    stop_reason: str | None = None
+    stop_sequence: str | None = None
+    stop_details: Any = None
+    usage: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def text(self) -> str:
+        return "".join(i.text for i in self.items if i.kind == "text")
+
+    @property
+    def reasoning(self) -> str:
+        return "".join(i.text for i in self.items if i.kind == "reasoning")
+
+    @property
+    def tool_calls(self) -> list[ContentItem]:
+        """Client-side tool calls the orchestrator must run (server tools run at the provider)."""
+        return [i for i in self.items if i.kind == "tool_call"]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "native_id": self.native_id,
+            "model": self.model,
+            "items": [i.to_json() for i in self.items],
+            "stop_reason": self.stop_reason,
+            "stop_sequence": self.stop_sequence,
+            "stop_details": self.stop_details,
+            "usage": self.usage,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseStarted:
+    native_id: str | None
+    model: str | None
+    frame_index: int
+
+
+@dataclass(frozen=True, slots=True)
+class ItemStarted:
+    index: int
+    kind: ItemKind
+    block_type: str
+    native_id: str | None
+    name: str | None
+    frame_index: int
+
+
+@dataclass(frozen=True, slots=True)
+class ItemDelta:
+    index: int
+    kind: DeltaKind
+    text: str
+    data: Any
+    frame_index: int
+
+
+@dataclass(frozen=True, slots=True)
+class ItemCompleted:
+    item: ContentItem
+    frame_index: int
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseCompleted:
+    message: AssistantMessage
+    frame_index: int
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseFailed:
+    """The response ended in failure: a provider error, a violation or a truncated stream."""
+
+    error_type: str
+    message: str
+    partial: AssistantMessage
+    frame_index: int
+    rule: str | None = None
+    provider_error: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class ProtocolViolation:
+    """A named protocol rule the frames broke. ``fatal`` violations also fail the response."""
+
+    rule: str
+    message: str
+    frame_index: int
+    fatal: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class UnrecognizedFrame:
+    """A frame the adapter does not know; carried into the event log instead of dropped."""
+
+    name: str | None
+    frame: Any
+    frame_index: int
+
+
+ProviderEvent = (
+    ResponseStarted
+    | ItemStarted
+    | ItemDelta
+    | ItemCompleted
+    | ResponseCompleted
+    | ResponseFailed
+    | ProtocolViolation
+    | UnrecognizedFrame
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ToolResult:
+    """The outcome of one tool call, as the next request must report it."""
+
+    native_id: str | None
+    name: str
+    status: Literal["succeeded", "failed"]
+    output: Any = None
+    error: str | None = None
+    verbatim: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class UserTurn:
+    text: str
+    content: Any = None  # raw provider content, when the scenario gives it verbatim
+
+
+@dataclass(frozen=True, slots=True)
+class AssistantTurn:
+    message: AssistantMessage
+
+
+@dataclass(frozen=True, slots=True)
+class ToolResultsTurn:
+    results: tuple[ToolResult, ...]
+
+
+ConversationTurn = UserTurn | AssistantTurn | ToolResultsTurn
+
+
+@dataclass(frozen=True, slots=True)
+class RequestTemplate:
+    """How to build each HTTP request: everything but the conversation, which the core owns."""
+
+    method: str = "POST"
+    path: str = "/v1/messages"
+    query: dict[str, str] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+class ResponseReader(Protocol):
+    """The per-response state machine an adapter hands out for each exchange."""
+
+    @property
+    def done(self) -> bool:
+        """True once a terminal event (completed or failed) has been produced."""
+        ...
+
+    def feed(self, frame: Any, frame_index: int) -> list[ProviderEvent]: ...
+
+    def finish(self, frame_index: int) -> list[ProviderEvent]:
+        """The inbound side ended; emit a failure if the response never terminated."""
+        ...
+
+
+class ProviderAdapter(Protocol):
+    """A protocol adapter: builds requests from the conversation and reads responses."""
+
+    protocol: str
+
+    def build_request(self, template: RequestTemplate, conversation: list[ConversationTurn]) -> dict[str, Any]: ...
+
+    def continue_on(self, message: AssistantMessage) -> bool:
+        """True when the provider expects the loop to send another request without tool results."""
+        ...
+
+    def new_response(self) -> ResponseReader: ...

@@ -1,0 +1,254 @@
+"""The ``harness`` command line: parse, call one public function, print, map to an exit code.
+
+Exit codes: 0 everything passed, 1 a check failed (a scenario, a lint issue, a replay error),
+2 a usage error (bad option, missing file, malformed input).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import orjson
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+from harness.errors import HarnessError, UsageError
+from harness.scenario.suite import DEFAULT_GOLDENS, DEFAULT_TRANSCRIPTS, SuiteResult
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+DEFAULT_REPORTS = Path("reports")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="harness", description="Replay recorded LLM provider transcripts through an orchestrator core."
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = commands.add_parser("import", help="convert a cassette or raw SSE capture into a transcript")
+    p.add_argument("source", type=Path, help="vcrpy YAML cassette, raw SSE body, or one SSE payload per line")
+    p.add_argument("-o", "--out", type=Path, required=True, help="transcript file to write")
+    p.add_argument("--protocol", help="protocol of a bare stream (required when the source does not say)")
+    p.add_argument("--request", type=Path, help="request body JSON that produced a raw SSE body")
+    p.add_argument("--force", action="store_true", help="overwrite OUT if it exists")
+
+    p = commands.add_parser("validate", help="lint transcripts: schema, ordering, orphan entries")
+    p.add_argument("transcripts", type=Path, nargs="+")
+
+    p = commands.add_parser("replay", help="replay one transcript through the core and print the outcome")
+    p.add_argument("transcript", type=Path)
+    p.add_argument("--json", action="store_true", help="print exactly one JSON object (a stable interface)")
+
+    for name, help_text in (("run", "run scenarios, check goldens, write reports/"),):
+        p = commands.add_parser(name, help=help_text)
+        p.add_argument("scenarios", type=Path, nargs="*", help="scenario files or directories (default: scenarios/)")
+        p.add_argument("--update-goldens", action="store_true", help="write goldens instead of comparing")
+        p.add_argument("--goldens-dir", type=Path, default=DEFAULT_GOLDENS)
+        p.add_argument("--report-dir", type=Path, default=DEFAULT_REPORTS)
+        p.add_argument("--transcripts-dir", type=Path, default=DEFAULT_TRANSCRIPTS)
+        p.add_argument("--seed", type=int, default=None, help="seed for generated ids (default: each scenario's)")
+
+    goldens = commands.add_parser("goldens", help="manage golden files").add_subparsers(
+        dest="goldens_command", required=True, metavar="ACTION"
+    )
+    p = goldens.add_parser("update", help="write the goldens of the given (default: all) scenarios")
+    p.add_argument("scenarios", type=Path, nargs="*")
+    p.add_argument("--goldens-dir", type=Path, default=DEFAULT_GOLDENS)
+    p.add_argument("--prune", action="store_true", help="delete goldens no scenario uses (whole suite only)")
+
+    db = commands.add_parser("db", help="the DuckDB analysis file").add_subparsers(
+        dest="db_command", required=True, metavar="ACTION"
+    )
+    p = db.add_parser("build", help="run scenarios and load transcripts, frames, events, verdicts")
+    p.add_argument("scenarios", type=Path, nargs="*")
+    p.add_argument("--db", type=Path, default=DEFAULT_REPORTS / "harness.duckdb")
+    p.add_argument("--goldens-dir", type=Path, default=DEFAULT_GOLDENS)
+    p.add_argument("--transcripts-dir", type=Path, default=DEFAULT_TRANSCRIPTS)
+    p.add_argument("--seed", type=int, default=None)
+
+    p = commands.add_parser("query", help="run SQL against the DuckDB file and print a table")
+    p.add_argument("sql")
+    p.add_argument("--db", type=Path, default=DEFAULT_REPORTS / "harness.duckdb")
+    p.add_argument("--json", action="store_true", help="print rows as JSON objects, one per line")
+    return parser
+
+
+def _run_suite_with_progress(console: Console, args: argparse.Namespace, *, update: bool) -> SuiteResult:
+    from harness.scenario.suite import run_suite
+
+    with Progress(
+        TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
+        console=console, transient=True, disable=not console.is_terminal,
+    ) as progress:
+        task = progress.add_task("replaying", total=None)
+
+        def started(total: int) -> None:
+            progress.update(task, total=total)
+
+        def finished(result: Any) -> None:
+            progress.update(task, advance=1, description=result.scenario.name)
+
+        return run_suite(
+            args.scenarios, goldens_dir=args.goldens_dir, update_goldens=update, seed=getattr(args, "seed", None),
+            transcripts_dir=getattr(args, "transcripts_dir", None), on_start=started, on_result=finished,
+        )
+
+
+def _print_verdicts(console: Console, suite: SuiteResult) -> None:
+    for result in suite.results:
+        mark = "[green]PASS[/green]" if result.passed else "[red]FAIL[/red]"
+        console.print(f"{mark} {result.scenario.name}", highlight=False)
+        for failure in result.failures:
+            console.print(f"     {failure.kind}: {failure.message}", highlight=False, markup=False)
+            if failure.detail:
+                console.print(failure.detail, highlight=False, markup=False)
+        if not result.passed:
+            console.print(f"     reproduce: {result.reproduce}", highlight=False, markup=False)
+    for path in suite.unused_goldens:
+        console.print(f"[yellow]unused golden[/yellow] {path}", highlight=False)
+    passed = sum(r.passed for r in suite.results)
+    console.print(f"{passed} passed, {len(suite.results) - passed} failed", highlight=False)
+
+
+def _cmd_import(args: argparse.Namespace, console: Console) -> int:
+    from harness.record import import_source
+
+    result = import_source(args.source, args.out, protocol=args.protocol, request=args.request, force=args.force)
+    console.print(
+        f"wrote {result.out}: {result.protocol}, {result.exchanges} exchange(s), {result.entries} entries, "
+        f"{result.redactions} redaction(s)", highlight=False, markup=False,
+    )
+    for warning in result.warnings:
+        console.print(f"warning: {warning}", highlight=False, markup=False)
+    return EXIT_OK
+
+
+def _cmd_validate(args: argparse.Namespace, console: Console) -> int:
+    from harness.transcript import read_transcript
+    from harness.transcript.lint import lint_transcript
+
+    status = EXIT_OK
+    for path in args.transcripts:
+        issues = lint_transcript(read_transcript(path))
+        errors = [i for i in issues if i.severity == "error"]
+        for issue in issues:
+            console.print(f"{path}:{issue.line or 0}: {issue.severity}: [{issue.rule}] {issue.message}",
+                          highlight=False, markup=False)
+        if errors:
+            status = EXIT_FAILED
+        else:
+            console.print(f"{path}: ok", highlight=False, markup=False)
+    return status
+
+
+def _cmd_replay(args: argparse.Namespace, console: Console) -> int:
+    from harness.scenario.runner import replay_summary, replay_transcript
+
+    execution = replay_transcript(args.transcript)
+    summary = replay_summary(execution)
+    if args.json:
+        sys.stdout.write(orjson.dumps(summary).decode() + "\n")
+    else:
+        console.print(f"{summary['transcript']} ({summary['protocol']}): {summary['status']}", highlight=False,
+                      markup=False)
+        if summary["error"]:
+            console.print(f"  error: {summary['error']['type']}: {summary['error']['message']}", highlight=False,
+                          markup=False)
+        for number, message in enumerate(summary["messages"], start=1):
+            calls = ", ".join(f"{c['name']}({orjson.dumps(c['arguments']).decode()})" for c in message["tool_calls"])
+            console.print(f"  response {number}: stop_reason={message['stop_reason']} usage={message['usage']}",
+                          highlight=False, markup=False)
+            if message["reasoning"]:
+                console.print(f"    reasoning: {message['reasoning'][:200]}", highlight=False, markup=False)
+            if message["text"]:
+                console.print(f"    text: {message['text'][:400]}", highlight=False, markup=False)
+            if calls:
+                console.print(f"    tool calls: {calls}", highlight=False, markup=False)
+        console.print(f"  {len(summary['events'])} events", highlight=False, markup=False)
+    return EXIT_FAILED if execution.driver.failure is not None else EXIT_OK
+
+
+def _cmd_run(args: argparse.Namespace, console: Console) -> int:
+    from harness.report import write_reports
+
+    suite = _run_suite_with_progress(console, args, update=args.update_goldens)
+    paths = write_reports(args.report_dir, results=suite.results, transcripts=suite.transcripts,
+                          unused_goldens=suite.unused_goldens)
+    _print_verdicts(console, suite)
+    console.print(f"reports: {paths.summary}", highlight=False, markup=False)
+    return EXIT_OK if suite.passed else EXIT_FAILED
+
+
+def _cmd_goldens(args: argparse.Namespace, console: Console) -> int:
+    args.seed = None
+    suite = _run_suite_with_progress(console, args, update=True)
+    for result in suite.results:
+        console.print(f"{result.golden_outcome or 'no golden':>9}  {result.golden_path or result.scenario.name}",
+                      highlight=False, markup=False)
+        for failure in result.failures:
+            console.print(f"     {failure.kind}: {failure.message}", highlight=False, markup=False)
+    for path in suite.unused_goldens:
+        if args.prune:
+            path.unlink()
+            console.print(f"   pruned  {path}", highlight=False, markup=False)
+        else:
+            console.print(f"   unused  {path} (delete it, or pass --prune)", highlight=False, markup=False)
+    return EXIT_OK if suite.passed else EXIT_FAILED
+
+
+def _cmd_db(args: argparse.Namespace, console: Console) -> int:
+    from harness.analysis import build_database
+
+    suite = _run_suite_with_progress(console, args, update=False)
+    summary = build_database(args.db, transcripts=suite.transcripts, results=suite.results)
+    console.print(f"wrote {args.db}: {summary}", highlight=False, markup=False)
+    return EXIT_OK
+
+
+def _cmd_query(args: argparse.Namespace, console: Console) -> int:
+    from harness.analysis import query
+    from harness.report import render_query_table
+
+    if not args.db.exists():
+        raise UsageError(f"{args.db}: no such database; build it with `harness db build` or `harness run`")
+    result = query(args.db, args.sql)
+    if args.json:
+        for row in result.rows:
+            sys.stdout.write(orjson.dumps(dict(zip(result.columns, row, strict=True)), default=str).decode() + "\n")
+    else:
+        console.print(render_query_table(result))
+    return EXIT_OK
+
+
+_COMMANDS = {
+    "import": _cmd_import,
+    "validate": _cmd_validate,
+    "replay": _cmd_replay,
+    "run": _cmd_run,
+    "goldens": _cmd_goldens,
+    "db": _cmd_db,
+    "query": _cmd_query,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``harness`` console script; returns the exit code."""
+    args = _parser().parse_args(argv)
+    console = Console(highlight=False, soft_wrap=True)
+    errors = Console(stderr=True, highlight=False, soft_wrap=True)
+    try:
+        return _COMMANDS[args.command](args, console)
+    except UsageError as exc:
+        errors.print(f"error: {exc}", markup=False)
+        return EXIT_USAGE
+    except HarnessError as exc:
+        errors.print(f"failed: {exc}", markup=False)
+        return EXIT_FAILED
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

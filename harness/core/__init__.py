@@ -1,0 +1,31 @@
+"""The event-sourced orchestrator core."""
+
+from harness.core.commands import MessageDispatch, ThreadCreate
+from harness.core.events import EVENT_TYPES, TERMINAL_RUN_EVENTS, EventRecord, NewEvent, StoredEvent
+from harness.core.ids import IdAllocator
+from harness.core.orchestrator import CommandResult, Orchestrator, Transport
+from harness.core.projections import Projection, fold
+from harness.core.store import EventStore, InMemoryEventStore
+from harness.core.tools import Outcome, ScenarioTools, ToolRunner, ToolSpec
+
+__all__ = [
+    "EVENT_TYPES",
+    "TERMINAL_RUN_EVENTS",
+    "CommandResult",
+    "EventRecord",
+    "EventStore",
+    "IdAllocator",
+    "InMemoryEventStore",
+    "MessageDispatch",
+    "NewEvent",
+    "Orchestrator",
+    "Outcome",
+    "Projection",
+    "ScenarioTools",
+    "StoredEvent",
+    "ThreadCreate",
+    "ToolRunner",
+    "ToolSpec",
+    "Transport",
+    "fold",
+]

@@ -1,0 +1,95 @@
+"""Domain events: the orchestrator's event-sourced record of what happened.
+
+Every event has a contiguous ``sequence`` (1, 2, 3, ...) in its store, an ``event_id`` derived
+from that sequence, the ``command_id`` that caused it, the ids it concerns, a logical timestamp
+``at_ms`` and a ``data`` payload whose shape depends on ``type`` (see :data:`EVENT_TYPES` and
+``docs/events.md``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+#: Every domain event type with its one-line meaning. ``docs/events.md`` documents each payload.
+EVENT_TYPES: dict[str, str] = {
+    "thread.created": "a conversation thread exists",
+    "message.added": "a user message was accepted into a thread",
+    "run.created": "a run (one user turn and the agent loop it starts) was created",
+    "run.started": "the run began executing",
+    "request.sent": "the core sent one request to the provider",
+    "response.started": "the provider began a response",
+    "item.started": "a content item (text, reasoning, tool call, ...) began",
+    "item.delta": "a streamed fragment of an item",
+    "item.completed": "an item is final",
+    "response.completed": "the provider finished a response, with its stop reason and usage",
+    "response.failed": "the response ended in a provider error or a protocol violation",
+    "protocol.violation": "a frame broke a named protocol rule",
+    "provider.frame.unrecognized": "a frame the adapter does not know, carried through",
+    "tool_call.requested": "the model asked the orchestrator to run a tool",
+    "tool_call.completed": "the tool finished, with an outcome: succeeded with output or failed with error",
+    "run.completed": "terminal: the model stopped on its own",
+    "run.failed": "terminal: a provider error, violation, transport or internal error ended the run",
+    "run.interrupted": "terminal: the run was interrupted",
+    "run.cancelled": "terminal: the run was cancelled",
+}
+
+TERMINAL_RUN_EVENTS = frozenset({"run.completed", "run.failed", "run.interrupted", "run.cancelled"})
+
+
+@dataclass(frozen=True, slots=True)
+class NewEvent:
+    """An event before the store gives it a sequence number."""
+
+    type: str
+    data: dict[str, Any]
+    thread_id: str | None = None
+    run_id: str | None = None
+    at_ms: int = 0
+    command_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    """An event as stored: sequence numbers are contiguous from 1 within a store."""
+
+    sequence: int
+    event_id: str
+    type: str
+    thread_id: str | None
+    run_id: str | None
+    command_id: str | None
+    at_ms: int
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "sequence": self.sequence,
+            "event_id": self.event_id,
+            "type": self.type,
+            "thread_id": self.thread_id,
+            "run_id": self.run_id,
+            "command_id": self.command_id,
+            "at_ms": self.at_ms,
+            "data": self.data,
+        }
+
+
+class EventRecord(BaseModel):
+    """The wire form of a stored event (one line of an event-log NDJSON file)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    sequence: int = Field(ge=1)
+    event_id: str
+    type: str
+    thread_id: str | None
+    run_id: str | None
+    command_id: str | None
+    at_ms: int = Field(ge=0)
+    data: dict[str, Any]
+
+    def to_event(self) -> StoredEvent:
+        return StoredEvent(**self.model_dump())

@@ -1,0 +1,328 @@
+"""The orchestrator: commands in, domain events out, with the agent loop for HTTP providers.
+
+``dispatch(command)`` validates a command, runs it to completion and returns the events it
+stored. For ``message.dispatch`` that means the whole agent loop::
+
+    build request from the thread's conversation -> send it through the transport
+    -> read the response frame by frame through the protocol adapter -> store events
+    -> if the model called tools: tool_call.requested, run the tool, tool_call.completed,
+       add the results to the conversation and go round again
+    -> otherwise end the run with exactly one terminal event
+
+Nothing here does I/O of its own: the transport, the tools, the clock and the id allocator are
+injected, so the same inputs always give the same event log.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from harness.adapters.base import (
+    AssistantMessage,
+    AssistantTurn,
+    ConversationTurn,
+    ItemCompleted,
+    ItemDelta,
+    ItemStarted,
+    ProtocolViolation,
+    ProviderAdapter,
+    ProviderEvent,
+    RequestTemplate,
+    ResponseCompleted,
+    ResponseFailed,
+    ResponseStarted,
+    ToolResult,
+    ToolResultsTurn,
+    UnrecognizedFrame,
+    UserTurn,
+)
+from harness.core.commands import COMMAND_ADAPTER, MessageDispatch, ThreadCreate
+from harness.core.events import NewEvent, StoredEvent
+from harness.core.ids import IdAllocator
+from harness.core.projections import Projection
+from harness.core.store import EventStore, InMemoryEventStore
+from harness.core.tools import ToolRunner
+from harness.errors import HarnessError, TranscriptExhausted, UsageError
+from harness.replay.clock import Clock, LogicalClock
+from harness.replay.driver import Inbound
+
+
+class Transport(Protocol):
+    """Where requests go and responses come from: the replay driver, in tests."""
+
+    def send(self, frame: Any) -> None: ...
+
+    def receive(self) -> Inbound | None: ...
+
+
+@dataclass(slots=True)
+class CommandResult:
+    """What a command did: its id and the events it stored."""
+
+    command_id: str
+    events: list[StoredEvent] = field(default_factory=list)
+    run_id: str | None = None
+    thread_id: str | None = None
+
+
+class Orchestrator:
+    """An event-sourced orchestrator for one provider protocol."""
+
+    def __init__(
+        self,
+        *,
+        adapter: ProviderAdapter,
+        transport: Transport,
+        tools: ToolRunner,
+        request_template: RequestTemplate | None = None,
+        store: EventStore | None = None,
+        clock: Clock | None = None,
+        ids: IdAllocator | None = None,
+        max_requests_per_run: int = 25,
+    ) -> None:
+        self.adapter = adapter
+        self.transport = transport
+        self.tools = tools
+        self.template = request_template or RequestTemplate()
+        self.store: EventStore = store or InMemoryEventStore()
+        self.clock: Clock = clock or LogicalClock()
+        self.ids = ids or IdAllocator()
+        self.max_requests_per_run = max_requests_per_run
+        self.projection = Projection()
+        self.conversations: dict[str, list[ConversationTurn]] = {}
+        self.receipts: dict[str, CommandResult] = {}
+        #: Every provider response in order: (response_id, final or partial message, status).
+        self.responses: list[tuple[str, AssistantMessage, str]] = []
+        self._command_id: str | None = None
+
+    # -- event plumbing --------------------------------------------------------------------
+
+    def _emit(self, type_: str, data: dict[str, Any], *, thread_id: str | None, run_id: str | None = None,
+              at_ms: int | None = None) -> StoredEvent:
+        new = NewEvent(
+            type=type_,
+            data=data,
+            thread_id=thread_id,
+            run_id=run_id,
+            at_ms=self.clock.now_ms() if at_ms is None else at_ms,
+            command_id=self._command_id,
+        )
+        (stored,) = self.store.append([new])
+        self.projection.apply(stored)
+        self._current.append(stored)
+        return stored
+
+    # -- commands --------------------------------------------------------------------------
+
+    def dispatch(self, command: ThreadCreate | MessageDispatch | dict[str, Any]) -> CommandResult:
+        """Run one command to completion; a repeated ``command_id`` returns the first result."""
+        if isinstance(command, dict):
+            command = COMMAND_ADAPTER.validate_python(command)
+        command_id = command.command_id or self.ids.new("command")
+        if command_id in self.receipts:
+            return self.receipts[command_id]
+        self._command_id = command_id
+        self._current: list[StoredEvent] = []
+        result = CommandResult(command_id=command_id)
+        try:
+            if isinstance(command, ThreadCreate):
+                result.thread_id = self._thread_create(command)
+            else:
+                result.thread_id, result.run_id = self._message_dispatch(command)
+        finally:
+            result.events = self._current
+            self._command_id = None
+        self.receipts[command_id] = result
+        return result
+
+    def _thread_create(self, command: ThreadCreate) -> str:
+        thread_id = command.thread_id or self.ids.new("thread")
+        if thread_id in self.projection.threads:
+            raise UsageError(f"thread.create: thread {thread_id!r} already exists")
+        self._emit(
+            "thread.created",
+            {"thread_id": thread_id, "title": command.title, "protocol": self.adapter.protocol},
+            thread_id=thread_id,
+        )
+        self.conversations[thread_id] = []
+        return thread_id
+
+    def _message_dispatch(self, command: MessageDispatch) -> tuple[str, str]:
+        thread_id = command.thread_id
+        if thread_id is None:
+            if len(self.projection.threads) != 1:
+                raise UsageError("message.dispatch: thread_id is required when there is not exactly one thread")
+            thread_id = next(iter(self.projection.threads))
+        if thread_id not in self.projection.threads:
+            raise UsageError(f"message.dispatch: no thread {thread_id!r}; dispatch thread.create first")
+        ordinal = self.ids.next_ordinal(f"run:{thread_id}")
+        run_id = f"{thread_id}/run-{ordinal}"
+        message_id = command.message_id or f"{thread_id}/message-{ordinal}"
+        self._emit(
+            "message.added", {"message_id": message_id, "role": "user", "text": command.text}, thread_id=thread_id
+        )
+        self._emit(
+            "run.created", {"run_id": run_id, "ordinal": ordinal, "message_id": message_id},
+            thread_id=thread_id, run_id=run_id,
+        )
+        conversation = self.conversations[thread_id]
+        conversation.append(UserTurn(text=command.text, content=command.content))
+        self._emit("run.started", {}, thread_id=thread_id, run_id=run_id)
+        try:
+            self._agent_loop(thread_id, run_id, conversation)
+        except Exception as exc:
+            # Fail closed: a bug below still leaves the run with exactly one terminal event.
+            if self.projection.runs[run_id]["status"] in ("created", "running"):
+                self._emit(
+                    "run.failed",
+                    {"error": {"type": "internal_error", "message": f"{type(exc).__name__}: {exc}"}},
+                    thread_id=thread_id, run_id=run_id,
+                )
+            raise
+        return thread_id, run_id
+
+    # -- the agent loop --------------------------------------------------------------------
+
+    def _agent_loop(self, thread_id: str, run_id: str, conversation: list[ConversationTurn]) -> None:
+        for request_number in range(1, self.max_requests_per_run + 1):
+            request_id = f"{run_id}/request-{request_number}"
+            frame = self.adapter.build_request(self.template, conversation)
+            body = frame.get("body") if isinstance(frame, dict) else None
+            messages = body.get("messages") if isinstance(body, dict) else None
+            self._emit(
+                "request.sent",
+                {"request_id": request_id, "index": request_number,
+                 "messages": len(messages) if isinstance(messages, list) else None},
+                thread_id=thread_id, run_id=run_id,
+            )
+            try:
+                self.transport.send(frame)
+            except TranscriptExhausted as exc:
+                self._terminal(thread_id, run_id, "run.failed",
+                               {"error": {"type": "transcript_exhausted", "message": str(exc)}})
+                return
+            except HarnessError as exc:
+                self._terminal(thread_id, run_id, "run.failed",
+                               {"error": {"type": "transport_error", "message": str(exc)}})
+                return
+            outcome = self._read_response(thread_id, run_id, f"{run_id}/response-{request_number}")
+            if isinstance(outcome, ResponseFailed):
+                discarded = self._drain()
+                error = {"type": outcome.error_type, "message": outcome.message}
+                data: dict[str, Any] = {"error": error}
+                if outcome.rule:
+                    data["rule"] = outcome.rule
+                if discarded:
+                    data["frames_discarded"] = discarded
+                self._terminal(thread_id, run_id, "run.failed", data)
+                return
+            message = outcome.message
+            conversation.append(AssistantTurn(message))
+            exit_status = getattr(getattr(self.transport, "runtime_exit", None), "status", None)
+            if exit_status in ("error", "cancelled"):
+                kind = "run.cancelled" if exit_status == "cancelled" else "run.failed"
+                self._terminal(thread_id, run_id, kind, {"error": {"type": "runtime_exit", "message": exit_status}})
+                return
+            calls = [c for c in message.tool_calls if c.complete]
+            if message.stop_reason == "tool_use" and calls:
+                results = [self._run_tool(thread_id, run_id, outcome.message, call) for call in calls]
+                conversation.append(ToolResultsTurn(tuple(results)))
+                continue
+            if self.adapter.continue_on(message):
+                continue
+            self._terminal(thread_id, run_id, "run.completed", {"stop_reason": message.stop_reason})
+            return
+        self._terminal(
+            thread_id, run_id, "run.failed",
+            {"error": {"type": "loop_limit", "message": f"more than {self.max_requests_per_run} requests in one run"}},
+        )
+
+    def _terminal(self, thread_id: str, run_id: str, type_: str, data: dict[str, Any]) -> None:
+        self._emit(type_, data, thread_id=thread_id, run_id=run_id)
+
+    def _drain(self) -> int:
+        """Consume what is left of a failed response, so nothing stays unconsumed; count it."""
+        count = 0
+        while self.transport.receive() is not None:
+            count += 1
+        return count
+
+    def _read_response(self, thread_id: str, run_id: str, response_id: str) -> ResponseCompleted | ResponseFailed:
+        reader = self.adapter.new_response()
+        last_index = -1
+        while True:
+            inbound = self.transport.receive()
+            if inbound is None:
+                events: list[ProviderEvent] = reader.finish(last_index + 1)
+                at_ms = None
+            else:
+                last_index = inbound.entry_index
+                events = reader.feed(inbound.frame, inbound.entry_index)
+                at_ms = inbound.at_ms
+            for event in events:
+                terminal = self._ingest(thread_id, run_id, response_id, event, at_ms)
+                if terminal is not None:
+                    return terminal
+            if inbound is None:
+                raise AssertionError("an adapter's finish() must produce a terminal event")
+
+    def _ingest(
+        self, thread_id: str, run_id: str, response_id: str, event: ProviderEvent, at_ms: int | None
+    ) -> ResponseCompleted | ResponseFailed | None:
+        """Translate one canonical provider event into domain events."""
+        ids = {"thread_id": thread_id, "run_id": run_id, "at_ms": at_ms}
+        if isinstance(event, ResponseStarted):
+            self._emit("response.started", {"response_id": response_id, "native_id": event.native_id,
+                                            "model": event.model}, **ids)
+        elif isinstance(event, ItemStarted):
+            self._emit("item.started", {
+                "item_id": f"{response_id}/item-{event.index}", "response_id": response_id, "index": event.index,
+                "kind": event.kind, "block_type": event.block_type, "native_id": event.native_id,
+                "name": event.name}, **ids)
+        elif isinstance(event, ItemDelta):
+            data: dict[str, Any] = {"item_id": f"{response_id}/item-{event.index}", "kind": event.kind}
+            if event.kind in ("text", "reasoning", "arguments"):
+                data["text"] = event.text
+            else:
+                data["data"] = event.data
+            self._emit("item.delta", data, **ids)
+        elif isinstance(event, ItemCompleted):
+            self._emit("item.completed", {"item_id": f"{response_id}/item-{event.item.index}",
+                                          "item": event.item.to_json()}, **ids)
+        elif isinstance(event, ProtocolViolation):
+            self._emit("protocol.violation", {"response_id": response_id, "rule": event.rule,
+                                              "message": event.message, "entry_index": event.frame_index,
+                                              "fatal": event.fatal}, **ids)
+        elif isinstance(event, UnrecognizedFrame):
+            self._emit("provider.frame.unrecognized", {"response_id": response_id, "name": event.name,
+                                                       "frame": event.frame, "entry_index": event.frame_index},
+                       **ids)
+        elif isinstance(event, ResponseCompleted):
+            message = event.message
+            self._emit("response.completed", {
+                "response_id": response_id, "stop_reason": message.stop_reason,
+                "stop_sequence": message.stop_sequence, "stop_details": message.stop_details,
+                "usage": message.usage}, **ids)
+            self.responses.append((response_id, message, "completed"))
+            return event
+        elif isinstance(event, ResponseFailed):
+            self._emit("response.failed", {
+                "response_id": response_id, "error": {"type": event.error_type, "message": event.message},
+                "rule": event.rule}, **ids)
+            if response_id in self.projection.messages:  # the response had started
+                self.responses.append((response_id, event.partial, "failed"))
+            return event
+        return None
+
+    def _run_tool(self, thread_id: str, run_id: str, message: AssistantMessage, call: Any) -> ToolResult:
+        response_id = self.projection.runs[run_id]["responses"][-1]
+        tool_call_id = f"{response_id}/tool-call-{call.index}"
+        self._emit("tool_call.requested", {
+            "tool_call_id": tool_call_id, "item_id": f"{response_id}/item-{call.index}", "name": call.name,
+            "native_id": call.native_id, "arguments": call.arguments}, thread_id=thread_id, run_id=run_id)
+        outcome = self.tools.run(call)
+        self._emit("tool_call.completed", {"tool_call_id": tool_call_id, "outcome": outcome.to_json()},
+                   thread_id=thread_id, run_id=run_id)
+        return ToolResult(native_id=call.native_id, name=call.name or "", status=outcome.status,
+                          output=outcome.output, error=outcome.error, verbatim=outcome.verbatim)

@@ -1,0 +1,150 @@
+"""Projections: read models computed as a left fold of the event log.
+
+The orchestrator keeps a live :class:`Projection` by applying each event as it is stored;
+:func:`fold` rebuilds the same thing from a stored log. The two must always be equal, which is
+what makes the log (and not the live state) the source of truth.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable
+from typing import Any
+
+from harness.core.events import StoredEvent
+
+
+class Projection:
+    """Threads, runs, messages, items and tool calls, keyed by id, in creation order."""
+
+    def __init__(self) -> None:
+        self.threads: dict[str, dict[str, Any]] = {}
+        self.runs: dict[str, dict[str, Any]] = {}
+        self.messages: dict[str, dict[str, Any]] = {}
+        self.items: dict[str, dict[str, Any]] = {}
+        self.tool_calls: dict[str, dict[str, Any]] = {}
+        self.violations: list[dict[str, Any]] = []
+        self.last_sequence = 0
+
+    def apply(self, event: StoredEvent) -> None:
+        """Fold one event into the projection."""
+        if event.sequence != self.last_sequence + 1:
+            raise ValueError(f"event {event.sequence} applied after {self.last_sequence}: the log has a gap")
+        self.last_sequence = event.sequence
+        data = event.data
+        kind = event.type
+        if kind == "thread.created":
+            self.threads[data["thread_id"]] = {
+                "thread_id": data["thread_id"],
+                "title": data.get("title"),
+                "protocol": data.get("protocol"),
+                "runs": [],
+                "messages": [],
+            }
+        elif kind == "message.added":
+            message = {
+                "message_id": data["message_id"],
+                "thread_id": event.thread_id,
+                "run_id": None,
+                "role": data["role"],
+                "text": data.get("text", ""),
+            }
+            self.messages[data["message_id"]] = message
+            if event.thread_id in self.threads:
+                self.threads[event.thread_id]["messages"].append(data["message_id"])
+        elif kind == "run.created":
+            self.runs[data["run_id"]] = {
+                "run_id": data["run_id"],
+                "thread_id": event.thread_id,
+                "ordinal": data["ordinal"],
+                "message_id": data["message_id"],
+                "status": "created",
+                "requests": 0,
+                "responses": [],
+                "stop_reason": None,
+                "error": None,
+            }
+            self.threads[event.thread_id or ""]["runs"].append(data["run_id"])
+            if data["message_id"] in self.messages:
+                self.messages[data["message_id"]]["run_id"] = data["run_id"]
+        elif kind == "run.started":
+            self.runs[event.run_id or ""]["status"] = "running"
+        elif kind == "request.sent":
+            self.runs[event.run_id or ""]["requests"] += 1
+        elif kind == "response.started":
+            response_id = data["response_id"]
+            self.messages[response_id] = {
+                "message_id": response_id,
+                "thread_id": event.thread_id,
+                "run_id": event.run_id,
+                "role": "assistant",
+                "text": "",
+                "reasoning": "",
+                "items": [],
+                "status": "streaming",
+                "stop_reason": None,
+                "usage": {},
+            }
+            self.runs[event.run_id or ""]["responses"].append(response_id)
+            self.threads[event.thread_id or ""]["messages"].append(response_id)
+        elif kind == "item.started":
+            self.items[data["item_id"]] = {**data, "text": "", "status": "streaming"}
+            self.messages[data["response_id"]]["items"].append(data["item_id"])
+        elif kind == "item.delta":
+            item = self.items[data["item_id"]]
+            if data["kind"] in ("text", "reasoning"):
+                item["text"] += data.get("text", "")
+                message = self.messages[item["response_id"]]
+                message["text" if data["kind"] == "text" else "reasoning"] += data.get("text", "")
+        elif kind == "item.completed":
+            item = self.items[data["item_id"]]
+            item["status"] = "completed" if data["item"].get("complete", True) else "incomplete"
+            item["final"] = data["item"]
+        elif kind == "response.completed":
+            message = self.messages[data["response_id"]]
+            message.update(status="completed", stop_reason=data["stop_reason"], usage=data["usage"])
+        elif kind == "response.failed":
+            if data["response_id"] in self.messages:
+                self.messages[data["response_id"]]["status"] = "failed"
+        elif kind == "protocol.violation":
+            self.violations.append({"run_id": event.run_id, **data})
+        elif kind == "tool_call.requested":
+            self.tool_calls[data["tool_call_id"]] = {
+                "tool_call_id": data["tool_call_id"],
+                "run_id": event.run_id,
+                "name": data["name"],
+                "arguments": data["arguments"],
+                "status": "requested",
+                "outcome": None,
+            }
+        elif kind == "tool_call.completed":
+            call = self.tool_calls[data["tool_call_id"]]
+            call["status"] = data["outcome"]["status"]
+            call["outcome"] = data["outcome"]
+        elif kind in ("run.completed", "run.failed", "run.interrupted", "run.cancelled"):
+            run = self.runs[event.run_id or ""]
+            run["status"] = kind.split(".", 1)[1]
+            run["stop_reason"] = data.get("stop_reason")
+            run["error"] = data.get("error")
+
+    def to_json(self) -> dict[str, Any]:
+        """A deep copy as plain JSON, for comparison and reports."""
+        return copy.deepcopy(
+            {
+                "threads": self.threads,
+                "runs": self.runs,
+                "messages": self.messages,
+                "items": self.items,
+                "tool_calls": self.tool_calls,
+                "violations": self.violations,
+                "last_sequence": self.last_sequence,
+            }
+        )
+
+
+def fold(events: Iterable[StoredEvent]) -> Projection:
+    """Rebuild a projection from a stored event log."""
+    projection = Projection()
+    for event in events:
+        projection.apply(event)
+    return projection

@@ -1,0 +1,93 @@
+"""Normalize an event log for a golden file: stable, minimal, free of volatile values.
+
+* ``event_id`` is dropped (it is derived from ``sequence``).
+* Provider-native ids (``msg_…``, ``toolu_…``, ``srvtoolu_…``, ``mcptoolu_…``) become
+  ``<native-N>``, numbered by first appearance, so references between events survive.
+* Opaque provider blobs (``signature``, ``encrypted_content``, ``encrypted_index``, the ``data`` of
+  a ``redacted_thinking`` block) become ``<opaque>``.
+* In ``coalesced`` mode, consecutive ``item.delta`` events of one item and kind merge into one
+  event with the concatenated ``text`` and a ``fragments`` count; ``full`` keeps every delta.
+* Keys are sorted when serialized.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any, Literal
+
+import orjson
+
+from harness.core.events import StoredEvent
+
+GOLDEN_FORMAT = "replay-harness.golden/v1"
+NATIVE_ID = re.compile(r"^(?:msg|toolu|srvtoolu|mcptoolu|req)_[A-Za-z0-9_\-]+$")
+OPAQUE_KEYS = frozenset({"signature", "encrypted_content", "encrypted_index"})
+COALESCED_KINDS = frozenset({"text", "reasoning", "arguments"})
+
+
+class _Placeholders:
+    def __init__(self) -> None:
+        self.map: dict[str, str] = {}
+
+    def __call__(self, value: str) -> str:
+        if value not in self.map:
+            self.map[value] = f"<native-{len(self.map) + 1}>"
+        return self.map[value]
+
+
+def _scrub(value: Any, ids: _Placeholders, parent: dict[str, Any] | None = None, key: str | None = None) -> Any:
+    if isinstance(value, dict):
+        return {k: _scrub(v, ids, value, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_scrub(v, ids) for v in value]
+    if isinstance(value, str):
+        if key in OPAQUE_KEYS and value:
+            return "<opaque>"
+        if key == "data" and parent is not None and parent.get("type") == "redacted_thinking":
+            return "<opaque>"
+        if NATIVE_ID.match(value):
+            return ids(value)
+    return value
+
+
+def normalize_events(
+    events: Iterable[StoredEvent], *, deltas: Literal["coalesced", "full"] = "coalesced"
+) -> list[dict[str, Any]]:
+    """The golden view of an event log, as a list of JSON objects."""
+    ids = _Placeholders()
+    out: list[dict[str, Any]] = []
+    for event in events:
+        record = {
+            "sequence": event.sequence,
+            "type": event.type,
+            "thread_id": event.thread_id,
+            "run_id": event.run_id,
+            "command_id": event.command_id,
+            "at_ms": event.at_ms,
+            "data": _scrub(event.data, ids),
+        }
+        if deltas == "coalesced" and event.type == "item.delta" and event.data.get("kind") in COALESCED_KINDS:
+            previous = out[-1] if out else None
+            if (
+                previous is not None
+                and previous["type"] == "item.delta"
+                and previous["data"]["item_id"] == event.data["item_id"]
+                and previous["data"]["kind"] == event.data["kind"]
+            ):
+                previous["data"]["text"] += event.data.get("text", "")
+                previous["data"]["fragments"] += 1
+                previous["last_sequence"] = event.sequence
+                continue
+            record["data"]["fragments"] = 1
+            record["last_sequence"] = event.sequence
+        out.append(record)
+    return out
+
+
+def dump_golden(scenario: str, records: list[dict[str, Any]], *, deltas: str) -> bytes:
+    """Serialize a golden file: a header line, then one sorted-key JSON object per event."""
+    header = {"format": GOLDEN_FORMAT, "scenario": scenario, "deltas": deltas, "events": len(records)}
+    lines = [orjson.dumps(header, option=orjson.OPT_SORT_KEYS)]
+    lines.extend(orjson.dumps(r, option=orjson.OPT_SORT_KEYS) for r in records)
+    return b"\n".join(lines) + b"\n"

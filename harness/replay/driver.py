@@ -1,0 +1,176 @@
+"""Serve a transcript to the code under test exactly as the provider did, and fail closed.
+
+The driver keeps one cursor over the transcript's entries:
+
+* :meth:`ReplayDriver.receive` hands out ``emit_inbound`` frames in order, advancing the
+  injected clock by each frame's ``afterMs``. It returns ``None`` when the next entry is an
+  ``expect_outbound`` (the app must speak next), a ``runtime_exit`` or the end.
+* :meth:`ReplayDriver.send` checks an outbound frame against the next ``expect_outbound`` with a
+  :class:`~harness.replay.matcher.FrameMatcher`.
+* :meth:`ReplayDriver.finish` raises if entries are left unconsumed.
+
+A transcript without any ``expect_outbound`` replays in stream-only mode: outbound frames are
+recorded but not checked, and the app decides where one response ends.
+
+The first failure is kept on :attr:`ReplayDriver.failure` so that a caller that turns transport
+errors into run failures can still report the precise replay error.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from harness.errors import (
+    FrameMismatch,
+    ReplayError,
+    TranscriptExhausted,
+    UnconsumedEntries,
+    UnexpectedOutbound,
+)
+from harness.replay.clock import Clock, LogicalClock
+from harness.replay.matcher import FrameMatcher
+from harness.transcript import EmitInbound, ExpectOutbound, RuntimeExit, Transcript
+
+
+@dataclass(frozen=True, slots=True)
+class Inbound:
+    """One inbound frame as delivered: the frame, where it came from and when (logical ms)."""
+
+    frame: Any
+    label: str | None
+    entry_index: int
+    line: int | None
+    at_ms: int
+
+
+class ReplayDriver:
+    """Plays one transcript to one consumer; see the module docstring for the protocol."""
+
+    def __init__(
+        self,
+        transcript: Transcript,
+        *,
+        matcher: FrameMatcher | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        self.transcript = transcript
+        self.matcher = matcher or FrameMatcher()
+        self.clock: Clock = clock or LogicalClock()
+        self.cursor = 0
+        self.stream_only = not transcript.has_outbound
+        self.sent: list[Any] = []
+        self.runtime_exit: RuntimeExit | None = None
+        self.failure: ReplayError | None = None
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _fail(self, error: ReplayError) -> ReplayError:
+        if self.failure is None:
+            self.failure = error
+        return error
+
+    def _describe(self, index: int) -> str:
+        if index >= len(self.transcript.entries):
+            return "the end of the transcript"
+        entry = self.transcript.entries[index]
+        label = getattr(entry, "label", None)
+        return f"{entry.type}" + (f" ({label})" if label else "")
+
+    @property
+    def remaining(self) -> int:
+        """Entries not yet consumed."""
+        return len(self.transcript.entries) - self.cursor
+
+    # -- the protocol ----------------------------------------------------------------------
+
+    def send(self, frame: Any) -> None:
+        """Deliver an outbound frame; in strict mode it must equal the next ``expect_outbound``."""
+        self.sent.append(frame)
+        if self.stream_only:
+            if not any(isinstance(e, EmitInbound) for e in self.transcript.entries[self.cursor :]):
+                raise TranscriptExhausted(
+                    f"{self.transcript.path or '<transcript>'}: the stream-only recording ends here; it has no "
+                    f"response to request {len(self.sent)}",
+                    path=self.transcript.path,
+                    entry_index=self.cursor,
+                )
+            return
+        entries = self.transcript.entries
+        index = self.cursor
+        entry = entries[index] if index < len(entries) else None
+        if not isinstance(entry, ExpectOutbound):
+            raise self._fail(
+                UnexpectedOutbound(
+                    actual=frame,
+                    found=self._describe(index),
+                    path=self.transcript.path,
+                    line=self.transcript.line_of(index),
+                    entry_index=index,
+                )
+            )
+        difference = self.matcher.compare(entry.frame, frame)
+        if difference is not None:
+            json_path, expected_value, actual_value = difference
+            raise self._fail(
+                FrameMismatch(
+                    expected=entry.frame,
+                    actual=frame,
+                    json_path=json_path,
+                    expected_value=expected_value,
+                    actual_value=actual_value,
+                    path=self.transcript.path,
+                    line=self.transcript.line_of(index),
+                    entry_index=index,
+                    label=entry.label,
+                )
+            )
+        self.cursor += 1
+
+    def receive(self) -> Inbound | None:
+        """The next inbound frame, or None when the app must send, the runtime exited or it is over."""
+        entries = self.transcript.entries
+        if self.cursor >= len(entries):
+            return None
+        entry = entries[self.cursor]
+        if isinstance(entry, RuntimeExit):
+            self.runtime_exit = entry
+            self.cursor += 1
+            return None
+        if isinstance(entry, ExpectOutbound):
+            return None
+        assert isinstance(entry, EmitInbound)
+        if entry.after_ms:
+            self.clock.advance(entry.after_ms)
+        index = self.cursor
+        self.cursor += 1
+        return Inbound(
+            frame=entry.frame,
+            label=entry.label,
+            entry_index=index,
+            line=self.transcript.line_of(index),
+            at_ms=self.clock.now_ms(),
+        )
+
+    def peek_outbound(self) -> ExpectOutbound | None:
+        """The next recorded ``expect_outbound`` at or after the cursor, without consuming anything."""
+        for entry in self.transcript.entries[self.cursor :]:
+            if isinstance(entry, ExpectOutbound):
+                return entry
+        return None
+
+    def finish(self) -> None:
+        """Raise :class:`UnconsumedEntries` unless every entry was consumed.
+
+        A trailing ``runtime_exit`` counts as consumed: it is the process ending.
+        """
+        entries = self.transcript.entries
+        while self.cursor < len(entries) and isinstance(entries[self.cursor], RuntimeExit):
+            self.runtime_exit = entries[self.cursor]  # type: ignore[assignment]
+            self.cursor += 1
+        if self.cursor < len(entries):
+            remaining = [
+                (self.transcript.line_of(i) or i + 2, entries[i].type, getattr(entries[i], "label", None))
+                for i in range(self.cursor, len(entries))
+            ]
+            raise self._fail(UnconsumedEntries(remaining=remaining, path=self.transcript.path))

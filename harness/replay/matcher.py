@@ -1,0 +1,159 @@
+"""Compare an outbound frame with the recorded one: strict JSON equality minus declared ignores.
+
+Key order never matters. Everything else does, unless a scenario lists the JSON path under
+``match.ignore``. Paths use a small JSONPath subset::
+
+    $.body.metadata            a key
+    $.headers['user-agent']    a key that is not an identifier
+    $.body.messages[0]         a list index
+    $.body.messages[*].id      every element of a list
+    $.body.*.cache_control     every value of an object
+
+A path that matches nothing is not an error: the field may be absent in some frames.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from harness.errors import UsageError
+
+_TOKEN = re.compile(r"\.([A-Za-z_][A-Za-z0-9_\-]*)|\.\*|\[(\d+)\]|\[\*\]|\['((?:[^'\\]|\\.)*)'\]|\[\"((?:[^\"\\]|\\.)*)\"\]")
+
+WILDCARD = object()
+Segment = str | int | object
+
+
+def parse_json_path(path: str) -> tuple[Segment, ...]:
+    """Parse ``$.a[0]['b-c'][*]`` into segments; raise :class:`UsageError` on anything else."""
+    if not path.startswith("$"):
+        raise UsageError(f"JSON path {path!r} must start with '$'")
+    segments: list[Segment] = []
+    position = 1
+    while position < len(path):
+        match = _TOKEN.match(path, position)
+        if match is None:
+            raise UsageError(f"JSON path {path!r}: cannot parse {path[position:]!r} at offset {position}")
+        key, index, single, double = match.groups()
+        text = match.group(0)
+        if key is not None:
+            segments.append(key)
+        elif index is not None:
+            segments.append(int(index))
+        elif single is not None or double is not None:
+            segments.append((single if single is not None else double or "").replace("\\", ""))
+        elif text in (".*", "[*]"):
+            segments.append(WILDCARD)
+        position = match.end()
+    return tuple(segments)
+
+
+def format_json_path(segments: Iterable[str | int]) -> str:
+    """Render concrete segments back to a path, quoting keys that are not identifiers."""
+    out = "$"
+    for segment in segments:
+        if isinstance(segment, int):
+            out += f"[{segment}]"
+        elif re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", segment):
+            out += f".{segment}"
+        else:
+            out += "['" + segment.replace("'", "\\'") + "']"
+    return out
+
+
+def _strip(value: Any, segments: tuple[Segment, ...]) -> Any:
+    """Return a copy of ``value`` without whatever ``segments`` points at."""
+    if not segments:
+        return value
+    head, rest = segments[0], segments[1:]
+    if isinstance(value, dict):
+        out = dict(value)
+        keys = list(value) if head is WILDCARD else ([head] if head in value else [])
+        for key in keys:
+            if rest:
+                out[key] = _strip(value[key], rest)
+            else:
+                del out[key]
+        return out
+    if isinstance(value, list):
+        if head is WILDCARD:
+            indexes = range(len(value))
+        elif isinstance(head, int) and 0 <= head < len(value):
+            indexes = range(head, head + 1)
+        else:
+            return value
+        if not rest:
+            return [item for i, item in enumerate(value) if i not in indexes]
+        return [_strip(item, rest) if i in indexes else item for i, item in enumerate(value)]
+    return value
+
+
+MISSING: Any = type("Missing", (), {"__repr__": lambda self: "<missing>"})()
+
+
+def _same_scalar(a: Any, b: Any) -> bool:
+    # bool is an int in Python, but true and 1 are different JSON values.
+    if isinstance(a, bool) or isinstance(b, bool):
+        return type(a) is type(b) and a == b
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return bool(a == b)
+    return type(a) is type(b) and a == b
+
+
+def first_difference(expected: Any, actual: Any, _path: tuple[str | int, ...] = ()) -> tuple[str, Any, Any] | None:
+    """The first JSON path (in sorted-key, index order) where two JSON values differ, or None."""
+    if isinstance(expected, dict) and isinstance(actual, dict):
+        for key in sorted(set(expected) | set(actual)):
+            if key not in expected:
+                return format_json_path((*_path, key)), MISSING, actual[key]
+            if key not in actual:
+                return format_json_path((*_path, key)), expected[key], MISSING
+            found = first_difference(expected[key], actual[key], (*_path, key))
+            if found:
+                return found
+        return None
+    if isinstance(expected, list) and isinstance(actual, list):
+        for index, (left, right) in enumerate(zip(expected, actual, strict=False)):
+            found = first_difference(left, right, (*_path, index))
+            if found:
+                return found
+        if len(expected) != len(actual):
+            index = min(len(expected), len(actual))
+            return (
+                format_json_path((*_path, index)),
+                expected[index] if index < len(expected) else MISSING,
+                actual[index] if index < len(actual) else MISSING,
+            )
+        return None
+    if isinstance(expected, (dict, list)) or isinstance(actual, (dict, list)):
+        return format_json_path(_path), expected, actual
+    return None if _same_scalar(expected, actual) else (format_json_path(_path), expected, actual)
+
+
+@dataclass(frozen=True, slots=True)
+class FrameMatcher:
+    """Strict frame equality with a declared list of JSON paths to ignore.
+
+    >>> FrameMatcher.from_paths(["$.body.metadata"]).compare({"body": {"metadata": 1}}, {"body": {}})
+    """
+
+    ignore: tuple[tuple[Segment, ...], ...] = ()
+    ignore_paths: tuple[str, ...] = ()
+
+    @classmethod
+    def from_paths(cls, paths: Iterable[str]) -> FrameMatcher:
+        paths = tuple(paths)
+        return cls(ignore=tuple(parse_json_path(p) for p in paths), ignore_paths=paths)
+
+    def normalize(self, frame: Any) -> Any:
+        """The frame with every ignored path removed."""
+        for segments in self.ignore:
+            frame = _strip(frame, segments)
+        return frame
+
+    def compare(self, expected: Any, actual: Any) -> tuple[str, Any, Any] | None:
+        """None when the frames match, else ``(json_path, expected_value, actual_value)``."""
+        return first_difference(self.normalize(expected), self.normalize(actual))

@@ -1,0 +1,33 @@
+"""Scenarios: files that say what to replay and what must come out, and the runner."""
+
+from harness.scenario.model import Expectations, Scenario, discover_scenarios, load_scenario
+from harness.scenario.suite import SuiteResult, run_suite
+from harness.scenario.runner import (
+    Execution,
+    Failure,
+    ScenarioResult,
+    execute,
+    golden_bytes,
+    replay_summary,
+    replay_transcript,
+    run_scenario,
+    scenario_for_transcript,
+)
+
+__all__ = [
+    "Execution",
+    "Expectations",
+    "Failure",
+    "Scenario",
+    "ScenarioResult",
+    "SuiteResult",
+    "discover_scenarios",
+    "execute",
+    "golden_bytes",
+    "load_scenario",
+    "replay_summary",
+    "replay_transcript",
+    "run_scenario",
+    "run_suite",
+    "scenario_for_transcript",
+]

@@ -1,0 +1,151 @@
+"""Scenario files: which transcript to replay, what to do, and what must come out.
+
+A scenario is YAML (``.yaml``/``.yml``) or TOML (``.toml``), validated by :class:`Scenario`.
+Paths inside it are relative to the scenario file. See ``docs/scenarios.md``.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from harness.core.commands import MessageDispatch, ThreadCreate
+from harness.errors import ScenarioError, UsageError
+from harness.replay.matcher import parse_json_path
+from harness.transcript.io import format_validation_error
+
+RunStatus = Literal["completed", "failed", "interrupted", "cancelled"]
+SCENARIO_SUFFIXES = (".yaml", ".yml", ".toml")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class RequestSpec(_Model):
+    """How the core builds each HTTP request; ``params`` is the body minus ``messages``."""
+
+    method: str = "POST"
+    path: str = "/v1/messages"
+    query: dict[str, str] = Field(default_factory=dict)
+    headers: dict[str, str] = Field(default_factory=dict)
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class ToolDecl(_Model):
+    """A tool's deterministic behaviour: exactly one of ``output``, ``error``, ``from_recording``."""
+
+    output: Any = None
+    error: str | None = None
+    from_recording: bool = False
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> ToolDecl:
+        chosen = [name for name, set_ in (("output", self.output is not None), ("error", self.error is not None),
+                                          ("from_recording", self.from_recording)) if set_]
+        if len(chosen) != 1:
+            raise ValueError(
+                f"a tool needs exactly one of output, error, from_recording; found {chosen or 'none'}"
+            )
+        return self
+
+
+class MatchSpec(_Model):
+    """Outbound-frame matching: strict, minus these JSON paths."""
+
+    ignore: list[str] = Field(default_factory=list)
+
+    @field_validator("ignore")
+    @classmethod
+    def _paths_parse(cls, value: list[str]) -> list[str]:
+        for path in value:
+            try:
+                parse_json_path(path)
+            except UsageError as exc:
+                raise ValueError(str(exc)) from None
+        return value
+
+
+class Expectations(_Model):
+    """What a passing replay looks like."""
+
+    golden: str | bool = True
+    deltas: Literal["coalesced", "full"] = "coalesced"
+    status: RunStatus = "completed"
+    stop_reason: str | None = None
+    error_type: str | None = None
+    events: list[str] = Field(default_factory=list)
+    violations: list[str] = Field(default_factory=list)
+
+
+class Scenario(_Model):
+    """One scenario file."""
+
+    name: str
+    description: str = ""
+    transcript: str
+    request: RequestSpec | None = None
+    commands: list[ThreadCreate | MessageDispatch] = Field(default_factory=list)
+    tools: dict[str, ToolDecl] = Field(default_factory=dict)
+    default_tool: ToolDecl | None = None
+    match: MatchSpec = Field(default_factory=MatchSpec)
+    expect: Expectations = Field(default_factory=Expectations)
+    seed: int = 0
+
+    # Where the file was loaded from; not part of the format.
+    source: str | None = Field(default=None, exclude=True)
+
+    def transcript_path(self) -> Path:
+        base = Path(self.source).parent if self.source else Path.cwd()
+        return base / self.transcript
+
+    def golden_name(self) -> str | None:
+        if self.expect.golden is False:
+            return None
+        if self.expect.golden is True:
+            return f"{self.name}.ndjson"
+        return str(self.expect.golden)
+
+
+def load_scenario(path: Path | str) -> Scenario:
+    """Read and validate one scenario file; errors name the file and the field."""
+    source = Path(path)
+    try:
+        text = source.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ScenarioError("no such scenario file", path=source) from None
+    try:
+        if source.suffix == ".toml":
+            raw: Any = tomllib.loads(text)
+        elif source.suffix in (".yaml", ".yml"):
+            raw = yaml.safe_load(text)
+        else:
+            raise ScenarioError(f"unknown scenario suffix {source.suffix!r}; use one of {SCENARIO_SUFFIXES}",
+                                path=source)
+    except (yaml.YAMLError, tomllib.TOMLDecodeError) as exc:
+        raise ScenarioError(f"not valid {source.suffix[1:].upper()}: {exc}", path=source) from None
+    if not isinstance(raw, dict):
+        raise ScenarioError(f"expected a mapping at the top level, found {type(raw).__name__}", path=source)
+    raw.setdefault("name", source.stem)
+    try:
+        scenario = Scenario.model_validate({**raw, "source": str(source)})
+    except ValidationError as exc:
+        raise ScenarioError(format_validation_error(exc), path=source) from None
+    return scenario
+
+
+def discover_scenarios(paths: list[Path]) -> list[Path]:
+    """Scenario files under ``paths`` (files or directories), sorted for a stable order."""
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found.extend(p for p in path.rglob("*") if p.suffix in SCENARIO_SUFFIXES and p.is_file())
+        elif path.exists():
+            found.append(path)
+        else:
+            raise UsageError(f"{path}: no such scenario file or directory")
+    return sorted(set(found))

@@ -1,0 +1,292 @@
+"""Run a scenario: replay its transcript through the core and judge the outcome.
+
+:func:`execute` does the replay and returns everything it produced; :func:`run_scenario` adds the
+checks (replay faithfulness, invariants, expectations, golden file) and returns a
+:class:`ScenarioResult` whose :attr:`~ScenarioResult.failures` list is the single source for
+pytest failures, CLI exit codes, reports and DuckDB verdict rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from harness.adapters import get_adapter
+from harness.adapters.base import AssistantMessage, RequestTemplate
+from harness.core.commands import MessageDispatch, ThreadCreate
+from harness.core.events import StoredEvent
+from harness.core.ids import IdAllocator
+from harness.core.invariants import Violation, check_invariants
+from harness.core.orchestrator import Orchestrator
+from harness.core.tools import Outcome, ScenarioTools, ToolSpec
+from harness.errors import GoldenMismatch, GoldenMissing, ReplayError, ScenarioError
+from harness.golden import check_golden, dump_golden, normalize_events
+from harness.replay import FrameMatcher, LogicalClock, ReplayDriver
+from harness.scenario.model import RequestSpec, Scenario, ToolDecl
+from harness.transcript import ExpectOutbound, Transcript, read_transcript
+
+FailureKind = Literal["replay", "invariant", "expectation", "golden", "golden_missing"]
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """One reason a scenario failed."""
+
+    kind: FailureKind
+    message: str
+    detail: str = ""
+
+
+@dataclass(slots=True)
+class Execution:
+    """Everything one replay produced."""
+
+    scenario: Scenario
+    transcript: Transcript
+    driver: ReplayDriver
+    orchestrator: Orchestrator
+
+    @property
+    def events(self) -> list[StoredEvent]:
+        return self.orchestrator.store.read()
+
+    @property
+    def responses(self) -> list[tuple[str, AssistantMessage, str]]:
+        return self.orchestrator.responses
+
+    @property
+    def runs(self) -> list[dict[str, Any]]:
+        return list(self.orchestrator.projection.runs.values())
+
+
+@dataclass(slots=True)
+class ScenarioResult:
+    """The verdict on one scenario."""
+
+    execution: Execution
+    failures: list[Failure] = field(default_factory=list)
+    invariant_violations: list[Violation] = field(default_factory=list)
+    golden_path: Path | None = None
+    golden_outcome: str | None = None
+
+    @property
+    def scenario(self) -> Scenario:
+        return self.execution.scenario
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
+
+    @property
+    def status(self) -> str:
+        return "passed" if self.passed else "failed"
+
+    @property
+    def reproduce(self) -> str:
+        """The one command that reruns this scenario alone."""
+        return f"harness run {self.scenario.source or self.scenario.name}"
+
+
+def _recorded_tool_result(driver: ReplayDriver) -> Any:
+    def lookup(native_id: str | None) -> Outcome | None:
+        entry = driver.peek_outbound()
+        body = entry.frame.get("body") if entry and isinstance(entry.frame, dict) else None
+        messages = body.get("messages") if isinstance(body, dict) else None
+        if not isinstance(messages, list) or not messages:
+            return None
+        content = messages[-1].get("content") if isinstance(messages[-1], dict) else None
+        for block in content if isinstance(content, list) else []:
+            if isinstance(block, dict) and block.get("type") == "tool_result" and block.get("tool_use_id") == native_id:
+                result = block.get("content")
+                if block.get("is_error"):
+                    texts = [b.get("text", "") for b in result if isinstance(b, dict)] if isinstance(result, list) else [str(result)]
+                    return Outcome("failed", error="".join(texts))
+                return Outcome("succeeded", output=result, verbatim=True)
+        return None
+
+    return lookup
+
+
+def _tool_spec(decl: ToolDecl) -> ToolSpec:
+    return ToolSpec(output=decl.output, error=decl.error, from_recording=decl.from_recording)
+
+
+def scenario_for_transcript(transcript: Transcript, *, path: str | None = None) -> Scenario:
+    """The scenario a bare transcript implies: the recorded request params and first user message,
+    tools answered from the recording, no golden and no expectations."""
+    first = next((e for e in transcript.entries if isinstance(e, ExpectOutbound)), None)
+    request = RequestSpec()
+    dispatch = MessageDispatch()
+    if first is not None and isinstance(first.frame, dict) and first.frame.get("kind") == "http.request":
+        frame = first.frame
+        body = dict(frame.get("body") or {})
+        messages = body.pop("messages", [])
+        request = RequestSpec(method=frame["method"], path=frame["path"], query=frame.get("query", {}),
+                              headers=frame.get("headers", {}), params=body)
+        if not (isinstance(messages, list) and len(messages) == 1 and messages[0].get("role") == "user"):
+            raise ScenarioError(
+                f"the first recorded request carries {len(messages) if isinstance(messages, list) else '?'} "
+                "messages, not one user message; write a scenario file that sets up the conversation",
+                path=path or transcript.path,
+            )
+        content = messages[0].get("content")
+        if isinstance(content, list) and len(content) == 1 and content[0] == {"type": "text", "text": content[0].get("text")}:
+            dispatch = MessageDispatch(text=content[0]["text"])
+        elif isinstance(content, str):
+            dispatch = MessageDispatch(text=content, content=content)
+        else:
+            text = "".join(b.get("text", "") for b in content or [] if isinstance(b, dict))
+            dispatch = MessageDispatch(text=text, content=content)
+    return Scenario(
+        name=transcript.header.scenario or Path(transcript.path or "transcript").stem,
+        transcript=transcript.path or "",
+        request=request,
+        commands=[ThreadCreate(thread_id="thread-1"), dispatch],
+        default_tool=ToolDecl(from_recording=True),
+        source=None,
+    )
+
+
+def execute(scenario: Scenario, *, transcript: Transcript | None = None, seed: int | None = None) -> Execution:
+    """Replay ``scenario``: run its commands against its transcript through the core."""
+    if transcript is None:
+        transcript = read_transcript(scenario.transcript_path())
+    adapter = get_adapter(transcript.protocol)
+    clock = LogicalClock()
+    driver = ReplayDriver(transcript, matcher=FrameMatcher.from_paths(scenario.match.ignore), clock=clock)
+    tools = ScenarioTools(
+        {name: _tool_spec(decl) for name, decl in scenario.tools.items()},
+        recorded=_recorded_tool_result(driver),
+        default=_tool_spec(scenario.default_tool) if scenario.default_tool else None,
+    )
+    spec = scenario.request or RequestSpec()
+    orchestrator = Orchestrator(
+        adapter=adapter,
+        transport=driver,
+        tools=tools,
+        request_template=RequestTemplate(method=spec.method, path=spec.path, query=dict(spec.query),
+                                         headers=dict(spec.headers), params=dict(spec.params)),
+        clock=clock,
+        ids=IdAllocator(scenario.seed if seed is None else seed),
+    )
+    commands = scenario.commands or [ThreadCreate(thread_id="thread-1"), MessageDispatch()]
+    for command in commands:
+        orchestrator.dispatch(command)
+    try:
+        driver.finish()
+    except ReplayError:
+        pass  # kept on driver.failure and reported by the caller
+    return Execution(scenario=scenario, transcript=transcript, driver=driver, orchestrator=orchestrator)
+
+
+def _check_expectations(execution: Execution) -> list[Failure]:
+    expect = execution.scenario.expect
+    failures: list[Failure] = []
+    runs = execution.runs
+    if not runs:
+        return [Failure("expectation", "the scenario ran no message.dispatch, so there is no run to check")]
+    last = runs[-1]
+    if last["status"] != expect.status:
+        error = last.get("error")
+        why = f" ({error['type']}: {error['message']})" if error else ""
+        failures.append(Failure("expectation", f"run {last['run_id']} ended {last['status']!r}{why}, "
+                                               f"expected {expect.status!r}"))
+    if expect.stop_reason is not None and last.get("stop_reason") != expect.stop_reason:
+        failures.append(Failure("expectation", f"run {last['run_id']} stop_reason {last.get('stop_reason')!r}, "
+                                               f"expected {expect.stop_reason!r}"))
+    if expect.error_type is not None:
+        found = (last.get("error") or {}).get("type")
+        if found != expect.error_type:
+            failures.append(Failure("expectation", f"run {last['run_id']} error type {found!r}, "
+                                                   f"expected {expect.error_type!r}"))
+    types = {e.type for e in execution.events}
+    missing = [t for t in expect.events if t not in types]
+    if missing:
+        failures.append(Failure("expectation", f"required event types never appeared: {', '.join(missing)}"))
+    rules = sorted({v["rule"] for v in execution.orchestrator.projection.violations})
+    if rules != sorted(set(expect.violations)):
+        failures.append(Failure("expectation", f"protocol violations {rules or 'none'}, "
+                                               f"expected {sorted(set(expect.violations)) or 'none'}"))
+    return failures
+
+
+def golden_bytes(execution: Execution) -> bytes:
+    """The golden-file content for an execution."""
+    deltas = execution.scenario.expect.deltas
+    return dump_golden(execution.scenario.name, normalize_events(execution.events, deltas=deltas), deltas=deltas)
+
+
+def run_scenario(
+    scenario: Scenario,
+    *,
+    goldens_dir: Path,
+    update_goldens: bool = False,
+    seed: int | None = None,
+) -> ScenarioResult:
+    """Replay a scenario and judge it: replay errors, invariants, expectations, golden."""
+    execution = execute(scenario, seed=seed)
+    result = ScenarioResult(execution=execution)
+    if execution.driver.failure is not None:
+        result.failures.append(Failure("replay", str(execution.driver.failure)))
+    result.invariant_violations = check_invariants(execution.events)
+    for violation in result.invariant_violations:
+        if violation.severity == "error":
+            where = f"event {violation.sequence}" if violation.sequence is not None else "end of log"
+            result.failures.append(Failure("invariant", f"[{violation.rule}] {where}: {violation.message}"))
+    result.failures.extend(_check_expectations(execution))
+    name = scenario.golden_name()
+    if name is not None:
+        result.golden_path = goldens_dir / name
+        try:
+            result.golden_outcome = check_golden(result.golden_path, golden_bytes(execution), update=update_goldens)
+        except GoldenMissing as exc:
+            result.failures.append(Failure("golden_missing", str(exc)))
+        except GoldenMismatch as exc:
+            result.failures.append(Failure("golden", str(exc), exc.diff))
+    return result
+
+
+def replay_transcript(path: Path | str) -> Execution:
+    """Replay a bare transcript with the scenario it implies (see :func:`scenario_for_transcript`)."""
+    transcript = read_transcript(path)
+    return execute(scenario_for_transcript(transcript, path=str(path)), transcript=transcript)
+
+
+def replay_summary(execution: Execution) -> dict[str, Any]:
+    """The stable ``harness replay --json`` object: status, error, one message per response, events.
+
+    ``status`` is the last run's terminal status, or ``"failed"`` when the replay itself broke
+    (a frame mismatch, entries left unconsumed); ``error`` then names the replay error class.
+    """
+    runs = execution.runs
+    last = runs[-1] if runs else None
+    status = last["status"] if last else "failed"
+    error = (last or {}).get("error")
+    failure = execution.driver.failure
+    if failure is not None:
+        status, error = "failed", {"type": type(failure).__name__, "message": str(failure)}
+    messages = []
+    for _, message, _ in execution.responses:
+        messages.append({
+            "role": "assistant",
+            "text": message.text,
+            "reasoning": message.reasoning,
+            "tool_calls": [
+                {"id": call.native_id, "name": call.name, "arguments": call.arguments}
+                for call in message.tool_calls
+            ],
+            "stop_reason": message.stop_reason,
+            "usage": {
+                "input_tokens": message.usage.get("input_tokens"),
+                "output_tokens": message.usage.get("output_tokens"),
+            },
+        })
+    return {
+        "transcript": execution.transcript.path,
+        "protocol": execution.transcript.protocol,
+        "status": status,
+        "error": {"type": error["type"], "message": error["message"]} if error else None,
+        "messages": messages,
+        "events": [event.to_json() for event in execution.events],
+    }

@@ -1,0 +1,83 @@
+"""Run many scenarios: discovery, the per-scenario loop and what the reports need."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness.golden import unused_goldens
+from harness.scenario.model import discover_scenarios, load_scenario
+from harness.scenario.runner import ScenarioResult, run_scenario
+from harness.transcript import Transcript, read_transcript
+
+DEFAULT_SCENARIOS = Path("scenarios")
+DEFAULT_GOLDENS = Path("fixtures/goldens")
+DEFAULT_TRANSCRIPTS = Path("transcripts")
+
+
+@dataclass(slots=True)
+class SuiteResult:
+    """The verdicts of a suite, plus every transcript involved and goldens nobody used."""
+
+    results: list[ScenarioResult] = field(default_factory=list)
+    transcripts: list[Transcript] = field(default_factory=list)
+    unused_goldens: list[Path] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return all(r.passed for r in self.results)
+
+    @property
+    def failed(self) -> list[ScenarioResult]:
+        return [r for r in self.results if not r.passed]
+
+
+def _relative(path: Path) -> Path:
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve())
+    except ValueError:
+        return path
+
+
+def run_suite(
+    paths: Sequence[Path] = (),
+    *,
+    goldens_dir: Path = DEFAULT_GOLDENS,
+    update_goldens: bool = False,
+    seed: int | None = None,
+    transcripts_dir: Path | None = None,
+    on_start: Callable[[int], None] | None = None,
+    on_result: Callable[[ScenarioResult], None] | None = None,
+) -> SuiteResult:
+    """Load and run every scenario under ``paths`` (default ``scenarios/``), in sorted order.
+
+    Unused goldens are reported only when the whole default scenario set ran; with explicit
+    paths the run is a subset and "unused" would be meaningless. ``transcripts_dir`` adds every
+    transcript under it to :attr:`SuiteResult.transcripts` (for the DuckDB file), used or not.
+    """
+    whole_suite = not paths
+    files = discover_scenarios([_relative(p) for p in (paths or [DEFAULT_SCENARIOS])])
+    scenarios = [load_scenario(f) for f in files]
+    suite = SuiteResult()
+    if on_start:
+        on_start(len(scenarios))
+    for scenario in scenarios:
+        result = run_scenario(scenario, goldens_dir=goldens_dir, update_goldens=update_goldens, seed=seed)
+        suite.results.append(result)
+        if on_result:
+            on_result(result)
+    seen: dict[str, Transcript] = {}
+    for result in suite.results:
+        transcript = result.execution.transcript
+        seen.setdefault(str(_relative(Path(transcript.path or ""))), transcript)
+    if transcripts_dir is not None and transcripts_dir.is_dir():
+        for path in sorted(transcripts_dir.rglob("*.ndjson")):
+            key = str(_relative(path))
+            if key not in seen:
+                seen[key] = read_transcript(key)
+    suite.transcripts = [seen[k] for k in sorted(seen)]
+    if whole_suite:
+        used = [r.golden_path for r in suite.results if r.golden_path is not None]
+        suite.unused_goldens = unused_goldens(goldens_dir, used)
+    return suite
