@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness.errors import UsageError
 from harness.golden import unused_goldens
 from harness.scenario.model import discover_scenarios, load_scenario
 from harness.scenario.runner import ScenarioResult, run_scenario
@@ -59,6 +60,14 @@ def run_suite(
     whole_suite = not paths
     files = discover_scenarios([_relative(p) for p in (paths or [DEFAULT_SCENARIOS])])
     scenarios = [load_scenario(f) for f in files]
+    names: dict[str, str | None] = {}
+    for scenario in scenarios:
+        if scenario.name in names:
+            raise UsageError(
+                f"{scenario.source}: scenario name {scenario.name!r} is already used by {names[scenario.name]}; "
+                "names must be unique because they name golden files and reports"
+            )
+        names[scenario.name] = scenario.source
     suite = SuiteResult()
     if on_start:
         on_start(len(scenarios))
