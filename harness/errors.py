@@ -57,9 +57,7 @@ class UnknownProtocolError(UsageError):
         self.protocol = protocol
         self.known = known
         prefix = f"{where}: " if where else ""
-        super().__init__(
-            f"{prefix}unknown protocol {protocol!r}; known protocols: {', '.join(sorted(known))}"
-        )
+        super().__init__(f"{prefix}unknown protocol {protocol!r}; known protocols: {', '.join(sorted(known))}")
 
 
 class ScenarioError(UsageError):
@@ -135,9 +133,7 @@ class FrameMismatch(ReplayError):
 class UnexpectedOutbound(ReplayError):
     """The code under test sent a frame where the transcript records none."""
 
-    def __init__(
-        self, *, actual: Any, found: str, path: str | None, line: int | None, entry_index: int
-    ) -> None:
+    def __init__(self, *, actual: Any, found: str, path: str | None, line: int | None, entry_index: int) -> None:
         self.actual = actual
         self.found = found
         where = f"{path}:{line}" if path and line else (path or "<transcript>")

@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 import jiter
+import orjson
 
 from harness.adapters.base import (
     AssistantMessage,
@@ -185,7 +186,7 @@ class AnthropicResponseReader:
         return self._feed_event(str(name), data if isinstance(data, dict) else {}, frame_index, events)
 
     def _feed_body(self, body: Any, frame_index: int, events: list[ProviderEvent]) -> list[ProviderEvent]:
-        if isinstance(body, dict) and body.get("type") == "error" or (self.http_status or 200) >= 400:
+        if (isinstance(body, dict) and body.get("type") == "error") or (self.http_status or 200) >= 400:
             error = body.get("error", {}) if isinstance(body, dict) else {}
             return self._fail(
                 events,
@@ -207,13 +208,11 @@ class AnthropicResponseReader:
                 start["input"] = {}
             self._feed_event("content_block_start", {"index": index, "content_block": start}, frame_index, events)
             if start.get("type") in _TOOL_BLOCKS and final_input:
-                import orjson
-
                 delta = {"type": "input_json_delta", "partial_json": orjson.dumps(final_input).decode()}
                 self._feed_event("content_block_delta", {"index": index, "delta": delta}, frame_index, events)
             self._feed_event("content_block_stop", {"index": index}, frame_index, events)
-        delta = {"stop_reason": body.get("stop_reason"), "stop_sequence": body.get("stop_sequence")}
-        self._feed_event("message_delta", {"delta": delta, "usage": body.get("usage", {})}, frame_index, events)
+        stop = {"stop_reason": body.get("stop_reason"), "stop_sequence": body.get("stop_sequence")}
+        self._feed_event("message_delta", {"delta": stop, "usage": body.get("usage", {})}, frame_index, events)
         return self._feed_event("message_stop", {}, frame_index, events)
 
     def _feed_event(
@@ -247,8 +246,13 @@ class AnthropicResponseReader:
             self.message.usage = dict(message.get("usage") or {})
             events.append(ResponseStarted(self.message.native_id, self.message.model, frame_index))
             return events
-        if name not in ("content_block_start", "content_block_delta", "content_block_stop",
-                        "message_delta", "message_stop"):
+        if name not in (
+            "content_block_start",
+            "content_block_delta",
+            "content_block_stop",
+            "message_delta",
+            "message_stop",
+        ):
             events.append(UnrecognizedFrame(name=name, frame=data, frame_index=frame_index))
             return events
         if not self.started:
@@ -334,7 +338,9 @@ class AnthropicResponseReader:
                 if index in self.stopped
                 else "anthropic.content_block.unknown_index"
             )
-            return self._fail(events, frame_index, rule, f"{delta_type or 'delta'} for block {index!r}, which is not open")
+            return self._fail(
+                events, frame_index, rule, f"{delta_type or 'delta'} for block {index!r}, which is not open"
+            )
         item = self.open[index]
         fits = _DELTA_FITS.get(delta_type)
         if fits is not None and item.block_type not in fits:
@@ -414,8 +420,6 @@ def _assistant_block(item: ContentItem) -> dict[str, Any]:
 
 
 def json_text(value: Any) -> str:
-    import orjson
-
     return orjson.dumps(value).decode()
 
 

@@ -81,8 +81,12 @@ def _run_suite_with_progress(console: Console, args: argparse.Namespace, *, upda
     from harness.scenario.suite import run_suite
 
     with Progress(
-        TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
-        console=console, transient=True, disable=not console.is_terminal,
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=console,
+        transient=True,
+        disable=not console.is_terminal,
     ) as progress:
         task = progress.add_task("replaying", total=None)
 
@@ -93,8 +97,13 @@ def _run_suite_with_progress(console: Console, args: argparse.Namespace, *, upda
             progress.update(task, advance=1, description=result.scenario.name)
 
         return run_suite(
-            args.scenarios, goldens_dir=args.goldens_dir, update_goldens=update, seed=getattr(args, "seed", None),
-            transcripts_dir=getattr(args, "transcripts_dir", None), on_start=started, on_result=finished,
+            args.scenarios,
+            goldens_dir=args.goldens_dir,
+            update_goldens=update,
+            seed=getattr(args, "seed", None),
+            transcripts_dir=getattr(args, "transcripts_dir", None),
+            on_start=started,
+            on_result=finished,
         )
 
 
@@ -120,7 +129,9 @@ def _cmd_import(args: argparse.Namespace, console: Console) -> int:
     result = import_source(args.source, args.out, protocol=args.protocol, request=args.request, force=args.force)
     console.print(
         f"wrote {result.out}: {result.protocol}, {result.exchanges} exchange(s), {result.entries} entries, "
-        f"{result.redactions} redaction(s)", highlight=False, markup=False,
+        f"{result.redactions} redaction(s)",
+        highlight=False,
+        markup=False,
     )
     for warning in result.warnings:
         console.print(f"warning: {warning}", highlight=False, markup=False)
@@ -136,8 +147,11 @@ def _cmd_validate(args: argparse.Namespace, console: Console) -> int:
         issues = lint_transcript(read_transcript(path))
         errors = [i for i in issues if i.severity == "error"]
         for issue in issues:
-            console.print(f"{path}:{issue.line or 0}: {issue.severity}: [{issue.rule}] {issue.message}",
-                          highlight=False, markup=False)
+            console.print(
+                f"{path}:{issue.line or 0}: {issue.severity}: [{issue.rule}] {issue.message}",
+                highlight=False,
+                markup=False,
+            )
         if errors:
             status = EXIT_FAILED
         else:
@@ -153,15 +167,20 @@ def _cmd_replay(args: argparse.Namespace, console: Console) -> int:
     if args.json:
         sys.stdout.write(orjson.dumps(summary).decode() + "\n")
     else:
-        console.print(f"{summary['transcript']} ({summary['protocol']}): {summary['status']}", highlight=False,
-                      markup=False)
+        console.print(
+            f"{summary['transcript']} ({summary['protocol']}): {summary['status']}", highlight=False, markup=False
+        )
         if summary["error"]:
-            console.print(f"  error: {summary['error']['type']}: {summary['error']['message']}", highlight=False,
-                          markup=False)
+            console.print(
+                f"  error: {summary['error']['type']}: {summary['error']['message']}", highlight=False, markup=False
+            )
         for number, message in enumerate(summary["messages"], start=1):
             calls = ", ".join(f"{c['name']}({orjson.dumps(c['arguments']).decode()})" for c in message["tool_calls"])
-            console.print(f"  response {number}: stop_reason={message['stop_reason']} usage={message['usage']}",
-                          highlight=False, markup=False)
+            console.print(
+                f"  response {number}: stop_reason={message['stop_reason']} usage={message['usage']}",
+                highlight=False,
+                markup=False,
+            )
             if message["reasoning"]:
                 console.print(f"    reasoning: {message['reasoning'][:200]}", highlight=False, markup=False)
             if message["text"]:
@@ -176,8 +195,9 @@ def _cmd_run(args: argparse.Namespace, console: Console) -> int:
     from harness.report import write_reports
 
     suite = _run_suite_with_progress(console, args, update=args.update_goldens)
-    paths = write_reports(args.report_dir, results=suite.results, transcripts=suite.transcripts,
-                          unused_goldens=suite.unused_goldens)
+    paths = write_reports(
+        args.report_dir, results=suite.results, transcripts=suite.transcripts, unused_goldens=suite.unused_goldens
+    )
     _print_verdicts(console, suite)
     console.print(f"reports: {paths.summary}", highlight=False, markup=False)
     return EXIT_OK if suite.passed else EXIT_FAILED
@@ -187,8 +207,11 @@ def _cmd_goldens(args: argparse.Namespace, console: Console) -> int:
     args.seed = None
     suite = _run_suite_with_progress(console, args, update=True)
     for result in suite.results:
-        console.print(f"{result.golden_outcome or 'no golden':>9}  {result.golden_path or result.scenario.name}",
-                      highlight=False, markup=False)
+        console.print(
+            f"{result.golden_outcome or 'no golden':>9}  {result.golden_path or result.scenario.name}",
+            highlight=False,
+            markup=False,
+        )
         for failure in result.failures:
             console.print(f"     {failure.kind}: {failure.message}", highlight=False, markup=False)
     for path in suite.unused_goldens:

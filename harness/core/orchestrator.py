@@ -98,8 +98,15 @@ class Orchestrator:
 
     # -- event plumbing --------------------------------------------------------------------
 
-    def _emit(self, type_: str, data: dict[str, Any], *, thread_id: str | None, run_id: str | None = None,
-              at_ms: int | None = None) -> StoredEvent:
+    def _emit(
+        self,
+        type_: str,
+        data: dict[str, Any],
+        *,
+        thread_id: str | None,
+        run_id: str | None = None,
+        at_ms: int | None = None,
+    ) -> StoredEvent:
         new = NewEvent(
             type=type_,
             data=data,
@@ -163,8 +170,10 @@ class Orchestrator:
             "message.added", {"message_id": message_id, "role": "user", "text": command.text}, thread_id=thread_id
         )
         self._emit(
-            "run.created", {"run_id": run_id, "ordinal": ordinal, "message_id": message_id},
-            thread_id=thread_id, run_id=run_id,
+            "run.created",
+            {"run_id": run_id, "ordinal": ordinal, "message_id": message_id},
+            thread_id=thread_id,
+            run_id=run_id,
         )
         conversation = self.conversations[thread_id]
         conversation.append(UserTurn(text=command.text, content=command.content))
@@ -177,7 +186,8 @@ class Orchestrator:
                 self._emit(
                     "run.failed",
                     {"error": {"type": "internal_error", "message": f"{type(exc).__name__}: {exc}"}},
-                    thread_id=thread_id, run_id=run_id,
+                    thread_id=thread_id,
+                    run_id=run_id,
                 )
             raise
         return thread_id, run_id
@@ -192,19 +202,25 @@ class Orchestrator:
             messages = body.get("messages") if isinstance(body, dict) else None
             self._emit(
                 "request.sent",
-                {"request_id": request_id, "index": request_number,
-                 "messages": len(messages) if isinstance(messages, list) else None},
-                thread_id=thread_id, run_id=run_id,
+                {
+                    "request_id": request_id,
+                    "index": request_number,
+                    "messages": len(messages) if isinstance(messages, list) else None,
+                },
+                thread_id=thread_id,
+                run_id=run_id,
             )
             try:
                 self.transport.send(frame)
             except TranscriptExhausted as exc:
-                self._terminal(thread_id, run_id, "run.failed",
-                               {"error": {"type": "transcript_exhausted", "message": str(exc)}})
+                self._terminal(
+                    thread_id, run_id, "run.failed", {"error": {"type": "transcript_exhausted", "message": str(exc)}}
+                )
                 return
             except HarnessError as exc:
-                self._terminal(thread_id, run_id, "run.failed",
-                               {"error": {"type": "transport_error", "message": str(exc)}})
+                self._terminal(
+                    thread_id, run_id, "run.failed", {"error": {"type": "transport_error", "message": str(exc)}}
+                )
                 return
             outcome = self._read_response(thread_id, run_id, f"{run_id}/response-{request_number}")
             if isinstance(outcome, ResponseFailed):
@@ -234,7 +250,9 @@ class Orchestrator:
             self._terminal(thread_id, run_id, "run.completed", {"stop_reason": message.stop_reason})
             return
         self._terminal(
-            thread_id, run_id, "run.failed",
+            thread_id,
+            run_id,
+            "run.failed",
             {"error": {"type": "loop_limit", "message": f"more than {self.max_requests_per_run} requests in one run"}},
         )
 
@@ -271,45 +289,77 @@ class Orchestrator:
         self, thread_id: str, run_id: str, response_id: str, event: ProviderEvent, at_ms: int | None
     ) -> ResponseCompleted | ResponseFailed | None:
         """Translate one canonical provider event into domain events."""
-        ids = {"thread_id": thread_id, "run_id": run_id, "at_ms": at_ms}
+
+        def emit(type_: str, data: dict[str, Any]) -> None:
+            self._emit(type_, data, thread_id=thread_id, run_id=run_id, at_ms=at_ms)
+
         if isinstance(event, ResponseStarted):
-            self._emit("response.started", {"response_id": response_id, "native_id": event.native_id,
-                                            "model": event.model}, **ids)
+            emit(
+                "response.started",
+                {"response_id": response_id, "native_id": event.native_id, "model": event.model})
         elif isinstance(event, ItemStarted):
-            self._emit("item.started", {
-                "item_id": f"{response_id}/item-{event.index}", "response_id": response_id, "index": event.index,
-                "kind": event.kind, "block_type": event.block_type, "native_id": event.native_id,
-                "name": event.name}, **ids)
+            emit(
+                "item.started",
+                {
+                    "item_id": f"{response_id}/item-{event.index}",
+                    "response_id": response_id,
+                    "index": event.index,
+                    "kind": event.kind,
+                    "block_type": event.block_type,
+                    "native_id": event.native_id,
+                    "name": event.name,
+                })
         elif isinstance(event, ItemDelta):
             data: dict[str, Any] = {"item_id": f"{response_id}/item-{event.index}", "kind": event.kind}
             if event.kind in ("text", "reasoning", "arguments"):
                 data["text"] = event.text
             else:
                 data["data"] = event.data
-            self._emit("item.delta", data, **ids)
+            emit("item.delta", data)
         elif isinstance(event, ItemCompleted):
-            self._emit("item.completed", {"item_id": f"{response_id}/item-{event.item.index}",
-                                          "item": event.item.to_json()}, **ids)
+            emit(
+                "item.completed",
+                {"item_id": f"{response_id}/item-{event.item.index}", "item": event.item.to_json()})
         elif isinstance(event, ProtocolViolation):
-            self._emit("protocol.violation", {"response_id": response_id, "rule": event.rule,
-                                              "message": event.message, "entry_index": event.frame_index,
-                                              "fatal": event.fatal}, **ids)
+            emit(
+                "protocol.violation",
+                {
+                    "response_id": response_id,
+                    "rule": event.rule,
+                    "message": event.message,
+                    "entry_index": event.frame_index,
+                    "fatal": event.fatal,
+                })
         elif isinstance(event, UnrecognizedFrame):
-            self._emit("provider.frame.unrecognized", {"response_id": response_id, "name": event.name,
-                                                       "frame": event.frame, "entry_index": event.frame_index},
-                       **ids)
+            emit(
+                "provider.frame.unrecognized",
+                {
+                    "response_id": response_id,
+                    "name": event.name,
+                    "frame": event.frame,
+                    "entry_index": event.frame_index,
+                })
         elif isinstance(event, ResponseCompleted):
             message = event.message
-            self._emit("response.completed", {
-                "response_id": response_id, "stop_reason": message.stop_reason,
-                "stop_sequence": message.stop_sequence, "stop_details": message.stop_details,
-                "usage": message.usage}, **ids)
+            emit(
+                "response.completed",
+                {
+                    "response_id": response_id,
+                    "stop_reason": message.stop_reason,
+                    "stop_sequence": message.stop_sequence,
+                    "stop_details": message.stop_details,
+                    "usage": message.usage,
+                })
             self.responses.append((response_id, message, "completed"))
             return event
         elif isinstance(event, ResponseFailed):
-            self._emit("response.failed", {
-                "response_id": response_id, "error": {"type": event.error_type, "message": event.message},
-                "rule": event.rule}, **ids)
+            emit(
+                "response.failed",
+                {
+                    "response_id": response_id,
+                    "error": {"type": event.error_type, "message": event.message},
+                    "rule": event.rule,
+                })
             if response_id in self.projection.messages:  # the response had started
                 self.responses.append((response_id, event.partial, "failed"))
             return event
@@ -318,11 +368,30 @@ class Orchestrator:
     def _run_tool(self, thread_id: str, run_id: str, message: AssistantMessage, call: Any) -> ToolResult:
         response_id = self.projection.runs[run_id]["responses"][-1]
         tool_call_id = f"{response_id}/tool-call-{call.index}"
-        self._emit("tool_call.requested", {
-            "tool_call_id": tool_call_id, "item_id": f"{response_id}/item-{call.index}", "name": call.name,
-            "native_id": call.native_id, "arguments": call.arguments}, thread_id=thread_id, run_id=run_id)
+        self._emit(
+            "tool_call.requested",
+            {
+                "tool_call_id": tool_call_id,
+                "item_id": f"{response_id}/item-{call.index}",
+                "name": call.name,
+                "native_id": call.native_id,
+                "arguments": call.arguments,
+            },
+            thread_id=thread_id,
+            run_id=run_id,
+        )
         outcome = self.tools.run(call)
-        self._emit("tool_call.completed", {"tool_call_id": tool_call_id, "outcome": outcome.to_json()},
-                   thread_id=thread_id, run_id=run_id)
-        return ToolResult(native_id=call.native_id, name=call.name or "", status=outcome.status,
-                          output=outcome.output, error=outcome.error, verbatim=outcome.verbatim)
+        self._emit(
+            "tool_call.completed",
+            {"tool_call_id": tool_call_id, "outcome": outcome.to_json()},
+            thread_id=thread_id,
+            run_id=run_id,
+        )
+        return ToolResult(
+            native_id=call.native_id,
+            name=call.name or "",
+            status=outcome.status,
+            output=outcome.output,
+            error=outcome.error,
+            verbatim=outcome.verbatim,
+        )

@@ -169,7 +169,7 @@ class ReplayDriver:
             self.runtime_exit = entries[self.cursor]  # type: ignore[assignment]
             self.cursor += 1
         if self.cursor < len(entries):
-            remaining = [
+            remaining: list[tuple[int, str, str | None]] = [
                 (self.transcript.line_of(i) or i + 2, entries[i].type, getattr(entries[i], "label", None))
                 for i in range(self.cursor, len(entries))
             ]

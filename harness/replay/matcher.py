@@ -21,7 +21,9 @@ from typing import Any
 
 from harness.errors import UsageError
 
-_TOKEN = re.compile(r"\.([A-Za-z_][A-Za-z0-9_\-]*)|\.\*|\[(\d+)\]|\[\*\]|\['((?:[^'\\]|\\.)*)'\]|\[\"((?:[^\"\\]|\\.)*)\"\]")
+_TOKEN = re.compile(
+    r"\.([A-Za-z_][A-Za-z0-9_\-]*)|\.\*|\[(\d+)\]|\[\*\]|\['((?:[^'\\]|\\.)*)'\]|\[\"((?:[^\"\\]|\\.)*)\"\]"
+)
 
 WILDCARD = object()
 Segment = str | int | object

@@ -1,7 +1,6 @@
 """Scenarios: files that say what to replay and what must come out, and the runner."""
 
 from harness.scenario.model import Expectations, Scenario, discover_scenarios, load_scenario
-from harness.scenario.suite import SuiteResult, run_suite
 from harness.scenario.runner import (
     Execution,
     Failure,
@@ -13,6 +12,7 @@ from harness.scenario.runner import (
     run_scenario,
     scenario_for_transcript,
 )
+from harness.scenario.suite import SuiteResult, run_suite
 
 __all__ = [
     "Execution",

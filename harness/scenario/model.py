@@ -45,12 +45,17 @@ class ToolDecl(_Model):
 
     @model_validator(mode="after")
     def _exactly_one(self) -> ToolDecl:
-        chosen = [name for name, set_ in (("output", self.output is not None), ("error", self.error is not None),
-                                          ("from_recording", self.from_recording)) if set_]
-        if len(chosen) != 1:
-            raise ValueError(
-                f"a tool needs exactly one of output, error, from_recording; found {chosen or 'none'}"
+        chosen = [
+            name
+            for name, set_ in (
+                ("output", self.output is not None),
+                ("error", self.error is not None),
+                ("from_recording", self.from_recording),
             )
+            if set_
+        ]
+        if len(chosen) != 1:
+            raise ValueError(f"a tool needs exactly one of output, error, from_recording; found {chosen or 'none'}")
         return self
 
 
@@ -124,8 +129,9 @@ def load_scenario(path: Path | str) -> Scenario:
         elif source.suffix in (".yaml", ".yml"):
             raw = yaml.safe_load(text)
         else:
-            raise ScenarioError(f"unknown scenario suffix {source.suffix!r}; use one of {SCENARIO_SUFFIXES}",
-                                path=source)
+            raise ScenarioError(
+                f"unknown scenario suffix {source.suffix!r}; use one of {SCENARIO_SUFFIXES}", path=source
+            )
     except (yaml.YAMLError, tomllib.TOMLDecodeError) as exc:
         raise ScenarioError(f"not valid {source.suffix[1:].upper()}: {exc}", path=source) from None
     if not isinstance(raw, dict):

@@ -8,6 +8,7 @@ pytest failures, CLI exit codes, reports and DuckDB verdict rows.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -100,7 +101,11 @@ def _recorded_tool_result(driver: ReplayDriver) -> Any:
             if isinstance(block, dict) and block.get("type") == "tool_result" and block.get("tool_use_id") == native_id:
                 result = block.get("content")
                 if block.get("is_error"):
-                    texts = [b.get("text", "") for b in result if isinstance(b, dict)] if isinstance(result, list) else [str(result)]
+                    texts = (
+                        [b.get("text", "") for b in result if isinstance(b, dict)]
+                        if isinstance(result, list)
+                        else [str(result)]
+                    )
                     return Outcome("failed", error="".join(texts))
                 return Outcome("succeeded", output=result, verbatim=True)
         return None
@@ -122,8 +127,13 @@ def scenario_for_transcript(transcript: Transcript, *, path: str | None = None) 
         frame = first.frame
         body = dict(frame.get("body") or {})
         messages = body.pop("messages", [])
-        request = RequestSpec(method=frame["method"], path=frame["path"], query=frame.get("query", {}),
-                              headers=frame.get("headers", {}), params=body)
+        request = RequestSpec(
+            method=frame["method"],
+            path=frame["path"],
+            query=frame.get("query", {}),
+            headers=frame.get("headers", {}),
+            params=body,
+        )
         if not (isinstance(messages, list) and len(messages) == 1 and messages[0].get("role") == "user"):
             raise ScenarioError(
                 f"the first recorded request carries {len(messages) if isinstance(messages, list) else '?'} "
@@ -131,7 +141,11 @@ def scenario_for_transcript(transcript: Transcript, *, path: str | None = None) 
                 path=path or transcript.path,
             )
         content = messages[0].get("content")
-        if isinstance(content, list) and len(content) == 1 and content[0] == {"type": "text", "text": content[0].get("text")}:
+        if (
+            isinstance(content, list)
+            and len(content) == 1
+            and content[0] == {"type": "text", "text": content[0].get("text")}
+        ):
             dispatch = MessageDispatch(text=content[0]["text"])
         elif isinstance(content, str):
             dispatch = MessageDispatch(text=content, content=content)
@@ -165,18 +179,21 @@ def execute(scenario: Scenario, *, transcript: Transcript | None = None, seed: i
         adapter=adapter,
         transport=driver,
         tools=tools,
-        request_template=RequestTemplate(method=spec.method, path=spec.path, query=dict(spec.query),
-                                         headers=dict(spec.headers), params=dict(spec.params)),
+        request_template=RequestTemplate(
+            method=spec.method,
+            path=spec.path,
+            query=dict(spec.query),
+            headers=dict(spec.headers),
+            params=dict(spec.params),
+        ),
         clock=clock,
         ids=IdAllocator(scenario.seed if seed is None else seed),
     )
     commands = scenario.commands or [ThreadCreate(thread_id="thread-1"), MessageDispatch()]
     for command in commands:
         orchestrator.dispatch(command)
-    try:
-        driver.finish()
-    except ReplayError:
-        pass  # kept on driver.failure and reported by the caller
+    with contextlib.suppress(ReplayError):
+        driver.finish()  # a failure is kept on driver.failure and reported by the caller
     return Execution(scenario=scenario, transcript=transcript, driver=driver, orchestrator=orchestrator)
 
 
@@ -190,24 +207,34 @@ def _check_expectations(execution: Execution) -> list[Failure]:
     if last["status"] != expect.status:
         error = last.get("error")
         why = f" ({error['type']}: {error['message']})" if error else ""
-        failures.append(Failure("expectation", f"run {last['run_id']} ended {last['status']!r}{why}, "
-                                               f"expected {expect.status!r}"))
+        failures.append(
+            Failure("expectation", f"run {last['run_id']} ended {last['status']!r}{why}, expected {expect.status!r}")
+        )
     if expect.stop_reason is not None and last.get("stop_reason") != expect.stop_reason:
-        failures.append(Failure("expectation", f"run {last['run_id']} stop_reason {last.get('stop_reason')!r}, "
-                                               f"expected {expect.stop_reason!r}"))
+        failures.append(
+            Failure(
+                "expectation",
+                f"run {last['run_id']} stop_reason {last.get('stop_reason')!r}, expected {expect.stop_reason!r}",
+            )
+        )
     if expect.error_type is not None:
         found = (last.get("error") or {}).get("type")
         if found != expect.error_type:
-            failures.append(Failure("expectation", f"run {last['run_id']} error type {found!r}, "
-                                                   f"expected {expect.error_type!r}"))
+            failures.append(
+                Failure("expectation", f"run {last['run_id']} error type {found!r}, expected {expect.error_type!r}")
+            )
     types = {e.type for e in execution.events}
     missing = [t for t in expect.events if t not in types]
     if missing:
         failures.append(Failure("expectation", f"required event types never appeared: {', '.join(missing)}"))
     rules = sorted({v["rule"] for v in execution.orchestrator.projection.violations})
     if rules != sorted(set(expect.violations)):
-        failures.append(Failure("expectation", f"protocol violations {rules or 'none'}, "
-                                               f"expected {sorted(set(expect.violations)) or 'none'}"))
+        failures.append(
+            Failure(
+                "expectation",
+                f"protocol violations {rules or 'none'}, expected {sorted(set(expect.violations)) or 'none'}",
+            )
+        )
     return failures
 
 
@@ -268,20 +295,22 @@ def replay_summary(execution: Execution) -> dict[str, Any]:
         status, error = "failed", {"type": type(failure).__name__, "message": str(failure)}
     messages = []
     for _, message, _ in execution.responses:
-        messages.append({
-            "role": "assistant",
-            "text": message.text,
-            "reasoning": message.reasoning,
-            "tool_calls": [
-                {"id": call.native_id, "name": call.name, "arguments": call.arguments}
-                for call in message.tool_calls
-            ],
-            "stop_reason": message.stop_reason,
-            "usage": {
-                "input_tokens": message.usage.get("input_tokens"),
-                "output_tokens": message.usage.get("output_tokens"),
-            },
-        })
+        messages.append(
+            {
+                "role": "assistant",
+                "text": message.text,
+                "reasoning": message.reasoning,
+                "tool_calls": [
+                    {"id": call.native_id, "name": call.name, "arguments": call.arguments}
+                    for call in message.tool_calls
+                ],
+                "stop_reason": message.stop_reason,
+                "usage": {
+                    "input_tokens": message.usage.get("input_tokens"),
+                    "output_tokens": message.usage.get("output_tokens"),
+                },
+            }
+        )
     return {
         "transcript": execution.transcript.path,
         "protocol": execution.transcript.protocol,

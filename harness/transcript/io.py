@@ -92,9 +92,7 @@ def iter_records(
         except orjson.JSONDecodeError as exc:
             raise TranscriptError(f"not valid JSON: {exc}", path=name, line=number) from None
         if not isinstance(raw, dict):
-            raise TranscriptError(
-                f"expected a JSON object, found {type(raw).__name__}", path=name, line=number
-            )
+            raise TranscriptError(f"expected a JSON object, found {type(raw).__name__}", path=name, line=number)
         try:
             record = RECORD_ADAPTER.validate_python(raw)
         except ValidationError as exc:
@@ -112,9 +110,7 @@ def iter_records(
                 raise TranscriptError(str(exc), path=name, line=number) from None
             first = False
         elif isinstance(record, TranscriptHeader):
-            raise TranscriptError(
-                "transcript_start may only appear on the first line", path=name, line=number
-            )
+            raise TranscriptError("transcript_start may only appear on the first line", path=name, line=number)
         elif http and not isinstance(record, RuntimeExit):
             try:
                 HTTP_FRAME_ADAPTER.validate_python(record.frame)

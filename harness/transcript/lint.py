@@ -6,6 +6,7 @@ this module assumes a transcript that loaded.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -14,7 +15,9 @@ from harness.transcript.models import EmitInbound, ExpectOutbound, RuntimeExit
 from harness.transcript.protocols import get_protocol
 
 LINT_RULES: dict[str, str] = {
-    "transcript.runtime_exit.restart": "after a runtime_exit, the next entry is the app starting a new runtime (expect_outbound)",
+    "transcript.runtime_exit.restart": (
+        "after a runtime_exit, the next entry is the app starting a new runtime (expect_outbound)"
+    ),
     "transcript.empty": "a transcript has at least one entry",
     "http.outbound.kind": "outbound frames of an HTTP protocol are http.request frames",
     "http.inbound.kind": "inbound frames of an HTTP protocol are responses, SSE events or bodies",
@@ -48,9 +51,14 @@ def lint_transcript(transcript: Transcript) -> list[LintIssue]:
         # t3code records restarts this way: the process exits, then the app starts a new one.
         following = entries[index + 1]
         if isinstance(entry, RuntimeExit) and not isinstance(following, ExpectOutbound):
-            issues.append(LintIssue(transcript.line_of(index + 1), "transcript.runtime_exit.restart",
-                                    f"{following.type} right after runtime_exit ({entry.status}); a new runtime "
-                                    "starts with the app sending"))
+            issues.append(
+                LintIssue(
+                    transcript.line_of(index + 1),
+                    "transcript.runtime_exit.restart",
+                    f"{following.type} right after runtime_exit ({entry.status}); a new runtime "
+                    "starts with the app sending",
+                )
+            )
     if get_protocol(transcript.protocol).transport == "http":
         issues.extend(_lint_http(transcript))
     return issues
@@ -77,8 +85,13 @@ def _lint_http(transcript: Transcript) -> list[LintIssue]:
             if kind != "http.request":
                 issues.append(LintIssue(line, "http.outbound.kind", f"outbound frame of kind {kind!r}"))
             if pending_request is not None:
-                issues.append(LintIssue(transcript.line_of(pending_request), "http.orphan.request",
-                                        "this request has no response before the next request"))
+                issues.append(
+                    LintIssue(
+                        transcript.line_of(pending_request),
+                        "http.orphan.request",
+                        "this request has no response before the next request",
+                    )
+                )
             if reader is not None and not failed and not reader.done and reader.frames_seen:
                 issues.extend(_violations(reader.finish(index), transcript))
             reader = AnthropicResponseReader() if transcript.protocol == "anthropic.messages" else None
@@ -93,8 +106,11 @@ def _lint_http(transcript: Transcript) -> list[LintIssue]:
             issues.append(LintIssue(line, "http.orphan.inbound", f"inbound {kind} before any request"))
             continue
         if kind == "http.response" and previous != "http.request":
-            issues.append(LintIssue(line, "http.response_head.position",
-                                    f"http.response after {previous}, not right after a request"))
+            issues.append(
+                LintIssue(
+                    line, "http.response_head.position", f"http.response after {previous}, not right after a request"
+                )
+            )
         if closed:
             issues.append(LintIssue(line, "http.after_done", f"inbound {kind} after the response was complete"))
         if kind in ("sse.done", "http.body"):
@@ -109,19 +125,24 @@ def _lint_http(transcript: Transcript) -> list[LintIssue]:
             # After a fatal violation the rest of the exchange is noise; report the cause once.
             failed = any(isinstance(e, ResponseFailed) and e.rule for e in found)
     if pending_request is not None:
-        issues.append(LintIssue(transcript.line_of(pending_request), "http.orphan.request",
-                                "the last request has no response"))
+        issues.append(
+            LintIssue(transcript.line_of(pending_request), "http.orphan.request", "the last request has no response")
+        )
     if reader is not None and not failed and not reader.done and reader.frames_seen:
         issues.extend(_violations(reader.finish(len(transcript.entries)), transcript))
     return issues
 
 
-def _violations(events: list[object], transcript: Transcript) -> list[LintIssue]:
+def _violations(events: Sequence[object], transcript: Transcript) -> list[LintIssue]:
     from harness.adapters.base import ProtocolViolation
 
     return [
-        LintIssue(transcript.line_of(e.frame_index) if e.frame_index < len(transcript.entries) else None,
-                  e.rule, e.message, "error" if e.fatal else "warning")
+        LintIssue(
+            transcript.line_of(e.frame_index) if e.frame_index < len(transcript.entries) else None,
+            e.rule,
+            e.message,
+            "error" if e.fatal else "warning",
+        )
         for e in events
         if isinstance(e, ProtocolViolation)
     ]

@@ -56,9 +56,7 @@ class RuntimeExit(_Record):
 
 
 TranscriptEntry = Annotated[ExpectOutbound | EmitInbound | RuntimeExit, Field(discriminator="type")]
-TranscriptRecord = Annotated[
-    TranscriptHeader | ExpectOutbound | EmitInbound | RuntimeExit, Field(discriminator="type")
-]
+TranscriptRecord = Annotated[TranscriptHeader | ExpectOutbound | EmitInbound | RuntimeExit, Field(discriminator="type")]
 RECORD_ADAPTER: TypeAdapter[TranscriptHeader | ExpectOutbound | EmitInbound | RuntimeExit] = TypeAdapter(
     TranscriptRecord
 )
@@ -108,6 +106,4 @@ class HttpBody(_Record):
 
 
 HttpFrame = Annotated[HttpRequest | HttpResponse | SseEvent | SseDone | HttpBody, Field(discriminator="kind")]
-HTTP_FRAME_ADAPTER: TypeAdapter[HttpRequest | HttpResponse | SseEvent | SseDone | HttpBody] = TypeAdapter(
-    HttpFrame
-)
+HTTP_FRAME_ADAPTER: TypeAdapter[HttpRequest | HttpResponse | SseEvent | SseDone | HttpBody] = TypeAdapter(HttpFrame)

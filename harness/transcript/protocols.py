@@ -26,12 +26,8 @@ class ProtocolInfo:
 PROTOCOLS: dict[str, ProtocolInfo] = {
     info.name: info
     for info in (
-        ProtocolInfo(
-            "anthropic.messages", "anthropic", "http", "Anthropic Messages API (SSE streaming)", True
-        ),
-        ProtocolInfo(
-            "codex.app-server", "codex", "stdio", "OpenAI Codex app-server JSON-RPC 2.0 over stdio", False
-        ),
+        ProtocolInfo("anthropic.messages", "anthropic", "http", "Anthropic Messages API (SSE streaming)", True),
+        ProtocolInfo("codex.app-server", "codex", "stdio", "OpenAI Codex app-server JSON-RPC 2.0 over stdio", False),
         ProtocolInfo(
             "claude-agent-sdk.query",
             "claudeAgent",

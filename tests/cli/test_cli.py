@@ -1,0 +1,169 @@
+"""The harness CLI, run in-process as users run it: output, files and exit codes."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from harness.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, main
+
+ROOT = Path(__file__).resolve().parents[2]
+TOOL_LOOP = "transcripts/anthropic/pydantic-ai-cassettes/anthropic__tool_use_then_tool_result_multiturn.ndjson"
+MAX_TOKENS = "transcripts/anthropic/anthropic-sdk/incomplete_partial_json_max_tokens.ndjson"
+SPLICED = "transcripts/anthropic/vercel-ai-fixtures/anthropic-spliced-message-start.ndjson"
+
+
+def test_replay_json_prints_exactly_one_object_with_the_documented_shape(
+    repo_root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["replay", TOOL_LOOP, "--json"]) == EXIT_OK
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1
+    summary = json.loads(out)
+    assert list(summary) == ["transcript", "protocol", "status", "error", "messages", "events"]
+    assert (summary["protocol"], summary["status"], summary["error"]) == ("anthropic.messages", "completed", None)
+    first, second = summary["messages"]
+    assert list(first) == ["role", "text", "reasoning", "tool_calls", "stop_reason", "usage"]
+    assert first["tool_calls"] == [
+        {
+            "id": "toolu_01EFn5wTNBYA8Reni8rbmnHT",
+            "name": "get_exchange_rate",
+            "arguments": {"from_currency": "USD", "to_currency": "EUR"},
+        }
+    ]
+    assert (first["stop_reason"], second["stop_reason"]) == ("tool_use", "end_turn")
+    assert second["usage"] == {"input_tokens": 1007, "output_tokens": 59}
+    assert summary["events"][0]["sequence"] == 1
+
+
+def test_replay_json_reports_a_failed_run_with_its_error(repo_root: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["replay", "transcripts/anthropic/derived/midstream_overloaded_error.ndjson", "--json"]) == EXIT_OK
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["status"] == "failed"
+    assert summary["error"] == {"type": "overloaded_error", "message": "Overloaded"}
+
+
+def test_replay_text_output_shows_partial_tool_input(repo_root: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["replay", MAX_TOKENS]) == EXIT_OK
+    out = capsys.readouterr().out
+    assert "stop_reason=max_tokens" in out and 'make_file({"filename":"taxes.txt"' in out
+
+
+def test_missing_transcript_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["replay", str(tmp_path / "nope.ndjson")]) == EXIT_USAGE
+    assert "no such transcript file" in capsys.readouterr().err
+
+
+def test_bad_option_is_a_usage_error() -> None:
+    with pytest.raises(SystemExit) as caught:
+        main(["run", "--no-such-option"])
+    assert caught.value.code == EXIT_USAGE
+
+
+def test_validate_passes_clean_and_fails_anomalies_with_line_numbers(
+    repo_root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["validate", TOOL_LOOP]) == EXIT_OK
+    assert main(["validate", SPLICED]) == EXIT_FAILED
+    out = capsys.readouterr().out
+    assert f"{SPLICED}:9: error: [anthropic.message_start.spliced]" in out
+
+
+def test_validate_reports_a_malformed_line_as_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.ndjson"
+    bad.write_text(
+        '{"type":"transcript_start","provider":"p","protocol":"anthropic.messages","version":"1","scenario":"s"}\n{oops\n'
+    )
+    assert main(["validate", str(bad)]) == EXIT_USAGE
+    assert f"{bad}:2: not valid JSON" in capsys.readouterr().err
+
+
+def test_import_writes_then_refuses_to_overwrite_without_force(tmp_path: Path, repo_root: Path) -> None:
+    out = tmp_path / "t.ndjson"
+    source = "fixtures/corpus/anthropic-sdk/basic_response.sse.txt"
+    assert main(["import", source, "-o", str(out), "--protocol", "anthropic.messages"]) == EXIT_OK
+    assert main(["import", source, "-o", str(out), "--protocol", "anthropic.messages"]) == EXIT_USAGE
+    assert main(["import", source, "-o", str(out), "--protocol", "anthropic.messages", "--force"]) == EXIT_OK
+
+
+def test_import_of_a_bare_stream_without_protocol_is_a_usage_error(
+    tmp_path: Path, repo_root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = "fixtures/corpus/anthropic-sdk/basic_response.sse.txt"
+    assert main(["import", source, "-o", str(tmp_path / "t.ndjson")]) == EXIT_USAGE
+    assert "--protocol" in capsys.readouterr().err
+
+
+def _project(tmp_path: Path, *, expect_status: str = "completed") -> Path:
+    (tmp_path / "scenarios").mkdir()
+    shutil.copy(ROOT / TOOL_LOOP, tmp_path / "loop.ndjson")
+    scenario = (ROOT / "scenarios/anthropic/tool_loop_two_requests.yaml").read_text()
+    scenario = scenario.replace("../../" + TOOL_LOOP, "../loop.ndjson")
+    scenario = scenario.replace("status: completed", f"status: {expect_status}")
+    (tmp_path / "scenarios" / "loop.yaml").write_text(scenario)
+    return tmp_path
+
+
+def test_run_writes_reports_and_exits_zero_when_all_pass(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(_project(tmp_path))
+    assert main(["goldens", "update"]) == EXIT_OK
+    assert (tmp_path / "fixtures/goldens/tool_loop_two_requests.ndjson").exists()
+    assert main(["run"]) == EXIT_OK
+    assert (tmp_path / "reports/summary.md").exists()
+    assert (tmp_path / "reports/harness.duckdb").exists()
+    assert (tmp_path / "reports/events/tool_loop_two_requests.ndjson").exists()
+    assert "1 passed, 0 failed" in capsys.readouterr().out
+
+
+def test_run_exits_one_and_prints_the_reproduce_command_on_failure(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(_project(tmp_path, expect_status="failed"))
+    main(["goldens", "update"])
+    capsys.readouterr()
+    assert main(["run"]) == EXIT_FAILED
+    out = capsys.readouterr().out
+    assert "FAIL tool_loop_two_requests" in out
+    assert "reproduce: harness run scenarios/loop.yaml" in out
+
+
+def test_run_reports_a_missing_golden(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(_project(tmp_path))
+    assert main(["run"]) == EXIT_FAILED
+    assert "golden_missing" in capsys.readouterr().out
+
+
+def test_goldens_update_reports_and_prunes_unused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(_project(tmp_path))
+    stale = tmp_path / "fixtures/goldens/stale.ndjson"
+    stale.parent.mkdir(parents=True)
+    stale.write_text("{}\n")
+    assert main(["goldens", "update"]) == EXIT_OK
+    assert "unused  fixtures/goldens/stale.ndjson" in capsys.readouterr().out
+    assert main(["goldens", "update", "--prune"]) == EXIT_OK
+    assert not stale.exists()
+
+
+def test_db_build_then_query(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(_project(tmp_path))
+    main(["goldens", "update"])
+    assert main(["db", "build", "--db", "out.duckdb"]) == EXIT_OK
+    capsys.readouterr()
+    assert main(["query", "select count(*) as n from events", "--db", "out.duckdb", "--json"]) == EXIT_OK
+    assert json.loads(capsys.readouterr().out) == {"n": 51}
+
+
+def test_query_without_a_database_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["query", "select 1", "--db", str(tmp_path / "none.duckdb")]) == EXIT_USAGE
+    assert "harness db build" in capsys.readouterr().err

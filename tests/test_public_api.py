@@ -1,0 +1,86 @@
+"""The front door: the names `harness` exports are pinned, so changing them is deliberate."""
+
+from __future__ import annotations
+
+import harness
+
+EXPECTED = [
+    "EVENT_TYPES",
+    "INVARIANT_RULES",
+    "AnthropicMessagesAdapter",
+    "AssistantMessage",
+    "CheckFailure",
+    "CommandResult",
+    "ContentItem",
+    "EventStore",
+    "Execution",
+    "ExpectationFailed",
+    "FrameMatcher",
+    "FrameMismatch",
+    "GoldenMismatch",
+    "GoldenMissing",
+    "HarnessError",
+    "IdAllocator",
+    "ImportSourceError",
+    "InMemoryEventStore",
+    "LogicalClock",
+    "MessageDispatch",
+    "Orchestrator",
+    "Outcome",
+    "Projection",
+    "ProviderAdapter",
+    "ReplayDriver",
+    "ReplayError",
+    "RequestTemplate",
+    "Scenario",
+    "ScenarioError",
+    "ScenarioResult",
+    "ScenarioTools",
+    "StoredEvent",
+    "SuiteResult",
+    "ThreadCreate",
+    "ToolRunner",
+    "ToolSpec",
+    "Transcript",
+    "TranscriptError",
+    "TranscriptExhausted",
+    "TranscriptHeader",
+    "UnconsumedEntries",
+    "UnexpectedOutbound",
+    "UnknownProtocolError",
+    "UsageError",
+    "Violation",
+    "check_golden",
+    "check_invariants",
+    "execute",
+    "first_divergence",
+    "fold",
+    "get_adapter",
+    "known_protocols",
+    "load_scenario",
+    "normalize_events",
+    "read_transcript",
+    "replay_summary",
+    "replay_transcript",
+    "replayable_protocols",
+    "run_scenario",
+    "run_suite",
+    "scenario_for_transcript",
+    "write_transcript",
+]
+
+
+def test_all_is_pinned_without_duplicates() -> None:
+    assert len(set(harness.__all__)) == len(harness.__all__)
+    assert sorted(harness.__all__) == sorted(EXPECTED)
+
+
+def test_every_exported_name_exists() -> None:
+    assert [name for name in harness.__all__ if not hasattr(harness, name)] == []
+
+
+def test_error_families_share_one_root() -> None:
+    assert issubclass(harness.UsageError, harness.HarnessError)
+    assert issubclass(harness.CheckFailure, harness.HarnessError)
+    assert issubclass(harness.FrameMismatch, harness.CheckFailure)
+    assert issubclass(harness.TranscriptError, harness.UsageError)
