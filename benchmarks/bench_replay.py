@@ -76,7 +76,9 @@ def main() -> None:
     parser.add_argument("transcripts", nargs="*", type=Path, default=DEFAULT)
     parser.add_argument("--repeat", type=int, default=20)
     args = parser.parse_args()
-    print(f"{'transcript':<60} " + " ".join(f"{s:>13}" for s in ("read", "adapter", "official SDK", "execute", "golden")))
+    print(
+        f"{'transcript':<60} " + " ".join(f"{s:>13}" for s in ("read", "adapter", "official SDK", "execute", "golden"))
+    )
     for path in args.transcripts:
         ratios = bench(path, args.repeat)
         print(f"{path.name[:60]:<60} " + " ".join(f"{ratios[s]:>12.1f}x" for s in ratios))

@@ -11,6 +11,7 @@ The names a user needs live here; the modules behind them are implementation.
 
 from harness.adapters import AnthropicMessagesAdapter, get_adapter, replayable_protocols
 from harness.adapters.base import AssistantMessage, ContentItem, ProviderAdapter, RequestTemplate
+from harness.analysis import QueryResult, build_database, query
 from harness.core import (
     EVENT_TYPES,
     CommandResult,
@@ -49,6 +50,7 @@ from harness.errors import (
 )
 from harness.golden import check_golden, first_divergence, normalize_events
 from harness.replay import FrameMatcher, LogicalClock, ReplayDriver
+from harness.report import ReportPaths, render_summary, write_reports
 from harness.scenario import (
     Execution,
     Scenario,
@@ -91,8 +93,10 @@ __all__ = [
     "Outcome",
     "Projection",
     "ProviderAdapter",
+    "QueryResult",
     "ReplayDriver",
     "ReplayError",
+    "ReportPaths",
     "RequestTemplate",
     "Scenario",
     "ScenarioError",
@@ -112,6 +116,7 @@ __all__ = [
     "UnknownProtocolError",
     "UsageError",
     "Violation",
+    "build_database",
     "check_golden",
     "check_invariants",
     "execute",
@@ -121,12 +126,15 @@ __all__ = [
     "known_protocols",
     "load_scenario",
     "normalize_events",
+    "query",
     "read_transcript",
+    "render_summary",
     "replay_summary",
     "replay_transcript",
     "replayable_protocols",
     "run_scenario",
     "run_suite",
     "scenario_for_transcript",
+    "write_reports",
     "write_transcript",
 ]

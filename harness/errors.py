@@ -17,7 +17,8 @@ Two families, so callers (the CLI, the pytest plugin, CI) can tell "you used it 
         │   └── TranscriptExhausted   a stream-only recording has no response for a further request
         ├── GoldenMismatch            the event log differs from the golden file
         ├── GoldenMissing             no golden file exists and goldens are not being updated
-        └── ExpectationFailed         a scenario expectation (status, event types, invariants) failed
+        ├── ExpectationFailed         a scenario expectation (status, event types, invariants) failed
+        └── ScenarioFailed            (pytest plugin) a scenario item failed; carries its failures
 
 Messages say what was seen, what was expected, where (file, line, event index, JSON path) and
 what to do next. The offending objects stay on the exception as attributes.

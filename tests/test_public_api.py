@@ -5,6 +5,12 @@ from __future__ import annotations
 import harness
 
 EXPECTED = [
+    "QueryResult",
+    "ReportPaths",
+    "build_database",
+    "query",
+    "render_summary",
+    "write_reports",
     "EVENT_TYPES",
     "INVARIANT_RULES",
     "AnthropicMessagesAdapter",

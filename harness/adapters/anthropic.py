@@ -51,12 +51,11 @@ RULES: dict[str, str] = {
     "anthropic.content_block.unclosed": "every block is stopped before message_stop unless max_tokens cut it",
     "anthropic.delta.type_mismatch": "a delta type fits its block type (text_delta on text, ...)",
     "anthropic.tool_input.invalid_json": "a closed tool block's input_json_delta fragments form valid JSON",
-    "anthropic.message_delta.missing": "message_delta with a stop_reason comes before message_stop",
+    "anthropic.message_delta.missing": "a message_delta comes before message_stop",
     "anthropic.stream.truncated": "a stream ends with message_stop or an error event",
     "anthropic.stream.empty": "a response carries at least one event",
     "anthropic.sse.event_mismatch": "the SSE event name equals data.type",
     "anthropic.frame.unexpected": "frames after message_stop or error belong to the next response",
-    "anthropic.http.error": "an HTTP error status fails the response with the provider's error body",
 }
 
 _TOOL_BLOCKS = {"tool_use": "tool_call", "server_tool_use": "server_tool_call", "mcp_tool_use": "server_tool_call"}
@@ -191,7 +190,7 @@ class AnthropicResponseReader:
             return self._fail(
                 events,
                 frame_index,
-                "anthropic.http.error",
+                "",
                 str(error.get("message", f"HTTP {self.http_status}")),
                 error_type=str(error.get("type", f"http_{self.http_status}")),
                 provider_error=body,
@@ -211,7 +210,7 @@ class AnthropicResponseReader:
                 delta = {"type": "input_json_delta", "partial_json": orjson.dumps(final_input).decode()}
                 self._feed_event("content_block_delta", {"index": index, "delta": delta}, frame_index, events)
             self._feed_event("content_block_stop", {"index": index}, frame_index, events)
-        stop = {"stop_reason": body.get("stop_reason"), "stop_sequence": body.get("stop_sequence")}
+        stop = {key: body.get(key) for key in ("stop_reason", "stop_sequence", "stop_details")}
         self._feed_event("message_delta", {"delta": stop, "usage": body.get("usage", {})}, frame_index, events)
         return self._feed_event("message_stop", {}, frame_index, events)
 
@@ -290,8 +289,9 @@ class AnthropicResponseReader:
             self.message.stop_sequence = delta.get("stop_sequence")
             self.message.stop_details = delta.get("stop_details")
             # Usage on message_delta is cumulative: values overwrite; absent ones keep message_start's.
+            # output_tokens is always taken, as the SDK's accumulator does.
             for key, value in (data.get("usage") or {}).items():
-                if value is not None:
+                if value is not None or key == "output_tokens":
                     self.message.usage[key] = value
             return events
         # message_stop
@@ -370,7 +370,11 @@ class AnthropicResponseReader:
             item.arguments_json = self.buffers[index]
             events.append(ItemDelta(index, "arguments", fragment, None, frame_index))
         else:
-            # compaction_delta and future delta types: carried through, content unchanged.
+            if delta_type == "compaction_delta" and item.block_type == "compaction":
+                # As the SDK's beta accumulator does: the delta sets the block's content, and the
+                # block goes back to the API verbatim on the next request.
+                item.block.update({k: v for k, v in delta.items() if k != "type"})
+            # Future delta types: carried through, content unchanged.
             events.append(ItemDelta(index, "other", "", delta, frame_index))
         return events
 
@@ -390,7 +394,18 @@ class AnthropicResponseReader:
                 )
             # Truncated by max_tokens: the SDK keeps what partially parses; so do we.
             for index in sorted(self.open):
-                events.append(ItemCompleted(self._close_item(index, complete=False), frame_index))
+                try:
+                    item = self._close_item(index, complete=False)
+                except ValueError as exc:
+                    # Not even a prefix of JSON (the SDK raises here too): name it, do not crash.
+                    return self._fail(
+                        events,
+                        frame_index,
+                        "anthropic.tool_input.invalid_json",
+                        f"tool block {index} input cut off by max_tokens is not partial JSON ({exc}): "
+                        f"{self.message.items[index].arguments_json!r}",
+                    )
+                events.append(ItemCompleted(item, frame_index))
         events.append(ResponseCompleted(self.message, frame_index))
         self._done = True
         return events

@@ -227,7 +227,9 @@ def _cmd_db(args: argparse.Namespace, console: Console) -> int:
     from harness.analysis import build_database
 
     suite = _run_suite_with_progress(console, args, update=False)
-    summary = build_database(args.db, transcripts=suite.transcripts, results=suite.results)
+    summary = build_database(
+        args.db, transcripts=suite.transcripts, results=suite.results, unused_goldens=suite.unused_goldens
+    )
     console.print(f"wrote {args.db}: {summary}", highlight=False, markup=False)
     return EXIT_OK
 

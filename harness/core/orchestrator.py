@@ -18,6 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from pydantic import ValidationError
+
 from harness.adapters.base import (
     AssistantMessage,
     AssistantTurn,
@@ -42,10 +44,11 @@ from harness.core.events import NewEvent, StoredEvent
 from harness.core.ids import IdAllocator
 from harness.core.projections import Projection
 from harness.core.store import EventStore, InMemoryEventStore
-from harness.core.tools import ToolRunner
+from harness.core.tools import Outcome, ToolRunner
 from harness.errors import HarnessError, TranscriptExhausted, UsageError
 from harness.replay.clock import Clock, LogicalClock
 from harness.replay.driver import Inbound
+from harness.transcript.io import format_validation_error
 
 
 class Transport(Protocol):
@@ -125,7 +128,10 @@ class Orchestrator:
     def dispatch(self, command: ThreadCreate | MessageDispatch | dict[str, Any]) -> CommandResult:
         """Run one command to completion; a repeated ``command_id`` returns the first result."""
         if isinstance(command, dict):
-            command = COMMAND_ADAPTER.validate_python(command)
+            try:
+                command = COMMAND_ADAPTER.validate_python(command)
+            except ValidationError as exc:
+                raise UsageError(f"invalid command: {format_validation_error(exc)}") from None
         command_id = command.command_id or self.ids.new("command")
         if command_id in self.receipts:
             return self.receipts[command_id]
@@ -145,6 +151,8 @@ class Orchestrator:
 
     def _thread_create(self, command: ThreadCreate) -> str:
         thread_id = command.thread_id or self.ids.new("thread")
+        if "/" in thread_id:
+            raise UsageError(f"thread.create: thread id {thread_id!r} may not contain '/' (ids nest with it)")
         if thread_id in self.projection.threads:
             raise UsageError(f"thread.create: thread {thread_id!r} already exists")
         self._emit(
@@ -166,6 +174,8 @@ class Orchestrator:
         ordinal = self.ids.next_ordinal(f"run:{thread_id}")
         run_id = f"{thread_id}/run-{ordinal}"
         message_id = command.message_id or f"{thread_id}/message-{ordinal}"
+        if message_id in self.projection.messages:
+            raise UsageError(f"message.dispatch: message id {message_id!r} is already used")
         self._emit(
             "message.added", {"message_id": message_id, "role": "user", "text": command.text}, thread_id=thread_id
         )
@@ -210,6 +220,7 @@ class Orchestrator:
                 thread_id=thread_id,
                 run_id=run_id,
             )
+            exit_before = getattr(self.transport, "runtime_exit", None)
             try:
                 self.transport.send(frame)
             except TranscriptExhausted as exc:
@@ -235,7 +246,8 @@ class Orchestrator:
                 return
             message = outcome.message
             conversation.append(AssistantTurn(message))
-            exit_status = getattr(getattr(self.transport, "runtime_exit", None), "status", None)
+            exit_now = getattr(self.transport, "runtime_exit", None)
+            exit_status = getattr(exit_now, "status", None) if exit_now is not exit_before else None
             if exit_status in ("error", "cancelled"):
                 kind = "run.cancelled" if exit_status == "cancelled" else "run.failed"
                 self._terminal(thread_id, run_id, kind, {"error": {"type": "runtime_exit", "message": exit_status}})
@@ -253,7 +265,12 @@ class Orchestrator:
             thread_id,
             run_id,
             "run.failed",
-            {"error": {"type": "loop_limit", "message": f"more than {self.max_requests_per_run} requests in one run"}},
+            {
+                "error": {
+                    "type": "loop_limit",
+                    "message": f"the run reached its limit of {self.max_requests_per_run} requests",
+                }
+            },
         )
 
     def _terminal(self, thread_id: str, run_id: str, type_: str, data: dict[str, Any]) -> None:
@@ -294,9 +311,7 @@ class Orchestrator:
             self._emit(type_, data, thread_id=thread_id, run_id=run_id, at_ms=at_ms)
 
         if isinstance(event, ResponseStarted):
-            emit(
-                "response.started",
-                {"response_id": response_id, "native_id": event.native_id, "model": event.model})
+            emit("response.started", {"response_id": response_id, "native_id": event.native_id, "model": event.model})
         elif isinstance(event, ItemStarted):
             emit(
                 "item.started",
@@ -308,18 +323,19 @@ class Orchestrator:
                     "block_type": event.block_type,
                     "native_id": event.native_id,
                     "name": event.name,
-                })
+                },
+            )
         elif isinstance(event, ItemDelta):
             data: dict[str, Any] = {"item_id": f"{response_id}/item-{event.index}", "kind": event.kind}
             if event.kind in ("text", "reasoning", "arguments"):
                 data["text"] = event.text
+            elif event.kind == "signature":
+                data["signature"] = event.data  # under its own name, so goldens treat it as opaque
             else:
                 data["data"] = event.data
             emit("item.delta", data)
         elif isinstance(event, ItemCompleted):
-            emit(
-                "item.completed",
-                {"item_id": f"{response_id}/item-{event.item.index}", "item": event.item.to_json()})
+            emit("item.completed", {"item_id": f"{response_id}/item-{event.item.index}", "item": event.item.to_json()})
         elif isinstance(event, ProtocolViolation):
             emit(
                 "protocol.violation",
@@ -329,7 +345,8 @@ class Orchestrator:
                     "message": event.message,
                     "entry_index": event.frame_index,
                     "fatal": event.fatal,
-                })
+                },
+            )
         elif isinstance(event, UnrecognizedFrame):
             emit(
                 "provider.frame.unrecognized",
@@ -338,7 +355,8 @@ class Orchestrator:
                     "name": event.name,
                     "frame": event.frame,
                     "entry_index": event.frame_index,
-                })
+                },
+            )
         elif isinstance(event, ResponseCompleted):
             message = event.message
             emit(
@@ -349,7 +367,8 @@ class Orchestrator:
                     "stop_sequence": message.stop_sequence,
                     "stop_details": message.stop_details,
                     "usage": message.usage,
-                })
+                },
+            )
             self.responses.append((response_id, message, "completed"))
             return event
         elif isinstance(event, ResponseFailed):
@@ -359,7 +378,8 @@ class Orchestrator:
                     "response_id": response_id,
                     "error": {"type": event.error_type, "message": event.message},
                     "rule": event.rule,
-                })
+                },
+            )
             if response_id in self.projection.messages:  # the response had started
                 self.responses.append((response_id, event.partial, "failed"))
             return event
@@ -380,7 +400,11 @@ class Orchestrator:
             thread_id=thread_id,
             run_id=run_id,
         )
-        outcome = self.tools.run(call)
+        try:
+            outcome = self.tools.run(call)
+        except Exception as exc:
+            # A tool that raises is a failed tool call, as in any real orchestrator; the loop goes on.
+            outcome = Outcome("failed", error=f"{type(exc).__name__}: {exc}")
         self._emit(
             "tool_call.completed",
             {"tool_call_id": tool_call_id, "outcome": outcome.to_json()},

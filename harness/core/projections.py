@@ -98,8 +98,16 @@ class Projection:
                 message["text" if data["kind"] == "text" else "reasoning"] += data.get("text", "")
         elif kind == "item.completed":
             item = self.items[data["item_id"]]
-            item["status"] = "completed" if data["item"].get("complete", True) else "incomplete"
-            item["final"] = data["item"]
+            final = data["item"]
+            item["status"] = "completed" if final.get("complete", True) else "incomplete"
+            item["final"] = final
+            if "text" in final and final["text"] != item["text"]:
+                # Text may arrive whole in the block start (non-streamed bodies): the final item wins.
+                item["text"] = final["text"]
+                message = self.messages[item["response_id"]]
+                parts = [self.items[i] for i in message["items"]]
+                message["text"] = "".join(p["text"] for p in parts if p["kind"] == "text")
+                message["reasoning"] = "".join(p["text"] for p in parts if p["kind"] == "reasoning")
         elif kind == "response.completed":
             message = self.messages[data["response_id"]]
             message.update(status="completed", stop_reason=data["stop_reason"], usage=data["usage"])

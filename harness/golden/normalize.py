@@ -1,7 +1,7 @@
 """Normalize an event log for a golden file: stable, minimal, free of volatile values.
 
 * ``event_id`` is dropped (it is derived from ``sequence``).
-* Provider-native ids (``msg_…``, ``toolu_…``, ``srvtoolu_…``, ``mcptoolu_…``) become
+* Provider-native ids (``msg_…``, ``toolu_…``, ``srvtoolu_…``, ``mcptoolu_…``, ``req_…``) become
   ``<native-N>``, numbered by first appearance, so references between events survive.
 * Opaque provider blobs (``signature``, ``encrypted_content``, ``encrypted_index``, the ``data`` of
   a ``redacted_thinking`` block) become ``<opaque>``.

@@ -96,8 +96,7 @@ def _load_plain(text: str, *, name: str, serializer: str) -> Cassette:
         raise ImportSourceError(f"{name}:{exc.lineno}: not valid JSON: {exc.msg}") from None
     if not isinstance(data, dict) or not isinstance(data.get("interactions"), list):
         raise ImportSourceError(
-            f"{name}: expected a vcrpy cassette (a mapping with an `interactions:` list), "
-            f"found {_describe(data)}"
+            f"{name}: expected a vcrpy cassette (a mapping with an `interactions:` list), found {_describe(data)}"
         )
     warnings: list[str] = []
     interactions = []

@@ -121,9 +121,7 @@ def import_source(
     :class:`~harness.errors.UsageError` when ``out`` exists and ``force`` is false.
     """
     out = Path(out)
-    header, entries, conversion = convert_source(
-        Path(source), scenario=out.stem, protocol=protocol, request=request
-    )
+    header, entries, conversion = convert_source(Path(source), scenario=out.stem, protocol=protocol, request=request)
     write_transcript(out, header, entries, force=force)
     return ImportResult(
         out=out,
@@ -152,9 +150,7 @@ def convert_source(
     request_body: Any = None
     if request is not None:
         request_path = Path(request)
-        request_body = _parse_json_document(
-            _read_text(request_path, what="request body file"), name=request_path.name
-        )
+        request_body = _parse_json_document(_read_text(request_path, what="request body file"), name=request_path.name)
     return convert_text(
         text,
         name=source.name,
@@ -316,9 +312,7 @@ class _Builder:
                 )
         method = request.method.upper()
         path = url.path or "/"
-        frame = HttpRequest(
-            method=method, path=path, query=query, headers=headers, body=self._scrub(request.body)
-        )
+        frame = HttpRequest(method=method, path=path, query=query, headers=headers, body=self._scrub(request.body))
         self.entries.append(ExpectOutbound(label=f"{method} {path}", frame=frame.model_dump(mode="json")))
         response_headers, count = keep_headers(interaction.headers, RESPONSE_HEADER_ALLOWLIST)
         self.redactions += count
@@ -350,15 +344,11 @@ class _Builder:
 
     def add_sse(self, text: str, *, interaction: int | None = None) -> None:
         """One entry per event; ``interaction`` is the cassette index when ``text`` is a body."""
-        where = (
-            self.name if interaction is None else f"{self.name}: interactions[{interaction}] response body"
-        )
+        where = self.name if interaction is None else f"{self.name}: interactions[{interaction}] response body"
         parsed = parse_sse(text)
         for event in parsed.events:
             if event.data.strip() == _DONE:
-                self.entries.append(
-                    EmitInbound(label=event.event or _DONE, frame=SseDone().model_dump(mode="json"))
-                )
+                self.entries.append(EmitInbound(label=event.event or _DONE, frame=SseDone().model_dump(mode="json")))
                 continue
             try:
                 data = orjson.loads(event.data)
@@ -375,9 +365,7 @@ class _Builder:
         for field, count in parsed.ignored_fields:
             self.warnings.append(f"{where}: ignored {count} SSE `{field}:` line(s)")
         if parsed.dropped_without_data:
-            self.warnings.append(
-                f"{where}: dropped {parsed.dropped_without_data} SSE event(s) that had no data line"
-            )
+            self.warnings.append(f"{where}: dropped {parsed.dropped_without_data} SSE event(s) that had no data line")
         if parsed.unterminated:
             self.warnings.append(
                 f"{where}: the stream ends without a blank line after its last event; that event was kept"
@@ -421,9 +409,7 @@ def _cassette_protocol(cassette: Cassette, *, name: str, given: str | None) -> s
     detected = next(iter(found), None)
     if given is not None:
         if detected is not None and detected != given:
-            raise ImportSourceError(
-                f"{name}: --protocol {given} contradicts the recorded URLs, which are {detected}"
-            )
+            raise ImportSourceError(f"{name}: --protocol {given} contradicts the recorded URLs, which are {detected}")
         return given
     if detected is None:
         urls = sorted({i.request.uri for i in cassette.interactions})
@@ -477,9 +463,7 @@ def _read_text(path: Path, *, what: str) -> str:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
-        raise ImportSourceError(
-            f"{path.name}:{line}: expected UTF-8 text, found byte {raw[exc.start]:#04x}"
-        ) from None
+        raise ImportSourceError(f"{path.name}:{line}: expected UTF-8 text, found byte {raw[exc.start]:#04x}") from None
 
 
 def _parse_json_document(text: str, *, name: str) -> Any:

@@ -90,8 +90,9 @@ class ReplayDriver:
         if self.stream_only:
             if not any(isinstance(e, EmitInbound) for e in self.transcript.entries[self.cursor :]):
                 raise TranscriptExhausted(
-                    f"{self.transcript.path or '<transcript>'}: the stream-only recording ends here; it has no "
-                    f"response to request {len(self.sent)}",
+                    # No path in the message: it lands in event logs, which must not depend on
+                    # how the transcript's path was spelled.
+                    f"the stream-only recording ends here; it has no response to request {len(self.sent)}",
                     path=self.transcript.path,
                     entry_index=self.cursor,
                 )

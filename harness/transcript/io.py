@@ -28,6 +28,8 @@ from harness.transcript.models import (
 from harness.transcript.protocols import get_protocol
 
 Entry = ExpectOutbound | EmitInbound | RuntimeExit
+_RECORD_TAGS = frozenset({"transcript_start", "expect_outbound", "emit_inbound", "runtime_exit"})
+_FRAME_TAGS = frozenset({"http.request", "http.response", "sse", "sse.done", "http.body"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,11 +55,18 @@ class Transcript:
         return any(isinstance(e, ExpectOutbound) for e in self.entries)
 
 
-def format_validation_error(error: ValidationError) -> str:
-    """One line per problem: the JSON path, what was wrong, what was found."""
+def format_validation_error(error: ValidationError, *, tags: frozenset[str] = frozenset()) -> str:
+    """One line per problem: the JSON path, what was wrong, what was found.
+
+    ``tags`` are discriminator values pydantic puts first in a location (``emit_inbound``,
+    ``sse``); they are not part of the document, so they are left out of the path.
+    """
     parts = []
     for problem in error.errors(include_url=False):
-        path = "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in problem["loc"])
+        loc = list(problem["loc"])
+        if loc and loc[0] in tags:
+            loc = loc[1:]
+        path = "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc)
         found = problem.get("input")
         found_text = orjson.dumps(found, default=repr).decode()[:120] if found is not None else "nothing"
         parts.append(f"{path}: {problem['msg']} (found {found_text})")
@@ -96,7 +105,7 @@ def iter_records(
         try:
             record = RECORD_ADAPTER.validate_python(raw)
         except ValidationError as exc:
-            raise TranscriptError(format_validation_error(exc), path=name, line=number) from None
+            raise TranscriptError(format_validation_error(exc, tags=_RECORD_TAGS), path=name, line=number) from None
         if first:
             if not isinstance(record, TranscriptHeader):
                 raise TranscriptError(
@@ -115,7 +124,7 @@ def iter_records(
             try:
                 HTTP_FRAME_ADAPTER.validate_python(record.frame)
             except ValidationError as exc:
-                message = format_validation_error(exc).replace("$", "$.frame", 1)
+                message = format_validation_error(exc, tags=_FRAME_TAGS).replace("$", "$.frame", 1)
                 raise TranscriptError(message, path=name, line=number) from None
         yield number, record
     if first:
@@ -144,9 +153,19 @@ def parse_transcript(text: str | bytes, *, path: str | None = None) -> Transcrip
     return read_transcript(data.splitlines(), path=path)
 
 
+_OPTIONAL = ("label", "afterMs", "error")
+
+
 def dump_record(record: TranscriptHeader | Entry) -> bytes:
-    """Serialize one record as a single NDJSON line (with the trailing newline)."""
-    return orjson.dumps(record.model_dump(mode="json", by_alias=True, exclude_none=True)) + b"\n"
+    """Serialize one record as a single NDJSON line (with the trailing newline).
+
+    Optional fields that are unset are left out; a ``frame`` is written even when it is null.
+    """
+    data = record.model_dump(mode="json", by_alias=True)
+    for key in _OPTIONAL:
+        if data.get(key, 0) is None:
+            del data[key]
+    return orjson.dumps(data) + b"\n"
 
 
 def dump_transcript(header: TranscriptHeader, entries: Iterable[Entry]) -> bytes:

@@ -50,9 +50,7 @@ def test_standard_cassette_is_read_by_vcrpy():
 
 
 def test_parsed_body_cassette_falls_back_to_safe_load():
-    text = STANDARD.replace(
-        """    body: '{"model": "claude-x"}'\n""", "    parsed_body:\n      model: claude-x\n"
-    )
+    text = STANDARD.replace("""    body: '{"model": "claude-x"}'\n""", "    parsed_body:\n      model: claude-x\n")
     cassette = load_cassette(text, name="p.yaml")
     assert cassette.loader.startswith("yaml.safe_load")
     assert cassette.interactions[0].request.body == {"model": "claude-x"}
@@ -83,7 +81,5 @@ def test_invalid_yaml_names_file_and_line():
 
 def test_missing_status_code_names_the_field():
     text = STANDARD.replace("      code: 200\n", "")
-    with pytest.raises(
-        ImportSourceError, match=r"s\.yaml: interactions\[0\]\.response\.status\.code: expected"
-    ):
+    with pytest.raises(ImportSourceError, match=r"s\.yaml: interactions\[0\]\.response\.status\.code: expected"):
         load_cassette(text, name="s.yaml")

@@ -25,9 +25,7 @@ SOURCES = [
 ]
 
 CASES = [
-    (path, protocol)
-    for folder, pattern, protocol, _ in SOURCES
-    for path in sorted((CORPUS / folder).glob(pattern))
+    (path, protocol) for folder, pattern, protocol, _ in SOURCES for path in sorted((CORPUS / folder).glob(pattern))
 ]
 
 
@@ -62,4 +60,6 @@ def test_committed_transcript_loads(source, protocol):
 
 def test_no_committed_transcript_lacks_a_source():
     expected = {committed_path(path) for path, _ in CASES}
-    assert set(TRANSCRIPTS.glob("*/*.ndjson")) == expected
+    # transcripts/anthropic/derived/ holds hand-derived transcripts, documented in its README.
+    imported = {p for p in TRANSCRIPTS.glob("*/*.ndjson") if p.parent.name != "derived"}
+    assert imported == expected

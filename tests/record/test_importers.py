@@ -134,9 +134,7 @@ def test_standard_vcrpy_cassette_with_body_loads_through_vcrpy(tmp_path):
 
 
 def test_raw_sse_file_becomes_one_entry_per_event(tmp_path):
-    header, entries, conversion = convert_source(
-        write(tmp_path / "stream.sse.txt", SSE), protocol="anthropic.messages"
-    )
+    header, entries, conversion = convert_source(write(tmp_path / "stream.sse.txt", SSE), protocol="anthropic.messages")
     assert conversion.source_format == "sse"
     assert [e.label for e in entries] == ["message_start", "content_block_delta", "message_stop"]
     assert all(e.type == "emit_inbound" for e in entries)
@@ -164,9 +162,7 @@ def test_raw_sse_with_request_file_starts_with_the_request(tmp_path):
 
 def test_payload_per_line_source_infers_event_names_from_type(tmp_path):
     text = '{"type":"message_start","message":{}}\n\n{"type":"message_stop"}\n[1, 2]\n'
-    header, entries, conversion = convert_source(
-        write(tmp_path / "chunks.ndjson", text), protocol="anthropic.messages"
-    )
+    header, entries, conversion = convert_source(write(tmp_path / "chunks.ndjson", text), protocol="anthropic.messages")
     assert conversion.source_format == "sse-payload-ndjson"
     assert frames(entries) == [
         {"kind": "sse", "event": "message_start", "data": {"type": "message_start", "message": {}}},
@@ -273,9 +269,7 @@ def test_multi_line_data_is_joined_before_parsing(tmp_path):
 
 def test_comment_lines_are_skipped_and_reported(tmp_path):
     text = ": OPENROUTER PROCESSING\n\n: OPENROUTER PROCESSING\n\n" + SSE
-    _, entries, conversion = convert_source(
-        write(tmp_path / "s.sse.txt", text), protocol="anthropic.messages"
-    )
+    _, entries, conversion = convert_source(write(tmp_path / "s.sse.txt", text), protocol="anthropic.messages")
     assert len(entries) == 3
     assert "s.sse.txt: skipped 2 SSE comment line(s)" in conversion.warnings
 
@@ -338,9 +332,7 @@ def test_api_key_inside_a_request_body_is_redacted_and_counted(tmp_path):
 
 def test_api_key_inside_sse_data_is_redacted(tmp_path):
     text = 'data: {"type":"text","text":"sk-proj-abcdefghijklmnopqrstuvwxyz"}\n\n'
-    _, entries, conversion = convert_source(
-        write(tmp_path / "s.sse.txt", text), protocol="anthropic.messages"
-    )
+    _, entries, conversion = convert_source(write(tmp_path / "s.sse.txt", text), protocol="anthropic.messages")
     assert entries[0].frame["data"]["text"] == "<redacted>"
     assert conversion.redactions == 1
 

@@ -1,0 +1,296 @@
+"""The rows of every analysis table, computed from transcripts and scenario results in memory.
+
+Pure functions: no DuckDB, no files, no clock. :mod:`harness.analysis.db` writes these rows to
+NDJSON and loads them with the explicit column types of ``load.sql``. Each row is a plain dict
+whose keys are the table's column names (``schema.sql``); row order is the insertion order, so
+the same inputs always give the same tables.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path, PurePath
+from typing import Any
+
+from harness.errors import UnknownProtocolError, UsageError
+from harness.scenario.runner import ScenarioResult
+from harness.transcript import EmitInbound, ExpectOutbound, Transcript
+from harness.transcript.protocols import get_protocol
+
+Row = dict[str, Any]
+
+#: The tables in load order; ``schema.sql`` creates them and ``load.sql`` names one INSERT each.
+TABLES: tuple[str, ...] = (
+    "transcripts",
+    "frames",
+    "verdicts",
+    "events",
+    "runs",
+    "failures",
+    "violations",
+    "unused_goldens",
+)
+
+#: sse ``data.type`` values that open a new exchange in a recording without outbound entries:
+#: Anthropic's ``message_start`` and OpenAI Responses' ``response.created``.
+STREAM_START_TYPES = frozenset({"message_start", "response.created"})
+
+
+@dataclass(slots=True)
+class TableRows:
+    """Rows for every table, keyed by table name, in insertion order."""
+
+    tables: dict[str, list[Row]] = field(default_factory=lambda: {name: [] for name in TABLES})
+
+    def __getitem__(self, table: str) -> list[Row]:
+        return self.tables[table]
+
+
+def display_path(path: str | PurePath, base: Path) -> str:
+    """``path`` as stored in the database: relative to ``base`` when it lies under it, POSIX style.
+
+    Relative paths are normalised (``scenarios/x/../../transcripts/t.ndjson`` becomes
+    ``transcripts/t.ndjson``); an absolute path outside ``base`` stays absolute, since no
+    relative form would survive a change of directory anyway.
+
+    >>> display_path("/repo/transcripts/a.ndjson", Path("/repo"))
+    'transcripts/a.ndjson'
+    >>> display_path("scenarios/anthropic/../../transcripts/a.ndjson", Path("/repo"))
+    'transcripts/a.ndjson'
+    """
+    normal = Path(os.path.normpath(path))
+    if normal.is_absolute():
+        for root in (base, base.resolve()):
+            try:
+                return normal.relative_to(root).as_posix()
+            except ValueError:
+                continue
+    return normal.as_posix()
+
+
+def transcript_id_of(transcript: Transcript, *, base: Path, ids: Mapping[str, str] | None = None) -> str:
+    """The id a transcript gets: ``ids[transcript.path]`` when given, else its display path.
+
+    A transcript built in memory (no path) is ``memory:<header.scenario>``.
+    """
+    if transcript.path is not None:
+        if ids is not None and transcript.path in ids:
+            return ids[transcript.path]
+        return display_path(transcript.path, base)
+    return f"memory:{transcript.header.scenario}"
+
+
+def _transport(protocol: str) -> str | None:
+    try:
+        return get_protocol(protocol).transport
+    except UnknownProtocolError:
+        return None
+
+
+def _get(value: Any, key: str) -> Any:
+    return value.get(key) if isinstance(value, dict) else None
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def transcript_rows(transcript: Transcript, transcript_id: str, *, base: Path) -> tuple[Row, list[Row]]:
+    """The ``transcripts`` row and the ``frames`` rows of one transcript.
+
+    ``exchange`` numbers request/response exchanges from 1. With outbound entries, each
+    ``expect_outbound`` starts one (for HTTP that is each ``http.request``); without them, each
+    inbound sse frame whose ``data.type`` is in :data:`STREAM_START_TYPES` does. Entries before
+    the first start belong to exchange 1.
+    """
+    header = transcript.header
+    transport = _transport(header.protocol)
+    has_outbound = transcript.has_outbound
+    frames: list[Row] = []
+    exchange = 0
+    exit_status: str | None = None
+    for index, entry in enumerate(transcript.entries):
+        sse_event = data_type = after_ms = label = None
+        if isinstance(entry, (ExpectOutbound, EmitInbound)):
+            frame: Any = entry.frame
+            label = entry.label
+            if transport == "http":
+                kind = _text(_get(frame, "kind"))
+            else:
+                kind = _text(_get(frame, "method")) or _text(_get(frame, "type"))
+            if kind == "sse":
+                sse_event = _text(_get(frame, "event"))
+                data_type = _text(_get(_get(frame, "data"), "type"))
+            if isinstance(entry, ExpectOutbound):
+                direction = "outbound"
+                exchange += 1
+            else:
+                direction = "inbound"
+                after_ms = entry.after_ms
+                if not has_outbound and data_type in STREAM_START_TYPES:
+                    exchange += 1
+        else:
+            direction = "exit"
+            kind = exit_status = entry.status
+            frame = {"status": entry.status, "error": entry.error}
+        frames.append(
+            {
+                "transcript_id": transcript_id,
+                "entry_index": index,
+                "line": transcript.line_of(index),
+                "direction": direction,
+                "label": label,
+                "kind": kind,
+                "sse_event": sse_event,
+                "data_type": data_type,
+                "after_ms": after_ms,
+                "exchange": max(exchange, 1),
+                "frame": frame,
+            }
+        )
+    row = {
+        "transcript_id": transcript_id,
+        "path": display_path(transcript.path, base) if transcript.path is not None else None,
+        "provider": header.provider,
+        "protocol": header.protocol,
+        "transport": transport,
+        "version": header.version,
+        "scenario": header.scenario,
+        "metadata": header.metadata,
+        "entry_count": len(transcript.entries),
+        "outbound_count": sum(1 for f in frames if f["direction"] == "outbound"),
+        "inbound_count": sum(1 for f in frames if f["direction"] == "inbound"),
+        "exit_status": exit_status,
+    }
+    return row, frames
+
+
+def result_rows(result: ScenarioResult, *, position: int, transcript_id: str, base: Path) -> dict[str, list[Row]]:
+    """The ``verdicts``, ``events``, ``runs``, ``failures`` and ``violations`` rows of one result."""
+    scenario = result.scenario
+    name = scenario.name
+    execution = result.execution
+    events = execution.events
+    verdict = {
+        "scenario": name,
+        "position": position,
+        "scenario_path": display_path(scenario.source, base) if scenario.source else None,
+        "transcript_id": transcript_id,
+        "protocol": execution.transcript.protocol,
+        "status": result.status,
+        "failure_count": len(result.failures),
+        "golden_path": display_path(result.golden_path, base) if result.golden_path is not None else None,
+        "golden_outcome": result.golden_outcome,
+        "reproduce": result.reproduce,
+    }
+    event_rows = [{"scenario": name, **event.to_json()} for event in events]
+    created = {str(e.data.get("run_id")): e.sequence for e in events if e.type == "run.created"}
+    run_rows = []
+    for run in execution.runs:
+        error = run.get("error") or {}
+        run_rows.append(
+            {
+                "scenario": name,
+                "run_id": run["run_id"],
+                "thread_id": run.get("thread_id"),
+                "ordinal": run["ordinal"],
+                "created_sequence": created.get(run["run_id"]),
+                "status": run["status"],
+                "stop_reason": run.get("stop_reason"),
+                "error_type": error.get("type"),
+                "error_message": error.get("message"),
+                "requests": run.get("requests", 0),
+                "responses": len(run.get("responses") or ()),
+            }
+        )
+    failure_rows = [
+        {
+            "scenario": name,
+            "ordinal": ordinal,
+            "kind": failure.kind,
+            "message": failure.message,
+            "detail": failure.detail,
+        }
+        for ordinal, failure in enumerate(result.failures, start=1)
+    ]
+    violation_rows: list[Row] = []
+    for violation in result.invariant_violations:
+        violation_rows.append(
+            {
+                "scenario": name,
+                "source": "invariant",
+                "rule": violation.rule,
+                "severity": violation.severity,
+                "sequence": violation.sequence,
+                "message": violation.message,
+                "run_id": violation.run_id,
+                "detail": {"subject": violation.subject, "expected": violation.expected, "found": violation.found},
+            }
+        )
+    for event in events:
+        if event.type == "protocol.violation":
+            data = event.data
+            violation_rows.append(
+                {
+                    # The adapter marks a violation fatal when it ends the response; others are
+                    # recorded and the stream goes on, so they count as warnings.
+                    "scenario": name,
+                    "source": "protocol",
+                    "rule": str(data.get("rule")),
+                    "severity": "error" if data.get("fatal") else "warning",
+                    "sequence": event.sequence,
+                    "message": str(data.get("message", "")),
+                    "run_id": event.run_id,
+                    "detail": data,
+                }
+            )
+    for ordinal, row in enumerate(violation_rows, start=1):
+        row["ordinal"] = ordinal
+    return {
+        "verdicts": [verdict],
+        "events": event_rows,
+        "runs": run_rows,
+        "failures": failure_rows,
+        "violations": violation_rows,
+    }
+
+
+def collect_rows(
+    *,
+    transcripts: Sequence[Transcript],
+    results: Sequence[ScenarioResult],
+    base: Path,
+    transcript_ids: Mapping[str, str] | None = None,
+    unused_goldens: Sequence[PurePath | str] = (),
+) -> TableRows:
+    """Rows for every table.
+
+    Transcripts are the given ones plus every replayed one, deduplicated by id (the first wins)
+    and sorted by id. Results keep the given order; a scenario name may appear only once, since
+    it keys every per-scenario table.
+    """
+    rows = TableRows()
+    by_id: dict[str, Transcript] = {}
+    for transcript in [*transcripts, *(r.execution.transcript for r in results)]:
+        by_id.setdefault(transcript_id_of(transcript, base=base, ids=transcript_ids), transcript)
+    for transcript_id in sorted(by_id):
+        row, frames = transcript_rows(by_id[transcript_id], transcript_id, base=base)
+        rows["transcripts"].append(row)
+        rows["frames"].extend(frames)
+    seen: dict[str, int] = {}
+    for position, result in enumerate(results, start=1):
+        name = result.scenario.name
+        if name in seen:
+            raise UsageError(
+                f"scenario name {name!r} appears twice (results {seen[name]} and {position}); scenario "
+                "names key the analysis tables, so give each scenario a distinct `name`"
+            )
+        seen[name] = position
+        transcript_id = transcript_id_of(result.execution.transcript, base=base, ids=transcript_ids)
+        for table, table_rows in result_rows(result, position=position, transcript_id=transcript_id, base=base).items():
+            rows[table].extend(table_rows)
+    for path in sorted({display_path(p, base) for p in unused_goldens}):
+        rows["unused_goldens"].append({"path": path})
+    return rows

@@ -1,0 +1,108 @@
+-- The analysis database: one row per transcript, frame, event, run, verdict, failure and violation.
+-- Every column is documented in docs/analysis.md. Tables are filled by load.sql from NDJSON row
+-- files with explicit column types; nothing here is inferred from the data.
+
+-- One row per transcript file (or in-memory transcript) that was loaded or replayed.
+CREATE TABLE transcripts (
+    transcript_id  VARCHAR PRIMARY KEY,  -- repo-relative path, or the id the caller gave
+    path           VARCHAR,              -- the file it was read from (relative when possible)
+    provider       VARCHAR NOT NULL,     -- header.provider
+    protocol       VARCHAR NOT NULL,     -- header.protocol, e.g. 'anthropic.messages'
+    transport      VARCHAR,              -- 'http' | 'stdio'; NULL for a protocol nobody registered
+    version        VARCHAR NOT NULL,     -- header.version
+    scenario       VARCHAR NOT NULL,     -- header.scenario (the recording's name, not a scenario file)
+    metadata       JSON NOT NULL,        -- header.metadata, verbatim
+    entry_count    INTEGER NOT NULL,     -- entries after the header
+    outbound_count INTEGER NOT NULL,     -- expect_outbound entries
+    inbound_count  INTEGER NOT NULL,     -- emit_inbound entries
+    exit_status    VARCHAR               -- status of the last runtime_exit entry, if any
+);
+
+-- One row per transcript entry, in file order.
+CREATE TABLE frames (
+    transcript_id VARCHAR NOT NULL,
+    entry_index   INTEGER NOT NULL,      -- 0-based position among the entries (header excluded)
+    line          INTEGER,               -- 1-based source line; NULL for in-memory transcripts
+    direction     VARCHAR NOT NULL,      -- 'outbound' | 'inbound' | 'exit'
+    label         VARCHAR,               -- the entry's label
+    kind          VARCHAR,               -- http: frame.kind; stdio: frame.method, else frame.type; exit: status
+    sse_event     VARCHAR,               -- sse frames: the `event:` name
+    data_type     VARCHAR,               -- sse frames: data.type
+    after_ms      INTEGER,               -- inbound frames: the recorded afterMs
+    exchange      INTEGER NOT NULL,      -- 1-based request/response exchange (see docs/analysis.md)
+    frame         JSON,                  -- the frame verbatim; exit rows: {"status", "error"}
+    PRIMARY KEY (transcript_id, entry_index)
+);
+
+-- One row per verdict: a scenario that was replayed and judged.
+CREATE TABLE verdicts (
+    scenario       VARCHAR PRIMARY KEY,  -- scenario name
+    position       INTEGER NOT NULL,     -- 1-based order in which the results were given
+    scenario_path  VARCHAR,              -- the scenario file; NULL for a scenario built in memory
+    transcript_id  VARCHAR NOT NULL,     -- transcripts.transcript_id of the replayed transcript
+    protocol       VARCHAR NOT NULL,
+    status         VARCHAR NOT NULL,     -- 'passed' | 'failed'
+    failure_count  INTEGER NOT NULL,     -- rows in failures for this scenario
+    golden_path    VARCHAR,              -- NULL when the scenario has no golden
+    golden_outcome VARCHAR,              -- 'matched' | 'created' | 'updated' | NULL (missing, differs or none)
+    reproduce      VARCHAR NOT NULL      -- the command that reruns this scenario alone
+);
+
+-- One row per stored domain event of every replayed scenario.
+CREATE TABLE events (
+    scenario   VARCHAR NOT NULL,
+    sequence   INTEGER NOT NULL,         -- 1, 2, 3, ... within the scenario's event log
+    event_id   VARCHAR NOT NULL,
+    type       VARCHAR NOT NULL,         -- one of EVENT_TYPES
+    thread_id  VARCHAR,
+    run_id     VARCHAR,
+    command_id VARCHAR,
+    at_ms      BIGINT NOT NULL,          -- logical replay clock
+    data       JSON NOT NULL,            -- the payload, verbatim
+    PRIMARY KEY (scenario, sequence)
+);
+
+-- One row per run, from the orchestrator's projection at the end of the replay.
+CREATE TABLE runs (
+    scenario         VARCHAR NOT NULL,
+    run_id           VARCHAR NOT NULL,
+    thread_id        VARCHAR,
+    ordinal          INTEGER NOT NULL,   -- 1-based run number within its thread
+    created_sequence INTEGER,            -- sequence of the run.created event (orders runs in a scenario)
+    status           VARCHAR NOT NULL,   -- 'created' | 'running' | 'completed' | 'failed' | 'interrupted' | 'cancelled'
+    stop_reason      VARCHAR,
+    error_type       VARCHAR,
+    error_message    VARCHAR,
+    requests         INTEGER NOT NULL,   -- request.sent events of the run
+    responses        INTEGER NOT NULL,   -- response.started events of the run
+    PRIMARY KEY (scenario, run_id)
+);
+
+-- One row per reason a scenario failed, in the order the runner found them.
+CREATE TABLE failures (
+    scenario VARCHAR NOT NULL,
+    ordinal  INTEGER NOT NULL,           -- 1-based within the scenario
+    kind     VARCHAR NOT NULL,           -- 'replay' | 'invariant' | 'expectation' | 'golden' | 'golden_missing'
+    message  VARCHAR NOT NULL,
+    detail   VARCHAR NOT NULL,           -- e.g. the golden diff; '' when there is none
+    PRIMARY KEY (scenario, ordinal)
+);
+
+-- One row per broken rule: event-log invariants and adapter-reported protocol violations.
+CREATE TABLE violations (
+    scenario VARCHAR NOT NULL,
+    ordinal  INTEGER NOT NULL,           -- 1-based within the scenario: invariants first, then protocol
+    source   VARCHAR NOT NULL,           -- 'invariant' | 'protocol'
+    rule     VARCHAR NOT NULL,
+    severity VARCHAR NOT NULL,           -- 'error' | 'warning'
+    sequence INTEGER,                    -- the event it concerns; NULL for end-of-log invariants
+    message  VARCHAR NOT NULL,
+    run_id   VARCHAR,
+    detail   JSON,                       -- invariant: subject/expected/found; protocol: the event data
+    PRIMARY KEY (scenario, ordinal)
+);
+
+-- Golden files under the goldens directory that no scenario of the run referred to.
+CREATE TABLE unused_goldens (
+    path VARCHAR PRIMARY KEY
+);

@@ -1,0 +1,262 @@
+"""Per-run plugin state: one :class:`HarnessSession` in ``config.stash``, never module globals.
+
+The session collects what the end of the run needs: the :class:`ScenarioResult` of every scenario
+item, the transcripts that scenarios and the ``harness_replay`` fixture read, the goldens that
+collected scenarios and the ``harness_golden`` fixture refer to, and enough about the selection
+to decide whether "unused golden" means anything. Under pytest-xdist the workers ship a plain-data
+summary (:meth:`HarnessSession.worker_payload`) to the controller, which merges it
+(:meth:`HarnessSession.merge_worker_payload`) and rebuilds full results only when a report or a
+DuckDB file was asked for (see :meth:`HarnessSession.materialize`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.core.invariants import check_invariants
+from harness.errors import HarnessError
+from harness.golden import unused_goldens
+from harness.scenario import ScenarioResult, execute, load_scenario
+from harness.scenario.runner import Failure
+from harness.transcript import Transcript, read_transcript
+
+DEFAULT_GOLDENS = Path("fixtures") / "goldens"
+PAYLOAD_KEY = "harness"
+
+
+def resolve_option_path(config: pytest.Config, value: str | None) -> Path | None:
+    """A path given on the command line, relative to the directory pytest was invoked from."""
+    if value is None:
+        return None
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else config.invocation_params.dir / path
+
+
+def display_path(path: Path, rootpath: Path) -> str:
+    """``path`` relative to the rootdir when it lies under it, in POSIX form; else as given."""
+    try:
+        return path.relative_to(rootpath).as_posix()
+    except ValueError:
+        return str(path)
+
+
+@dataclass(frozen=True, slots=True)
+class ScenarioSummary:
+    """The verdict on one scenario item, as plain data that execnet can carry to the controller."""
+
+    nodeid: str
+    path: str
+    failures: tuple[Failure, ...]
+    golden_path: str | None
+    golden_outcome: str | None
+
+    @classmethod
+    def from_result(cls, nodeid: str, path: Path, result: ScenarioResult) -> ScenarioSummary:
+        return cls(
+            nodeid=nodeid,
+            path=str(path),
+            failures=tuple(result.failures),
+            golden_path=str(result.golden_path) if result.golden_path is not None else None,
+            golden_outcome=result.golden_outcome,
+        )
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "nodeid": self.nodeid,
+            "path": self.path,
+            "failures": [[f.kind, f.message, f.detail] for f in self.failures],
+            "golden_path": self.golden_path,
+            "golden_outcome": self.golden_outcome,
+        }
+
+    @classmethod
+    def from_wire(cls, data: dict[str, Any]) -> ScenarioSummary:
+        return cls(
+            nodeid=data["nodeid"],
+            path=data["path"],
+            failures=tuple(Failure(kind, message, detail) for kind, message, detail in data["failures"]),
+            golden_path=data["golden_path"],
+            golden_outcome=data["golden_outcome"],
+        )
+
+
+@dataclass(slots=True)
+class HarnessSession:
+    """Everything the plugin remembers during one pytest run."""
+
+    rootpath: Path
+    goldens_dir: Path
+    update_goldens: bool = False
+    seed: int | None = None
+    report_dir: Path | None = None
+    db_path: Path | None = None
+    #: Results of scenario items run in this process, by node id, in run order.
+    results: dict[str, ScenarioResult] = field(default_factory=dict)
+    #: Verdicts of scenario items that xdist workers ran, by node id.
+    remote: dict[str, ScenarioSummary] = field(default_factory=dict)
+    #: Every collected scenario item's golden file (``None`` when it has none), in collection order.
+    scenario_goldens: dict[str, Path | None] = field(default_factory=dict)
+    #: Goldens that ``harness_golden.assert_match`` checked.
+    fixture_goldens: set[Path] = field(default_factory=set)
+    #: Transcripts read in this process, by path.
+    transcripts: dict[str, Transcript] = field(default_factory=dict)
+    #: Transcript paths that workers' ``harness_replay`` calls read.
+    remote_transcripts: set[str] = field(default_factory=set)
+    #: Golden files written in this run, as (outcome, path) with outcome ``created`` or ``updated``.
+    golden_writes: list[tuple[str, Path]] = field(default_factory=list)
+    deselected: int = 0
+    collection_errors: int = 0
+    #: xdist workers that went down without sending their payload (crashed or killed).
+    silent_workers: int = 0
+    #: Whether this run saw the whole scenario set; decided at session finish.
+    whole_selection: bool = False
+    unused: list[Path] = field(default_factory=list)
+    #: Lines for the terminal summary (reports written, outputs skipped and why).
+    notes: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_config(cls, config: pytest.Config) -> HarnessSession:
+        goldens = resolve_option_path(config, config.getoption("harness_goldens"))
+        return cls(
+            rootpath=config.rootpath,
+            goldens_dir=goldens if goldens is not None else config.rootpath / DEFAULT_GOLDENS,
+            update_goldens=bool(config.getoption("harness_update_goldens")),
+            seed=config.getoption("harness_seed"),
+            report_dir=resolve_option_path(config, config.getoption("harness_report")),
+            db_path=resolve_option_path(config, config.getoption("harness_db")),
+        )
+
+    # -- recording, while the run goes on ---------------------------------------------------------
+
+    def record_result(self, nodeid: str, result: ScenarioResult) -> None:
+        self.results[nodeid] = result
+        self.note_transcript(result.execution.transcript)
+        self._note_golden_write(result.golden_outcome, result.golden_path)
+
+    def note_transcript(self, transcript: Transcript) -> None:
+        self.transcripts.setdefault(transcript.path or "", transcript)
+
+    def note_fixture_golden(self, path: Path, outcome: str | None) -> None:
+        self.fixture_goldens.add(path)
+        self._note_golden_write(outcome, path)
+
+    def _note_golden_write(self, outcome: str | None, path: Path | str | None) -> None:
+        if outcome in ("created", "updated") and path is not None:
+            self.golden_writes.append((outcome, Path(path)))
+
+    # -- xdist ------------------------------------------------------------------------------------
+
+    def worker_payload(self) -> dict[str, Any]:
+        """What a worker sends to the controller through ``config.workeroutput``."""
+        return {
+            "scenarios": [
+                ScenarioSummary.from_result(nodeid, Path(result.scenario.source or ""), result).to_wire()
+                for nodeid, result in self.results.items()
+            ],
+            "scenario_goldens": {k: str(v) if v is not None else None for k, v in self.scenario_goldens.items()},
+            "fixture_goldens": sorted(str(p) for p in self.fixture_goldens),
+            "fixture_golden_writes": [
+                [outcome, str(path)] for outcome, path in self.golden_writes if path in self.fixture_goldens
+            ],
+            "transcripts": sorted(self.transcripts),
+            "deselected": self.deselected,
+            "collection_errors": self.collection_errors,
+        }
+
+    def merge_worker_payload(self, payload: dict[str, Any] | None) -> None:
+        """Fold one worker's payload into the controller's session; ``None`` marks a silent worker."""
+        if payload is None:
+            self.silent_workers += 1
+            return
+        for wire in payload["scenarios"]:
+            summary = ScenarioSummary.from_wire(wire)
+            self.remote[summary.nodeid] = summary
+            self._note_golden_write(summary.golden_outcome, summary.golden_path)
+        # Every worker collects the whole selection, so these agree across workers.
+        for nodeid, golden in payload["scenario_goldens"].items():
+            self.scenario_goldens.setdefault(nodeid, Path(golden) if golden is not None else None)
+        self.fixture_goldens.update(Path(p) for p in payload["fixture_goldens"])
+        for outcome, path in payload["fixture_golden_writes"]:
+            self._note_golden_write(outcome, path)
+        self.remote_transcripts.update(payload["transcripts"])
+        self.deselected = max(self.deselected, payload["deselected"])
+        self.collection_errors = max(self.collection_errors, payload["collection_errors"])
+
+    # -- session finish ---------------------------------------------------------------------------
+
+    def decide_whole_selection(self, config: pytest.Config, session: pytest.Session, exitstatus: int) -> bool:
+        """Whether this run saw every scenario and every test, so "unused golden" is meaningful.
+
+        The rule (documented in docs/pytest.md): no paths or node ids on the command line (pytest
+        fell back to ``testpaths`` or the invocation directory), nothing deselected (``-k``, ``-m``,
+        ``--deselect``, ``--lf``), no collection errors, the run was not stopped early (``-x``,
+        ``--maxfail``, Ctrl-C), and under xdist every worker reported back.
+        """
+        stopped = bool(session.shouldstop or session.shouldfail) or exitstatus == pytest.ExitCode.INTERRUPTED
+        self.whole_selection = (
+            config.args_source != pytest.Config.ArgsSource.ARGS
+            and not self.deselected
+            and not self.collection_errors
+            and not bool(config.getoption("lf", False))
+            and not stopped
+            and not self.silent_workers
+        )
+        return self.whole_selection
+
+    def find_unused_goldens(self) -> list[Path]:
+        used = [p for p in self.scenario_goldens.values() if p is not None]
+        self.unused = unused_goldens(self.goldens_dir, [*used, *self.fixture_goldens])
+        return self.unused
+
+    def materialize(self) -> tuple[list[ScenarioResult], list[Transcript]]:
+        """Full results and transcripts for the report writers, in collection order.
+
+        Results that xdist workers produced are rebuilt here: the replay is re-executed on the
+        controller (replays are deterministic and fast) while the verdict -- failures, golden path
+        and outcome -- is the one the worker reached, so a golden the worker created still reads
+        ``created`` and nothing is judged twice.
+        """
+        results: list[ScenarioResult] = []
+        order = list(self.scenario_goldens) + [
+            k for k in [*self.results, *self.remote] if k not in self.scenario_goldens
+        ]
+        for nodeid in order:
+            if nodeid in self.results:
+                results.append(self.results[nodeid])
+            elif nodeid in self.remote:
+                rebuilt = self._rebuild(self.remote[nodeid])
+                if rebuilt is not None:
+                    results.append(rebuilt)
+        for path in sorted(self.remote_transcripts - set(self.transcripts)):
+            try:
+                self.note_transcript(read_transcript(path))
+            except (HarnessError, OSError) as exc:
+                self.notes.append(f"could not re-read transcript {path} for the report: {exc}")
+        return results, [self.transcripts[k] for k in sorted(self.transcripts)]
+
+    def _rebuild(self, summary: ScenarioSummary) -> ScenarioResult | None:
+        try:
+            execution = execute(load_scenario(summary.path), seed=self.seed)
+        except (HarnessError, OSError) as exc:
+            self.notes.append(f"could not re-execute {summary.nodeid} for the report: {exc}")
+            return None
+        self.note_transcript(execution.transcript)
+        return ScenarioResult(
+            execution=execution,
+            failures=list(summary.failures),
+            invariant_violations=check_invariants(execution.events),
+            golden_path=Path(summary.golden_path) if summary.golden_path is not None else None,
+            golden_outcome=summary.golden_outcome,
+        )
+
+
+SESSION_KEY = pytest.StashKey[HarnessSession]()
+
+
+def get_session(config: pytest.Config) -> HarnessSession:
+    """The run's :class:`HarnessSession` (created in ``pytest_configure``)."""
+    return config.stash[SESSION_KEY]

@@ -1,0 +1,213 @@
+"""Render ``summary.md`` from the analysis database, never from Python objects.
+
+Every number and message in the summary comes from one of the named queries below, run on the
+DuckDB file through :func:`harness.analysis.query`, so the summary and ``harness query`` can never
+disagree. The output has no timestamps: the same database renders the same bytes.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from harness.analysis import query_many
+
+#: Pass/fail counts over every verdict.
+VERDICT_COUNTS_SQL = """
+SELECT count(*) AS scenarios,
+       count(*) FILTER (WHERE status = 'passed') AS passed,
+       count(*) FILTER (WHERE status = 'failed') AS failed
+FROM verdicts
+"""
+
+#: One row per scenario, in run order; the final run is the one created last.
+SCENARIO_TABLE_SQL = """
+WITH last_run AS (
+    SELECT scenario, status, stop_reason, error_type
+    FROM runs
+    QUALIFY row_number() OVER (PARTITION BY scenario ORDER BY created_sequence DESC NULLS LAST, run_id DESC) = 1
+), run_counts AS (
+    SELECT scenario, count(*) AS runs FROM runs GROUP BY scenario
+), event_counts AS (
+    SELECT scenario,
+           count(*) AS events,
+           count(*) FILTER (WHERE type = 'tool_call.requested') AS tool_calls
+    FROM events
+    GROUP BY scenario
+)
+SELECT v.scenario, v.status, v.protocol,
+       coalesce(c.runs, 0) AS runs,
+       l.status AS final_status, l.error_type, l.stop_reason,
+       coalesce(e.tool_calls, 0) AS tool_calls,
+       coalesce(e.events, 0) AS events,
+       v.failure_count
+FROM verdicts AS v
+LEFT JOIN last_run AS l USING (scenario)
+LEFT JOIN run_counts AS c USING (scenario)
+LEFT JOIN event_counts AS e USING (scenario)
+ORDER BY v.position
+"""
+
+#: Every failure of every failing scenario, with the command that reproduces it.
+FAILURES_SQL = """
+SELECT v.scenario, v.scenario_path, v.transcript_id, v.reproduce, f.ordinal, f.kind, f.message, f.detail
+FROM verdicts AS v
+JOIN failures AS f USING (scenario)
+WHERE v.status = 'failed'
+ORDER BY v.position, f.ordinal
+"""
+
+#: Failing verdicts, so a failed scenario without failure rows still gets its section.
+FAILED_VERDICTS_SQL = """
+SELECT scenario, scenario_path, transcript_id, reproduce
+FROM verdicts
+WHERE status = 'failed'
+ORDER BY position
+"""
+
+#: Invariant and protocol violations, in run order and then log order.
+VIOLATIONS_SQL = """
+SELECT x.scenario, x.source, x.rule, x.severity, x.sequence, x.run_id, x.message
+FROM violations AS x
+JOIN verdicts AS v USING (scenario)
+ORDER BY v.position, x.ordinal
+"""
+
+#: Time to first token, only where the recording had timings.
+TTFT_SQL = """
+SELECT transcript_id, exchange, first_content_type, ttft_ms
+FROM time_to_first_token
+WHERE ttft_ms IS NOT NULL
+ORDER BY transcript_id, exchange
+"""
+
+UNUSED_GOLDENS_SQL = "SELECT path FROM unused_goldens ORDER BY path"
+
+#: Every query the summary runs, in the order it runs them (on one read-only connection).
+SUMMARY_QUERIES: tuple[str, ...] = (
+    VERDICT_COUNTS_SQL,
+    SCENARIO_TABLE_SQL,
+    FAILED_VERDICTS_SQL,
+    FAILURES_SQL,
+    VIOLATIONS_SQL,
+    TTFT_SQL,
+    UNUSED_GOLDENS_SQL,
+)
+
+
+def _cell(value: Any) -> str:
+    """A value as one Markdown table cell: no pipes or newlines can break the row."""
+    if value is None:
+        return ""
+    text = str(value).replace("\\", "\\\\").replace("|", "\\|")
+    return " ".join(text.split())
+
+
+def _code(value: Any) -> str:
+    """Inline code that survives backticks inside the value."""
+    text = " ".join(str(value).split())
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def _fenced(text: str, language: str = "text") -> list[str]:
+    """A fenced block whose fence is longer than any backtick run inside ``text``."""
+    longest = max((len(run) for run in re.findall(r"`{3,}", text)), default=2)
+    fence = "`" * max(3, longest + 1)
+    return [f"{fence}{language}", *text.rstrip("\n").splitlines(), fence]
+
+
+def _table(header: Sequence[str], align: str, rows: Iterable[Sequence[Any]]) -> list[str]:
+    """A Markdown table; ``align`` has one letter per column, ``l`` or ``r``."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---:" if a == "r" else "---" for a in align) + "|"]
+    lines.extend("| " + " | ".join(_cell(v) for v in row) + " |" for row in rows)
+    return lines
+
+
+def render_summary(db_path: Path) -> str:
+    """The Markdown summary of the database at ``db_path``.
+
+    Sections: pass/fail counts, a table of scenarios, one section per failing scenario (each
+    failure's message and detail in a fenced block, and the reproduce command), violations,
+    time to first token where known, and unused goldens.
+    """
+    counts_result, scenarios_result, failing_result, failures_result, violations_result, ttft_result, unused_result = (
+        query_many(db_path, SUMMARY_QUERIES)
+    )
+    counts = counts_result.rows[0]
+    total, passed, failed = (int(v or 0) for v in counts)
+    out = ["# Harness report", ""]
+    out.append(f"{total} scenario{'' if total == 1 else 's'}: {passed} passed, {failed} failed.")
+    out.append("")
+
+    out += ["## Scenarios", ""]
+    scenarios = scenarios_result.rows
+    if scenarios:
+        table_rows = []
+        for name, status, protocol, runs, final, error_type, stop, tools, events, failures in scenarios:
+            final_text = f"{final} ({error_type})" if final and error_type else final
+            table_rows.append((name, status, protocol, runs, final_text, stop, tools, events, failures))
+        out += _table(
+            (
+                "scenario",
+                "status",
+                "protocol",
+                "runs",
+                "final status",
+                "stop reason",
+                "tool calls",
+                "events",
+                "failures",
+            ),
+            "lllrllrrr",
+            table_rows,
+        )
+    else:
+        out.append("No scenarios ran.")
+    out.append("")
+
+    failing = failing_result.rows
+    if failing:
+        out += ["## Failures", ""]
+        by_scenario: dict[str, list[tuple[Any, ...]]] = {}
+        for row in failures_result.rows:
+            by_scenario.setdefault(row[0], []).append(row)
+        for name, scenario_path, transcript_id, reproduce in failing:
+            out += [f"### {_code(name)}", ""]
+            if scenario_path:
+                out.append(f"Scenario: {_code(scenario_path)}  ")
+            out.append(f"Transcript: {_code(transcript_id)}")
+            out.append("")
+            for _, _, _, _, ordinal, kind, message, detail in by_scenario.get(name, []):
+                out.append(f"{ordinal}. {kind}")
+                out.append("")
+                body = message if not detail else f"{message}\n\n{detail}"
+                out += _fenced(body)
+                out.append("")
+            out += ["Reproduce:", "", *_fenced(reproduce, "sh"), ""]
+
+    out += ["## Violations", ""]
+    violations = violations_result.rows
+    if violations:
+        out += _table(("scenario", "source", "rule", "severity", "event", "run", "message"), "llllrll", violations)
+    else:
+        out.append("None.")
+    out.append("")
+
+    out += ["## Time to first token", ""]
+    ttft = ttft_result.rows
+    if ttft:
+        out += _table(("transcript", "exchange", "first content", "ms"), "lrlr", ttft)
+    else:
+        out.append("No recording in this run has afterMs timings.")
+    out.append("")
+
+    out += ["## Unused goldens", ""]
+    unused = unused_result.rows
+    out += [f"- {_code(path)}" for (path,) in unused] if unused else ["None."]
+    out.append("")
+    return "\n".join(out)

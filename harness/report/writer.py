@@ -1,0 +1,111 @@
+"""Write the report directory: per-scenario event logs, the DuckDB file and ``summary.md``.
+
+Layout of ``report_dir``::
+
+    events/<scenario>.ndjson   the full event log of one scenario, one StoredEvent per line
+    harness.duckdb             the analysis database (harness.analysis.build_database)
+    summary.md                 rendered from queries on harness.duckdb (render_summary)
+
+Every file is written through a temporary file and a rename, and every byte is a function of the
+inputs: running the same scenarios twice gives identical files.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+
+from harness.analysis import DatabaseSummary, build_database
+from harness.core.events import StoredEvent
+from harness.errors import UsageError
+from harness.report.summary import render_summary
+from harness.scenario.runner import ScenarioResult
+from harness.transcript import Transcript
+from harness.transcript.io import write_atomic
+
+DATABASE_NAME = "harness.duckdb"
+SUMMARY_NAME = "summary.md"
+EVENTS_DIR = "events"
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
+
+
+@dataclass(frozen=True, slots=True)
+class ReportPaths:
+    """Where :func:`write_reports` put everything, and what went into the database."""
+
+    report_dir: Path
+    summary: Path
+    database: Path
+    events_dir: Path
+    event_logs: tuple[Path, ...]
+    database_summary: DatabaseSummary
+
+
+def event_log_name(scenario: str) -> str:
+    """The file name of a scenario's event log: the name with anything unsafe in a path as ``_``.
+
+    >>> event_log_name("tool loop/two requests")
+    'tool_loop_two_requests.ndjson'
+    """
+    return _UNSAFE.sub("_", scenario) + ".ndjson"
+
+
+def event_log_bytes(events: Sequence[StoredEvent]) -> bytes:
+    """An event log as NDJSON: one ``StoredEvent.to_json()`` per line, keys sorted."""
+    option = orjson.OPT_SORT_KEYS | orjson.OPT_APPEND_NEWLINE
+    return b"".join(orjson.dumps(event.to_json(), option=option) for event in events)
+
+
+def write_reports(
+    report_dir: Path,
+    *,
+    results: Sequence[ScenarioResult],
+    transcripts: Sequence[Transcript],
+    unused_goldens: Sequence[Path] = (),
+) -> ReportPaths:
+    """Write event logs, ``harness.duckdb`` and ``summary.md`` under ``report_dir``.
+
+    Event logs of scenarios not in ``results`` are removed from ``events/``, so the directory
+    always describes one run. Raises :class:`UsageError` when two scenarios would share an
+    event-log file.
+
+    >>> paths = write_reports(Path("reports"), results=suite.results, transcripts=suite.transcripts)  # doctest: +SKIP
+    >>> paths.summary  # doctest: +SKIP
+    PosixPath('reports/summary.md')
+    """
+    report_dir = Path(report_dir)
+    events_dir = report_dir / EVENTS_DIR
+    events_dir.mkdir(parents=True, exist_ok=True)
+    written: dict[str, str] = {}
+    logs: list[Path] = []
+    for result in results:
+        name = event_log_name(result.scenario.name)
+        if name in written:
+            raise UsageError(
+                f"scenarios {written[name]!r} and {result.scenario.name!r} would both write {events_dir / name}; "
+                "give them distinct names"
+            )
+        written[name] = result.scenario.name
+        path = events_dir / name
+        write_atomic(path, event_log_bytes(result.execution.events), force=True)
+        logs.append(path)
+    for stale in sorted(events_dir.glob("*.ndjson")):
+        if stale.name not in written:
+            stale.unlink()
+    database = report_dir / DATABASE_NAME
+    database_summary = build_database(database, transcripts=transcripts, results=results, unused_goldens=unused_goldens)
+    summary = report_dir / SUMMARY_NAME
+    write_atomic(summary, render_summary(database).encode("utf-8"), force=True)
+    return ReportPaths(
+        report_dir=report_dir,
+        summary=summary,
+        database=database,
+        events_dir=events_dir,
+        event_logs=tuple(logs),
+        database_summary=database_summary,
+    )

@@ -1,0 +1,54 @@
+"""write_reports: event logs, the DuckDB file and summary.md, byte-deterministic."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+
+from harness.analysis import query
+from harness.report import event_log_name, render_summary, write_reports
+from harness.scenario import ScenarioResult
+from harness.transcript import Transcript
+
+
+def test_event_log_is_one_sorted_key_stored_event_per_line(tmp_path: Path, results: list[ScenarioResult]) -> None:
+    paths = write_reports(tmp_path / "reports", results=results, transcripts=[])
+    events = results[0].execution.events
+    lines = (paths.events_dir / "tool_loop.ndjson").read_bytes().splitlines()
+    assert lines == [orjson.dumps(e.to_json(), option=orjson.OPT_SORT_KEYS) for e in events]
+
+
+def test_writes_one_event_log_per_scenario_and_the_database(tmp_path: Path, results: list[ScenarioResult]) -> None:
+    paths = write_reports(tmp_path / "reports", results=results, transcripts=[])
+    assert sorted(p.name for p in paths.events_dir.iterdir()) == ["expects_failure.ndjson", "tool_loop.ndjson"]
+    assert paths.database == tmp_path / "reports" / "harness.duckdb"
+    assert query(paths.database, "SELECT count(*) FROM verdicts").rows == [(2,)]
+    assert paths.database_summary.rows["verdicts"] == 2
+
+
+def test_summary_file_is_rendered_from_the_database(tmp_path: Path, results: list[ScenarioResult]) -> None:
+    paths = write_reports(tmp_path / "reports", results=results, transcripts=[])
+    assert paths.summary.read_text(encoding="utf-8") == render_summary(paths.database)
+
+
+def test_two_writes_give_identical_bytes(
+    tmp_path: Path, results: list[ScenarioResult], timed_transcript: Transcript
+) -> None:
+    first = write_reports(tmp_path / "a", results=results, transcripts=[timed_transcript])
+    second = write_reports(tmp_path / "b", results=results, transcripts=[timed_transcript])
+    assert first.summary.read_bytes() == second.summary.read_bytes()
+    for log in first.event_logs:
+        assert log.read_bytes() == (second.events_dir / log.name).read_bytes()
+
+
+def test_event_logs_of_scenarios_not_in_this_run_are_removed(tmp_path: Path, results: list[ScenarioResult]) -> None:
+    stale = tmp_path / "reports" / "events" / "gone.ndjson"
+    stale.parent.mkdir(parents=True)
+    stale.write_text("{}\n")
+    write_reports(tmp_path / "reports", results=results, transcripts=[])
+    assert not stale.exists()
+
+
+def test_event_log_names_replace_characters_unsafe_in_paths() -> None:
+    assert event_log_name("a/b c:d") == "a_b_c_d.ndjson"
