@@ -3,6 +3,7 @@
 from harness.transcript.io import (
     Entry,
     Transcript,
+    TranscriptWriter,
     dump_transcript,
     iter_records,
     parse_transcript,
@@ -37,6 +38,7 @@ __all__ = [
     "SseEvent",
     "Transcript",
     "TranscriptHeader",
+    "TranscriptWriter",
     "dump_transcript",
     "get_protocol",
     "iter_records",

@@ -189,8 +189,57 @@ def write_atomic(path: Path | str, data: bytes, *, force: bool = False) -> None:
         raise
 
 
+class TranscriptWriter:
+    """Write a transcript record by record; the file appears whole, atomically, on close.
+
+    Records stream to a temporary file next to ``path``; :meth:`close` renames it into place, and
+    an exception inside the ``with`` block removes it, so a reader never sees half a transcript.
+    An existing ``path`` is an error unless ``force``.
+
+    >>> with TranscriptWriter(path, header) as writer:  # doctest: +SKIP
+    ...     writer.write(EmitInbound(frame={"kind": "sse.done"}))
+    """
+
+    def __init__(self, path: Path | str, header: TranscriptHeader, *, force: bool = False) -> None:
+        self.path = Path(path)
+        if self.path.exists() and not force:
+            raise UsageError(f"{self.path} already exists; pass --force to overwrite it")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
+        self._tmp = Path(tmp)
+        self._handle = os.fdopen(fd, "wb")
+        self._handle.write(dump_record(header))
+        self.count = 0
+
+    def write(self, entry: Entry) -> None:
+        """Append one entry."""
+        self._handle.write(dump_record(entry))
+        self.count += 1
+
+    def close(self) -> None:
+        """Finish the file and move it into place."""
+        self._handle.close()
+        os.replace(self._tmp, self.path)
+
+    def abort(self) -> None:
+        """Drop everything written so far."""
+        self._handle.close()
+        self._tmp.unlink(missing_ok=True)
+
+    def __enter__(self) -> TranscriptWriter:
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+
 def write_transcript(
     path: Path | str, header: TranscriptHeader, entries: Iterable[Entry], *, force: bool = False
 ) -> None:
-    """Write a transcript file atomically; an existing file is an error unless ``force``."""
-    write_atomic(path, dump_transcript(header, entries), force=force)
+    """Write a transcript file atomically, streaming; an existing file is an error unless ``force``."""
+    with TranscriptWriter(path, header, force=force) as writer:
+        for entry in entries:
+            writer.write(entry)

@@ -218,3 +218,22 @@ def test_null_values_inside_frames_survive_a_round_trip() -> None:
 def test_a_null_frame_survives_a_round_trip() -> None:
     entry = ExpectOutbound(frame=None)
     assert parse_transcript(dump_transcript(HEADER, [entry])).entries == (entry,)
+
+
+def test_streaming_writer_publishes_the_file_only_when_closed(tmp_path: Path) -> None:
+    from harness.transcript import TranscriptWriter
+
+    target = tmp_path / "out.ndjson"
+    with TranscriptWriter(target, HEADER) as writer:
+        writer.write(EmitInbound(frame={"kind": "sse.done"}))
+        assert not target.exists()
+    assert parse_transcript(target.read_bytes()).entries == (EmitInbound(frame={"kind": "sse.done"}),)
+
+
+def test_streaming_writer_leaves_nothing_behind_when_the_block_raises(tmp_path: Path) -> None:
+    from harness.transcript import TranscriptWriter
+
+    with pytest.raises(RuntimeError), TranscriptWriter(tmp_path / "out.ndjson", HEADER) as writer:
+        writer.write(EmitInbound(frame={"kind": "sse.done"}))
+        raise RuntimeError("interrupted")
+    assert list(tmp_path.iterdir()) == []
