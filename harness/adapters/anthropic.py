@@ -27,12 +27,14 @@ from harness.adapters.base import (
     ItemDelta,
     ItemKind,
     ItemStarted,
+    NextStep,
     ProtocolViolation,
     ProviderEvent,
     RequestTemplate,
     ResponseCompleted,
     ResponseFailed,
     ResponseStarted,
+    ToolResult,
     ToolResultsTurn,
     UnrecognizedFrame,
     UserTurn,
@@ -481,9 +483,59 @@ class AnthropicMessagesAdapter:
             "body": {**template.params, "messages": messages},
         }
 
-    def continue_on(self, message: AssistantMessage) -> bool:
+    def next_step(self, message: AssistantMessage) -> NextStep:
+        if message.stop_reason == "tool_use":
+            return "run_tools"
         # pause_turn: a long server-tool turn was paused; send the content back to let it resume.
-        return message.stop_reason == "pause_turn"
+        if message.stop_reason == "pause_turn":
+            return "continue"
+        return "stop"
+
+    def split_request(self, frame: Any) -> tuple[RequestTemplate, UserTurn]:
+        body = dict(frame.get("body") or {}) if isinstance(frame, dict) else {}
+        messages = body.pop("messages", None)
+        template = RequestTemplate(
+            method=frame["method"],
+            path=frame["path"],
+            query=dict(frame.get("query") or {}),
+            headers=dict(frame.get("headers") or {}),
+            params=body,
+        )
+        if not (isinstance(messages, list) and len(messages) == 1 and messages[0].get("role") == "user"):
+            count = len(messages) if isinstance(messages, list) else 0
+            raise ValueError(f"the first recorded request carries {count} messages, not one user message")
+        content = messages[0].get("content")
+        if (
+            isinstance(content, list)
+            and len(content) == 1
+            and content[0] == {"type": "text", "text": content[0].get("text")}
+        ):
+            return template, UserTurn(text=content[0]["text"])
+        if isinstance(content, str):
+            return template, UserTurn(text=content, content=content)
+        text = "".join(b.get("text", "") for b in content or [] if isinstance(b, dict))
+        return template, UserTurn(text=text, content=content)
+
+    def recorded_tool_result(self, frame: Any, call: ContentItem) -> ToolResult | None:
+        body = frame.get("body") if isinstance(frame, dict) else None
+        messages = body.get("messages") if isinstance(body, dict) else None
+        if not isinstance(messages, list) or not messages or not isinstance(messages[-1], dict):
+            return None
+        content = messages[-1].get("content")
+        for block in content if isinstance(content, list) else []:
+            if (
+                isinstance(block, dict)
+                and block.get("type") == "tool_result"
+                and block.get("tool_use_id") == call.native_id
+            ):
+                result = block.get("content")
+                name = call.name or ""
+                if block.get("is_error"):
+                    parts = result if isinstance(result, list) else [{"text": str(result)}]
+                    error = "".join(b.get("text", "") for b in parts if isinstance(b, dict))
+                    return ToolResult(call.native_id, name, "failed", error=error)
+                return ToolResult(call.native_id, name, "succeeded", output=result, verbatim=True)
+        return None
 
     def new_response(self) -> AnthropicResponseReader:
         return AnthropicResponseReader()

@@ -29,6 +29,9 @@ ItemKind = Literal[
 DeltaKind = Literal["text", "reasoning", "arguments", "signature", "citation", "other"]
 
 
+NextStep = Literal["run_tools", "continue", "stop"]
+
+
 @dataclass(slots=True)
 class ContentItem:
     """One content item of an assistant message, in the provider's order.
@@ -49,10 +52,14 @@ class ContentItem:
     citations: list[Any] = field(default_factory=list)
     block: dict[str, Any] = field(default_factory=dict)
     complete: bool = False
+    #: Which choice of a multi-choice response (OpenAI Chat ``n > 1``) the item belongs to.
+    choice: int = 0
 
     def to_json(self) -> dict[str, Any]:
         """A plain JSON view with only the fields that mean something for this kind."""
         out: dict[str, Any] = {"index": self.index, "kind": self.kind, "block_type": self.block_type}
+        if self.choice:
+            out["choice"] = self.choice
         if self.kind in ("text", "reasoning"):
             out["text"] = self.text
         if self.kind == "text" and self.citations:
@@ -78,6 +85,10 @@ class AssistantMessage:
     stop_sequence: str | None = None
     stop_details: Any = None
     usage: dict[str, Any] = field(default_factory=dict)
+    #: Index of this choice; the agent loop continues with choice 0.
+    choice: int = 0
+    #: The other choices of the same response (OpenAI Chat ``n > 1``), each its own message.
+    alternatives: list[AssistantMessage] = field(default_factory=list)
 
     @property
     def text(self) -> str:
@@ -88,12 +99,24 @@ class AssistantMessage:
         return "".join(i.text for i in self.items if i.kind == "reasoning")
 
     @property
+    def input_tokens(self) -> int | None:
+        """Prompt tokens, whatever the protocol calls them (``input_tokens``, ``prompt_tokens``)."""
+        value = self.usage.get("input_tokens", self.usage.get("prompt_tokens"))
+        return value if isinstance(value, int) else None
+
+    @property
+    def output_tokens(self) -> int | None:
+        """Completion tokens (``output_tokens``, ``completion_tokens``)."""
+        value = self.usage.get("output_tokens", self.usage.get("completion_tokens"))
+        return value if isinstance(value, int) else None
+
+    @property
     def tool_calls(self) -> list[ContentItem]:
         """Client-side tool calls the orchestrator must run (server tools run at the provider)."""
         return [i for i in self.items if i.kind == "tool_call"]
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out = {
             "native_id": self.native_id,
             "model": self.model,
             "items": [i.to_json() for i in self.items],
@@ -102,6 +125,11 @@ class AssistantMessage:
             "stop_details": self.stop_details,
             "usage": self.usage,
         }
+        if self.choice:
+            out["choice"] = self.choice
+        if self.alternatives:
+            out["alternatives"] = [m.to_json() for m in self.alternatives]
+        return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +147,7 @@ class ItemStarted:
     native_id: str | None
     name: str | None
     frame_index: int
+    choice: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +157,7 @@ class ItemDelta:
     text: str
     data: Any
     frame_index: int
+    choice: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,14 +273,34 @@ class ResponseReader(Protocol):
 
 
 class ProviderAdapter(Protocol):
-    """A protocol adapter: builds requests from the conversation and reads responses."""
+    """A protocol adapter: builds requests from the conversation and reads responses.
+
+    Everything protocol-specific the core needs goes through these methods, so the core itself
+    never looks inside a frame.
+    """
 
     protocol: str
 
-    def build_request(self, template: RequestTemplate, conversation: list[ConversationTurn]) -> dict[str, Any]: ...
-
-    def continue_on(self, message: AssistantMessage) -> bool:
-        """True when the provider expects the loop to send another request without tool results."""
+    def build_request(self, template: RequestTemplate, conversation: list[ConversationTurn]) -> dict[str, Any]:
+        """The outbound frame for the next request of the agent loop."""
         ...
 
-    def new_response(self) -> ResponseReader: ...
+    def next_step(self, message: AssistantMessage) -> NextStep:
+        """After a completed response: run its tool calls, send another request as is, or stop."""
+        ...
+
+    def new_response(self) -> ResponseReader:
+        """A fresh reader for the next response."""
+        ...
+
+    def split_request(self, frame: Any) -> tuple[RequestTemplate, UserTurn]:
+        """Split a recorded first request into the template and the user's turn.
+
+        Raises :class:`ValueError` (with a message for the user) when the request is not one user
+        turn, e.g. when it already carries a conversation.
+        """
+        ...
+
+    def recorded_tool_result(self, frame: Any, call: ContentItem) -> ToolResult | None:
+        """The outcome of ``call`` as a recorded request frame reports it, or None if absent."""
+        ...

@@ -51,6 +51,13 @@ from harness.replay.driver import Inbound
 from harness.transcript.io import format_validation_error
 
 
+def _item_id(response_id: str, index: int, choice: int = 0) -> str:
+    """``<response>/item-<index>``; other choices of a multi-choice response nest one level deeper."""
+    if choice:
+        return f"{response_id}/choice-{choice}/item-{index}"
+    return f"{response_id}/item-{index}"
+
+
 class Transport(Protocol):
     """Where requests go and responses come from: the replay driver, in tests."""
 
@@ -208,15 +215,9 @@ class Orchestrator:
         for request_number in range(1, self.max_requests_per_run + 1):
             request_id = f"{run_id}/request-{request_number}"
             frame = self.adapter.build_request(self.template, conversation)
-            body = frame.get("body") if isinstance(frame, dict) else None
-            messages = body.get("messages") if isinstance(body, dict) else None
             self._emit(
                 "request.sent",
-                {
-                    "request_id": request_id,
-                    "index": request_number,
-                    "messages": len(messages) if isinstance(messages, list) else None,
-                },
+                {"request_id": request_id, "index": request_number, "turns": len(conversation)},
                 thread_id=thread_id,
                 run_id=run_id,
             )
@@ -252,12 +253,13 @@ class Orchestrator:
                 kind = "run.cancelled" if exit_status == "cancelled" else "run.failed"
                 self._terminal(thread_id, run_id, kind, {"error": {"type": "runtime_exit", "message": exit_status}})
                 return
+            step = self.adapter.next_step(message)
             calls = [c for c in message.tool_calls if c.complete]
-            if message.stop_reason == "tool_use" and calls:
+            if step == "run_tools" and calls:
                 results = [self._run_tool(thread_id, run_id, outcome.message, call) for call in calls]
                 conversation.append(ToolResultsTurn(tuple(results)))
                 continue
-            if self.adapter.continue_on(message):
+            if step == "continue":
                 continue
             self._terminal(thread_id, run_id, "run.completed", {"stop_reason": message.stop_reason})
             return
@@ -316,7 +318,7 @@ class Orchestrator:
             emit(
                 "item.started",
                 {
-                    "item_id": f"{response_id}/item-{event.index}",
+                    "item_id": _item_id(response_id, event.index, event.choice),
                     "response_id": response_id,
                     "index": event.index,
                     "kind": event.kind,
@@ -326,7 +328,7 @@ class Orchestrator:
                 },
             )
         elif isinstance(event, ItemDelta):
-            data: dict[str, Any] = {"item_id": f"{response_id}/item-{event.index}", "kind": event.kind}
+            data: dict[str, Any] = {"item_id": _item_id(response_id, event.index, event.choice), "kind": event.kind}
             if event.kind in ("text", "reasoning", "arguments"):
                 data["text"] = event.text
             elif event.kind == "signature":
@@ -335,7 +337,8 @@ class Orchestrator:
                 data["data"] = event.data
             emit("item.delta", data)
         elif isinstance(event, ItemCompleted):
-            emit("item.completed", {"item_id": f"{response_id}/item-{event.item.index}", "item": event.item.to_json()})
+            item_id = _item_id(response_id, event.item.index, event.item.choice)
+            emit("item.completed", {"item_id": item_id, "item": event.item.to_json()})
         elif isinstance(event, ProtocolViolation):
             emit(
                 "protocol.violation",
@@ -367,6 +370,7 @@ class Orchestrator:
                     "stop_sequence": message.stop_sequence,
                     "stop_details": message.stop_details,
                     "usage": message.usage,
+                    **({"alternatives": [m.to_json() for m in message.alternatives]} if message.alternatives else {}),
                 },
             )
             self.responses.append((response_id, message, "completed"))

@@ -45,7 +45,7 @@ class ToolSpec:
     from_recording: bool = False
 
 
-RecordedResultLookup = Callable[[str | None], Outcome | None]
+RecordedResultLookup = Callable[[ContentItem], Outcome | None]
 
 
 class ScenarioTools:
@@ -68,7 +68,7 @@ class ScenarioTools:
             declared = ", ".join(sorted(self.specs)) or "none"
             return Outcome("failed", error=f"tool {call.name!r} is not declared by the scenario (declared: {declared})")
         if spec.from_recording:
-            found = self.recorded(call.native_id) if self.recorded else None
+            found = self.recorded(call) if self.recorded else None
             if found is None:
                 return Outcome(
                     "failed",

@@ -1,10 +1,11 @@
 """Normalize an event log for a golden file: stable, minimal, free of volatile values.
 
 * ``event_id`` is dropped (it is derived from ``sequence``).
-* Provider-native ids (``msg_…``, ``toolu_…``, ``srvtoolu_…``, ``mcptoolu_…``, ``req_…``) become
+* Provider-native ids (Anthropic ``msg_…``, ``toolu_…``, ``srvtoolu_…``, ``mcptoolu_…``, ``req_…``;
+  OpenAI ``resp_…``, ``rs_…``, ``fc_…``, ``call_…``, ``ws_…``, ``ct_…``, ``chatcmpl-…``) become
   ``<native-N>``, numbered by first appearance, so references between events survive.
-* Opaque provider blobs (``signature``, ``encrypted_content``, ``encrypted_index``, the ``data`` of
-  a ``redacted_thinking`` block) become ``<opaque>``.
+* Opaque provider blobs (``signature``, ``encrypted_content``, ``encrypted_index``,
+  ``obfuscation``, the ``data`` of a ``redacted_thinking`` block) become ``<opaque>``.
 * In ``coalesced`` mode, consecutive ``item.delta`` events of one item and kind merge into one
   event with the concatenated ``text`` and a ``fragments`` count; ``full`` keeps every delta.
 * Keys are sorted when serialized.
@@ -21,8 +22,12 @@ import orjson
 from harness.core.events import StoredEvent
 
 GOLDEN_FORMAT = "replay-harness.golden/v1"
-NATIVE_ID = re.compile(r"^(?:msg|toolu|srvtoolu|mcptoolu|req)_[A-Za-z0-9_\-]+$")
-OPAQUE_KEYS = frozenset({"signature", "encrypted_content", "encrypted_index"})
+# Anthropic: msg_, toolu_, srvtoolu_, mcptoolu_, req_. OpenAI: resp_, msg_, rs_, fc_, call_, ws_,
+# ct_, ctc_, chatcmpl-. Ids are volatile across recordings; their cross-references are not.
+NATIVE_ID = re.compile(
+    r"^(?:(?:msg|toolu|srvtoolu|mcptoolu|req|resp|rs|fc|call|ws|ct|ctc)_[A-Za-z0-9_\-]+|chatcmpl-[A-Za-z0-9_\-]+)$"
+)
+OPAQUE_KEYS = frozenset({"signature", "encrypted_content", "encrypted_index", "obfuscation"})
 COALESCED_KINDS = frozenset({"text", "reasoning", "arguments"})
 
 

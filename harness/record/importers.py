@@ -20,6 +20,7 @@ Example::
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -63,10 +64,19 @@ SOURCE_SUFFIXES: tuple[str, ...] = (".sse.txt", ".yaml", ".yml", ".ndjson", ".js
 PROTOCOL_HOSTS: dict[str, str] = {"api.anthropic.com": "anthropic.messages"}
 """A cassette request to one of these hosts was made with the mapped protocol."""
 
-PROTOCOL_PATH_SUFFIXES: dict[str, str] = {"/v1/messages": "anthropic.messages"}
-"""A cassette request whose URL path ends with one of these (any host: proxies, gateways)."""
+PROTOCOL_PATHS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"/v1/messages$"), "anthropic.messages"),
+    # POST .../responses creates a response; GET .../responses/<id> resumes its stream.
+    (re.compile(r"/responses(?:/[^/]+)?$"), "openai.responses"),
+    (re.compile(r"/chat/completions$"), "openai.chat"),
+)
+"""A cassette request whose URL path matches one of these (any host: compatible providers, gateways)."""
 
-PROTOCOL_ENDPOINTS: dict[str, tuple[str, str]] = {"anthropic.messages": ("POST", "/v1/messages")}
+PROTOCOL_ENDPOINTS: dict[str, tuple[str, str]] = {
+    "anthropic.messages": ("POST", "/v1/messages"),
+    "openai.responses": ("POST", "/v1/responses"),
+    "openai.chat": ("POST", "/v1/chat/completions"),
+}
 """Method and path of the request a ``--request`` body file stands for, per protocol."""
 
 _SSE_FIELDS = ("event:", "data:", "id:", "retry:", ":")
@@ -422,16 +432,17 @@ def _cassette_protocol(cassette: Cassette, *, name: str, given: str | None) -> s
 
 
 def protocol_from_url(uri: str) -> str | None:
-    """The protocol a request URL implies (``api.anthropic.com`` or ``…/v1/messages``), else None."""
+    """The protocol a request URL implies, else None.
+
+    The path decides first (``…/v1/messages``, ``…/responses[/<id>]``, ``…/chat/completions``),
+    because one host serves several protocols; a known host decides otherwise.
+    """
     url = urlsplit(uri)
-    host = (url.hostname or "").lower()
-    if host in PROTOCOL_HOSTS:
-        return PROTOCOL_HOSTS[host]
     path = url.path.rstrip("/")
-    for suffix, protocol in PROTOCOL_PATH_SUFFIXES.items():
-        if path.endswith(suffix):
+    for pattern, protocol in PROTOCOL_PATHS:
+        if pattern.search(path):
             return protocol
-    return None
+    return PROTOCOL_HOSTS.get((url.hostname or "").lower())
 
 
 def _require_http(protocol: str, name: str) -> None:

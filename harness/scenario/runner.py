@@ -9,12 +9,13 @@ pytest failures, CLI exit codes, reports and DuckDB verdict rows.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from harness.adapters import get_adapter
-from harness.adapters.base import AssistantMessage, RequestTemplate
+from harness.adapters.base import AssistantMessage, ContentItem, ProviderAdapter, RequestTemplate
 from harness.core.commands import MessageDispatch, ThreadCreate
 from harness.core.events import StoredEvent
 from harness.core.ids import IdAllocator
@@ -89,26 +90,15 @@ class ScenarioResult:
         return f"harness run {self.scenario.source or self.scenario.name}"
 
 
-def _recorded_tool_result(driver: ReplayDriver) -> Any:
-    def lookup(native_id: str | None) -> Outcome | None:
+def _recorded_tool_result(driver: ReplayDriver, adapter: ProviderAdapter) -> Callable[[ContentItem], Outcome | None]:
+    """Tool outcomes as the recorded app reported them in its next request."""
+
+    def lookup(call: ContentItem) -> Outcome | None:
         entry = driver.peek_outbound()
-        body = entry.frame.get("body") if entry and isinstance(entry.frame, dict) else None
-        messages = body.get("messages") if isinstance(body, dict) else None
-        if not isinstance(messages, list) or not messages:
+        found = adapter.recorded_tool_result(entry.frame, call) if entry is not None else None
+        if found is None:
             return None
-        content = messages[-1].get("content") if isinstance(messages[-1], dict) else None
-        for block in content if isinstance(content, list) else []:
-            if isinstance(block, dict) and block.get("type") == "tool_result" and block.get("tool_use_id") == native_id:
-                result = block.get("content")
-                if block.get("is_error"):
-                    texts = (
-                        [b.get("text", "") for b in result if isinstance(b, dict)]
-                        if isinstance(result, list)
-                        else [str(result)]
-                    )
-                    return Outcome("failed", error="".join(texts))
-                return Outcome("succeeded", output=result, verbatim=True)
-        return None
+        return Outcome(found.status, output=found.output, error=found.error, verbatim=found.verbatim)
 
     return lookup
 
@@ -123,35 +113,21 @@ def scenario_for_transcript(transcript: Transcript, *, path: str | None = None) 
     first = next((e for e in transcript.entries if isinstance(e, ExpectOutbound)), None)
     request = RequestSpec()
     dispatch = MessageDispatch()
-    if first is not None and isinstance(first.frame, dict) and first.frame.get("kind") == "http.request":
-        frame = first.frame
-        body = dict(frame.get("body") or {})
-        messages = body.pop("messages", [])
-        request = RequestSpec(
-            method=frame["method"],
-            path=frame["path"],
-            query=frame.get("query", {}),
-            headers=frame.get("headers", {}),
-            params=body,
-        )
-        if not (isinstance(messages, list) and len(messages) == 1 and messages[0].get("role") == "user"):
+    if first is not None:
+        try:
+            template, user = get_adapter(transcript.protocol).split_request(first.frame)
+        except ValueError as exc:
             raise ScenarioError(
-                f"the first recorded request carries {len(messages) if isinstance(messages, list) else '?'} "
-                "messages, not one user message; write a scenario file that sets up the conversation",
-                path=path or transcript.path,
-            )
-        content = messages[0].get("content")
-        if (
-            isinstance(content, list)
-            and len(content) == 1
-            and content[0] == {"type": "text", "text": content[0].get("text")}
-        ):
-            dispatch = MessageDispatch(text=content[0]["text"])
-        elif isinstance(content, str):
-            dispatch = MessageDispatch(text=content, content=content)
-        else:
-            text = "".join(b.get("text", "") for b in content or [] if isinstance(b, dict))
-            dispatch = MessageDispatch(text=text, content=content)
+                f"{exc}; write a scenario file that sets up the conversation", path=path or transcript.path
+            ) from None
+        request = RequestSpec(
+            method=template.method,
+            path=template.path,
+            query=template.query,
+            headers=template.headers,
+            params=template.params,
+        )
+        dispatch = MessageDispatch(text=user.text, content=user.content)
     return Scenario(
         name=transcript.header.scenario or Path(transcript.path or "transcript").stem,
         transcript=transcript.path or "",
@@ -171,7 +147,7 @@ def execute(scenario: Scenario, *, transcript: Transcript | None = None, seed: i
     driver = ReplayDriver(transcript, matcher=FrameMatcher.from_paths(scenario.match.ignore), clock=clock)
     tools = ScenarioTools(
         {name: _tool_spec(decl) for name, decl in scenario.tools.items()},
-        recorded=_recorded_tool_result(driver),
+        recorded=_recorded_tool_result(driver, adapter),
         default=_tool_spec(scenario.default_tool) if scenario.default_tool else None,
     )
     spec = scenario.request or RequestSpec()
@@ -294,23 +270,25 @@ def replay_summary(execution: Execution) -> dict[str, Any]:
     if failure is not None:
         status, error = "failed", {"type": type(failure).__name__, "message": str(failure)}
     messages = []
-    for _, message, _ in execution.responses:
-        messages.append(
-            {
-                "role": "assistant",
-                "text": message.text,
-                "reasoning": message.reasoning,
-                "tool_calls": [
-                    {"id": call.native_id, "name": call.name, "arguments": call.arguments}
-                    for call in message.tool_calls
-                ],
-                "stop_reason": message.stop_reason,
-                "usage": {
-                    "input_tokens": message.usage.get("input_tokens"),
-                    "output_tokens": message.usage.get("output_tokens"),
-                },
-            }
-        )
+    for _, response, _ in execution.responses:
+        for message in (response, *response.alternatives):
+            messages.append(
+                {
+                    "role": "assistant",
+                    "text": message.text,
+                    "reasoning": message.reasoning,
+                    "tool_calls": [
+                        {"id": call.native_id, "name": call.name, "arguments": call.arguments}
+                        for call in message.tool_calls
+                    ],
+                    "stop_reason": message.stop_reason,
+                    "usage": {
+                        "input_tokens": message.input_tokens,
+                        "output_tokens": message.output_tokens,
+                    },
+                    **({"choice": message.choice} if response.alternatives else {}),
+                }
+            )
     return {
         "transcript": execution.transcript.path,
         "protocol": execution.transcript.protocol,

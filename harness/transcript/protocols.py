@@ -27,6 +27,8 @@ PROTOCOLS: dict[str, ProtocolInfo] = {
     info.name: info
     for info in (
         ProtocolInfo("anthropic.messages", "anthropic", "http", "Anthropic Messages API (SSE streaming)", True),
+        ProtocolInfo("openai.responses", "openai", "http", "OpenAI Responses API (SSE streaming)", False),
+        ProtocolInfo("openai.chat", "openai", "http", "OpenAI Chat Completions API (SSE chunks)", False),
         ProtocolInfo("codex.app-server", "codex", "stdio", "OpenAI Codex app-server JSON-RPC 2.0 over stdio", False),
         ProtocolInfo(
             "claude-agent-sdk.query",

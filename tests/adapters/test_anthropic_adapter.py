@@ -409,8 +409,8 @@ def test_refusal_with_no_blocks() -> None:
 
 def test_pause_turn_asks_the_loop_to_continue() -> None:
     adapter = AnthropicMessagesAdapter()
-    assert adapter.continue_on(final_message(message(text_block(0, "..."), stop_reason="pause_turn"))) is True
-    assert adapter.continue_on(final_message(message(text_block(0, "done")))) is False
+    assert adapter.next_step(final_message(message(text_block(0, "..."), stop_reason="pause_turn"))) == "continue"
+    assert adapter.next_step(final_message(message(text_block(0, "done")))) == "stop"
 
 
 # -- usage ------------------------------------------------------------------------------------

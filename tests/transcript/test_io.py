@@ -81,9 +81,9 @@ def test_an_empty_file_is_an_error() -> None:
 
 
 def test_an_unknown_protocol_lists_the_known_ones() -> None:
-    error = read_error(ndjson({**ANTHROPIC, "protocol": "openai.responses"}))
+    error = read_error(ndjson({**ANTHROPIC, "protocol": "gemini.generate"}))
     assert error.line == 1
-    assert "unknown protocol 'openai.responses'" in error.reason
+    assert "unknown protocol 'gemini.generate'" in error.reason
     assert f"known protocols: {', '.join(known_protocols())}" in error.reason
     assert {"anthropic.messages", "codex.app-server", "claude-agent-sdk.query"} <= set(known_protocols())
 
