@@ -1,7 +1,7 @@
-"""The committed Anthropic transcripts are exactly what the importer makes of the corpus today.
+"""The committed transcripts are exactly what the importer makes of the corpus today.
 
 If this fails after an importer change, regenerate with the commands in
-``transcripts/anthropic/README.md`` and review the diff.
+``transcripts/anthropic/README.md`` or ``transcripts/openai/README.md`` and review the diff.
 """
 
 from __future__ import annotations
@@ -15,51 +15,69 @@ from harness.transcript import read_transcript
 
 ROOT = Path(__file__).resolve().parents[2]
 CORPUS = ROOT / "fixtures" / "corpus"
-TRANSCRIPTS = ROOT / "transcripts" / "anthropic"
+TRANSCRIPTS = ROOT / "transcripts"
 
-# corpus folder, file pattern, --protocol (None: detected from the cassette's URLs), expected count
+# family, corpus folder, file pattern, --protocol (None: detected from the URLs), expected protocol, count
 SOURCES = [
-    ("anthropic-sdk", "*.sse.txt", "anthropic.messages", 7),
-    ("pydantic-ai-cassettes", "anthropic__*.yaml", None, 8),
-    ("vercel-ai-fixtures", "anthropic-*.ndjson", "anthropic.messages", 9),
+    ("anthropic", "anthropic-sdk", "*.sse.txt", "anthropic.messages", "anthropic.messages", 7),
+    ("anthropic", "pydantic-ai-cassettes", "anthropic__*.yaml", None, "anthropic.messages", 8),
+    ("anthropic", "vercel-ai-fixtures", "anthropic-*.ndjson", "anthropic.messages", "anthropic.messages", 9),
+    ("openai", "openai-sdk", "chat__*.sse.txt", "openai.chat", "openai.chat", 6),
+    ("openai", "pydantic-ai-cassettes", "openai-chat__*.yaml", None, "openai.chat", 2),
+    ("openai", "pydantic-ai-cassettes", "chat-compat-*.yaml", None, "openai.chat", 2),
+    ("openai", "pydantic-ai-cassettes", "openai-responses__*.yaml", None, "openai.responses", 6),
+    ("openai", "pydantic-ai-cassettes", "responses-compat-*.yaml", None, "openai.responses", 1),
+    ("openai", "vercel-ai-fixtures", "openai-responses-*.ndjson", "openai.responses", "openai.responses", 4),
+    ("openai", "vercel-ai-fixtures", "responses-compat-*.ndjson", "openai.responses", "openai.responses", 1),
+    ("openai", "vercel-ai-fixtures", "chat-compat-*.ndjson", "openai.chat", "openai.chat", 1),
 ]
 
 CASES = [
-    (path, protocol) for folder, pattern, protocol, _ in SOURCES for path in sorted((CORPUS / folder).glob(pattern))
+    (family, path, protocol, expected)
+    for family, folder, pattern, protocol, expected, _ in SOURCES
+    for path in sorted((CORPUS / folder).glob(pattern))
 ]
+IDS = [path.name for _, path, _, _ in CASES]
 
 
-def committed_path(source: Path) -> Path:
-    return TRANSCRIPTS / source.parent.name / f"{source_stem(source)}.ndjson"
+def committed_path(family: str, source: Path) -> Path:
+    return TRANSCRIPTS / family / source.parent.name / f"{source_stem(source)}.ndjson"
 
 
 @pytest.mark.parametrize(
-    ("folder", "pattern", "expected"), [(f, p, n) for f, p, _, n in SOURCES], ids=[s[0] for s in SOURCES]
+    ("folder", "pattern", "expected"),
+    [(f, p, n) for _, f, p, _, _, n in SOURCES],
+    ids=[f"{s[1]}/{s[2]}" for s in SOURCES],
 )
-def test_corpus_folder_holds_the_expected_anthropic_sources(folder, pattern, expected):
+def test_corpus_folder_holds_the_expected_sources(folder, pattern, expected):
     assert len(list((CORPUS / folder).glob(pattern))) == expected
 
 
-@pytest.mark.parametrize(("source", "protocol"), CASES, ids=[path.name for path, _ in CASES])
-def test_committed_transcript_matches_a_fresh_import(tmp_path, source, protocol):
-    fresh = tmp_path / committed_path(source).name
+@pytest.mark.parametrize(("family", "source", "protocol", "expected"), CASES, ids=IDS)
+def test_committed_transcript_matches_a_fresh_import(tmp_path, family, source, protocol, expected):
+    fresh = tmp_path / committed_path(family, source).name
     import_source(source, fresh, protocol=protocol)
-    committed = committed_path(source)
+    committed = committed_path(family, source)
     assert committed.exists(), f"{committed.relative_to(ROOT)} is missing; regenerate it"
     assert fresh.read_bytes() == committed.read_bytes(), (
-        f"{committed.relative_to(ROOT)} is stale; regenerate it (transcripts/anthropic/README.md)"
+        f"{committed.relative_to(ROOT)} is stale; regenerate it (transcripts/{family}/README.md)"
     )
 
 
-@pytest.mark.parametrize(("source", "protocol"), CASES, ids=[path.name for path, _ in CASES])
-def test_committed_transcript_loads(source, protocol):
-    transcript = read_transcript(committed_path(source))
-    assert transcript.header.protocol == "anthropic.messages"
+@pytest.mark.parametrize(("family", "source", "protocol", "expected"), CASES, ids=IDS)
+def test_committed_transcript_loads_with_the_expected_protocol(family, source, protocol, expected):
+    transcript = read_transcript(committed_path(family, source))
+    assert transcript.header.protocol == expected
     assert transcript.header.metadata["source"] == source.name
 
 
 def test_no_committed_transcript_lacks_a_source():
-    expected = {committed_path(path) for path, _ in CASES}
+    expected = {committed_path(family, path) for family, path, _, _ in CASES}
     # transcripts/anthropic/derived/ holds hand-derived transcripts, documented in its README.
-    imported = {p for p in TRANSCRIPTS.glob("*/*.ndjson") if p.parent.name != "derived"}
+    imported = {
+        p
+        for family in ("anthropic", "openai")
+        for p in (TRANSCRIPTS / family).glob("*/*.ndjson")
+        if p.parent.name != "derived"
+    }
     assert imported == expected
