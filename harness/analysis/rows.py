@@ -172,13 +172,20 @@ def result_rows(result: ScenarioResult, *, position: int, transcript_id: str, ba
     scenario = result.scenario
     name = scenario.name
     execution = result.execution
-    events = execution.events
+    # A provider-neutral scenario's own row holds its verdict (parity included); its variants'
+    # rows, added separately, hold the events, runs and violations.
+    events = [] if result.variants else execution.events
+    protocol = (
+        "+".join(sorted({v.execution.transcript.protocol for v in result.variants}))
+        if result.variants
+        else execution.transcript.protocol
+    )
     verdict = {
         "scenario": name,
         "position": position,
         "scenario_path": display_path(scenario.source, base) if scenario.source else None,
         "transcript_id": transcript_id,
-        "protocol": execution.transcript.protocol,
+        "protocol": protocol,
         "status": result.status,
         "failure_count": len(result.failures),
         "golden_path": display_path(result.golden_path, base) if result.golden_path is not None else None,
@@ -188,7 +195,7 @@ def result_rows(result: ScenarioResult, *, position: int, transcript_id: str, ba
     event_rows = [{"scenario": name, **event.to_json()} for event in events]
     created = {str(e.data.get("run_id")): e.sequence for e in events if e.type == "run.created"}
     run_rows = []
-    for run in execution.runs:
+    for run in [] if result.variants else execution.runs:
         error = run.get("error") or {}
         run_rows.append(
             {
@@ -216,7 +223,7 @@ def result_rows(result: ScenarioResult, *, position: int, transcript_id: str, ba
         for ordinal, failure in enumerate(result.failures, start=1)
     ]
     violation_rows: list[Row] = []
-    for violation in result.invariant_violations:
+    for violation in [] if result.variants else result.invariant_violations:
         violation_rows.append(
             {
                 "scenario": name,
@@ -273,14 +280,15 @@ def collect_rows(
     """
     rows = TableRows()
     by_id: dict[str, Transcript] = {}
-    for transcript in [*transcripts, *(r.execution.transcript for r in results)]:
+    expanded = [item for result in results for item in (*result.variants, result)]
+    for transcript in [*transcripts, *(r.execution.transcript for r in expanded)]:
         by_id.setdefault(transcript_id_of(transcript, base=base, ids=transcript_ids), transcript)
     for transcript_id in sorted(by_id):
         row, frames = transcript_rows(by_id[transcript_id], transcript_id, base=base)
         rows["transcripts"].append(row)
         rows["frames"].extend(frames)
     seen: dict[str, int] = {}
-    for position, result in enumerate(results, start=1):
+    for position, result in enumerate(expanded, start=1):
         name = result.scenario.name
         if name in seen:
             raise UsageError(

@@ -36,6 +36,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--request", type=Path, help="request body JSON that produced a raw SSE body")
     p.add_argument("--force", action="store_true", help="overwrite OUT if it exists")
 
+    p = commands.add_parser("translate", help="rewrite a transcript's conversation in another protocol (derived)")
+    p.add_argument("source", type=Path, help="a replayable transcript")
+    p.add_argument("--to", dest="protocol", required=True, help="target protocol, e.g. openai.chat")
+    p.add_argument("-o", "--out", type=Path, required=True, help="transcript file to write")
+    p.add_argument("--model", help="model name for the target requests (default: the source's)")
+    p.add_argument("--force", action="store_true", help="overwrite OUT if it exists")
+
     p = commands.add_parser("validate", help="lint transcripts: schema, ordering, orphan entries")
     p.add_argument("transcripts", type=Path, nargs="+")
 
@@ -135,6 +142,18 @@ def _cmd_import(args: argparse.Namespace, console: Console) -> int:
     )
     for warning in result.warnings:
         console.print(f"warning: {warning}", highlight=False, markup=False)
+    return EXIT_OK
+
+
+def _cmd_translate(args: argparse.Namespace, console: Console) -> int:
+    from harness.record.translate import translate_transcript
+
+    result = translate_transcript(args.source, args.out, protocol=args.protocol, model=args.model, force=args.force)
+    console.print(
+        f"wrote {result.out}: {result.protocol}, {result.responses} response(s), {result.entries} entries (derived)",
+        highlight=False,
+        markup=False,
+    )
     return EXIT_OK
 
 
@@ -251,6 +270,7 @@ def _cmd_query(args: argparse.Namespace, console: Console) -> int:
 
 _COMMANDS = {
     "import": _cmd_import,
+    "translate": _cmd_translate,
     "validate": _cmd_validate,
     "replay": _cmd_replay,
     "run": _cmd_run,

@@ -110,6 +110,11 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     for item in session.items:
         if isinstance(item, ScenarioItem):
             state.scenario_goldens[item.nodeid] = item.golden_path()
+            # A provider-neutral scenario keeps one golden per variant; they count as used too.
+            for variant in item.scenario.variants:
+                name = item.scenario.for_variant(variant).golden_name()
+                if name is not None:
+                    state.scenario_goldens[f"{item.nodeid}::{variant}"] = state.goldens_dir / name
 
 
 def pytest_deselected(items: list[pytest.Item]) -> None:

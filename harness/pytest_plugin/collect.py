@@ -71,6 +71,8 @@ class ScenarioItem(pytest.Item):
         self.scenario = scenario
 
     def golden_path(self) -> Path | None:
+        if self.scenario.variants:
+            return None  # one golden per variant, registered at collection
         name = self.scenario.golden_name()
         return get_session(self.config).goldens_dir / name if name is not None else None
 

@@ -240,7 +240,23 @@ class HarnessSession:
 
     def _rebuild(self, summary: ScenarioSummary) -> ScenarioResult | None:
         try:
-            execution = execute(load_scenario(summary.path), seed=self.seed)
+            scenario = load_scenario(summary.path)
+            if scenario.variants:
+                # A provider-neutral scenario: re-execute each variant; the verdict stays the worker's.
+                variants = []
+                for name in scenario.variants:
+                    variant = execute(scenario.for_variant(name), seed=self.seed)
+                    self.note_transcript(variant.transcript)
+                    variants.append(
+                        ScenarioResult(execution=variant, invariant_violations=check_invariants(variant.events))
+                    )
+                return ScenarioResult(
+                    execution=variants[0].execution,
+                    failures=list(summary.failures),
+                    variants=variants,
+                    declared=scenario,
+                )
+            execution = execute(scenario, seed=self.seed)
         except (HarnessError, OSError) as exc:
             self.notes.append(f"could not re-execute {summary.nodeid} for the report: {exc}")
             return None

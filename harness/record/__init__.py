@@ -1,4 +1,5 @@
-"""Import recorded traffic into transcripts: vcrpy cassettes, raw SSE and SSE payload lines."""
+"""Import recorded traffic into transcripts (vcrpy cassettes, raw SSE, SSE payload lines), and
+translate a transcript into another protocol."""
 
 from harness.record.importers import (
     Conversion,
@@ -9,13 +10,16 @@ from harness.record.importers import (
     import_source,
     source_stem,
 )
+from harness.record.translate import TranslationResult, translate_transcript
 
 __all__ = [
     "Conversion",
     "ImportResult",
+    "TranslationResult",
     "convert_source",
     "convert_text",
     "detect_format",
     "import_source",
     "source_stem",
+    "translate_transcript",
 ]

@@ -83,16 +83,16 @@ def write_reports(
     events_dir.mkdir(parents=True, exist_ok=True)
     written: dict[str, str] = {}
     logs: list[Path] = []
-    for result in results:
-        name = event_log_name(result.scenario.name)
+    for scenario_name, execution in (item for result in results for item in result.executions()):
+        name = event_log_name(scenario_name)
         if name in written:
             raise UsageError(
-                f"scenarios {written[name]!r} and {result.scenario.name!r} would both write {events_dir / name}; "
+                f"scenarios {written[name]!r} and {scenario_name!r} would both write {events_dir / name}; "
                 "give them distinct names"
             )
-        written[name] = result.scenario.name
+        written[name] = scenario_name
         path = events_dir / name
-        write_atomic(path, event_log_bytes(result.execution.events), force=True)
+        write_atomic(path, event_log_bytes(execution.events), force=True)
         logs.append(path)
     for stale in sorted(events_dir.glob("*.ndjson")):
         if stale.name not in written:

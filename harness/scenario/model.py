@@ -75,6 +75,18 @@ class MatchSpec(_Model):
         return value
 
 
+ParityAspect = Literal["status", "tool_calls", "tool_outcomes", "final_text"]
+PARITY_ASPECTS: tuple[ParityAspect, ...] = ("status", "tool_calls", "tool_outcomes", "final_text")
+
+
+class Variant(_Model):
+    """One provider's recording of the task a provider-neutral scenario describes."""
+
+    transcript: str
+    request: RequestSpec | None = None
+    match: MatchSpec = Field(default_factory=MatchSpec)
+
+
 class Expectations(_Model):
     """What a passing replay looks like."""
 
@@ -85,6 +97,8 @@ class Expectations(_Model):
     error_type: str | None = None
     events: list[str] = Field(default_factory=list)
     violations: list[str] = Field(default_factory=list)
+    #: For scenarios with ``variants``: what must be the same across all of them.
+    parity: list[ParityAspect] = Field(default_factory=lambda: list(PARITY_ASPECTS))
 
 
 class Scenario(_Model):
@@ -92,7 +106,8 @@ class Scenario(_Model):
 
     name: str
     description: str = ""
-    transcript: str
+    transcript: str | None = None
+    variants: dict[str, Variant] = Field(default_factory=dict)
     request: RequestSpec | None = None
     commands: list[ThreadCreate | MessageDispatch] = Field(default_factory=list)
     tools: dict[str, ToolDecl] = Field(default_factory=dict)
@@ -104,9 +119,40 @@ class Scenario(_Model):
     # Where the file was loaded from; not part of the format.
     source: str | None = Field(default=None, exclude=True)
 
+    @model_validator(mode="after")
+    def _transcript_or_variants(self) -> Scenario:
+        if (self.transcript is None) == (not self.variants):
+            raise ValueError("a scenario names either one `transcript` or at least two `variants`, not both or neither")
+        if self.variants and len(self.variants) < 2:
+            raise ValueError("`variants` needs at least two entries to compare")
+        if self.variants and (self.request is not None or self.match.ignore):
+            raise ValueError("with `variants`, `request` and `match` belong inside each variant")
+        return self
+
     def transcript_path(self) -> Path:
+        if self.transcript is None:
+            raise ScenarioError("a scenario with variants has one transcript per variant", path=self.source)
         base = Path(self.source).parent if self.source else Path.cwd()
         return base / self.transcript
+
+    def for_variant(self, variant: str) -> Scenario:
+        """The plain scenario that replays one variant: shared commands, tools and expectations."""
+        chosen = self.variants[variant]
+        golden: str | bool = self.expect.golden
+        if golden is True:
+            golden = f"{self.name}.{variant}.ndjson"
+        elif isinstance(golden, str):
+            golden = golden.removesuffix(".ndjson") + f".{variant}.ndjson"
+        return self.model_copy(
+            update={
+                "name": f"{self.name}.{variant}",
+                "transcript": chosen.transcript,
+                "variants": {},
+                "request": chosen.request,
+                "match": chosen.match,
+                "expect": self.expect.model_copy(update={"golden": golden}),
+            }
+        )
 
     def golden_name(self) -> str | None:
         if self.expect.golden is False:

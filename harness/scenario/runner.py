@@ -25,10 +25,11 @@ from harness.core.tools import Outcome, ScenarioTools, ToolSpec
 from harness.errors import GoldenMismatch, GoldenMissing, ReplayError, ScenarioError
 from harness.golden import check_golden, dump_golden, normalize_events
 from harness.replay import FrameMatcher, LogicalClock, ReplayDriver
+from harness.replay.matcher import MISSING, first_difference
 from harness.scenario.model import RequestSpec, Scenario, ToolDecl
 from harness.transcript import ExpectOutbound, Transcript, read_transcript
 
-FailureKind = Literal["replay", "invariant", "expectation", "golden", "golden_missing"]
+FailureKind = Literal["replay", "invariant", "expectation", "golden", "golden_missing", "parity"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,10 +72,26 @@ class ScenarioResult:
     invariant_violations: list[Violation] = field(default_factory=list)
     golden_path: Path | None = None
     golden_outcome: str | None = None
+    #: For a scenario with ``variants``: the verdict on each variant (``execution`` is the first's).
+    variants: list[ScenarioResult] = field(default_factory=list)
+    #: The scenario as written (for variants, ``execution.scenario`` is the first variant's).
+    declared: Scenario | None = None
 
     @property
     def scenario(self) -> Scenario:
-        return self.execution.scenario
+        return self.declared or self.execution.scenario
+
+    @property
+    def golden_paths(self) -> list[Path]:
+        """Every golden this result checked (one per variant for a provider-neutral scenario)."""
+        own = [self.golden_path] if self.golden_path is not None else []
+        return own + [p for v in self.variants for p in v.golden_paths]
+
+    def executions(self) -> list[tuple[str, Execution]]:
+        """``(name, execution)`` of every replay behind this verdict, for logs and the database."""
+        if self.variants:
+            return [(v.scenario.name, v.execution) for v in self.variants]
+        return [(self.scenario.name, self.execution)]
 
     @property
     def passed(self) -> bool:
@@ -227,7 +244,13 @@ def run_scenario(
     update_goldens: bool = False,
     seed: int | None = None,
 ) -> ScenarioResult:
-    """Replay a scenario and judge it: replay errors, invariants, expectations, golden."""
+    """Replay a scenario and judge it: replay errors, invariants, expectations, golden.
+
+    A scenario with ``variants`` replays each variant as its own scenario and adds the parity
+    check: their canonical projections must agree on ``expect.parity``.
+    """
+    if scenario.variants:
+        return _run_variants(scenario, goldens_dir=goldens_dir, update_goldens=update_goldens, seed=seed)
     execution = execute(scenario, seed=seed)
     result = ScenarioResult(execution=execution)
     if execution.driver.failure is not None:
@@ -297,3 +320,60 @@ def replay_summary(execution: Execution) -> dict[str, Any]:
         "messages": messages,
         "events": [event.to_json() for event in execution.events],
     }
+
+
+def parity_view(execution: Execution) -> dict[str, Any]:
+    """The provider-neutral projection a parity check compares: per run, in order, its status, its
+    tool calls (name, arguments, outcome) and the text of its last response."""
+    projection = execution.orchestrator.projection
+    runs = []
+    for run in projection.runs.values():
+        calls = [c for c in projection.tool_calls.values() if c["run_id"] == run["run_id"]]
+        last = projection.messages.get(run["responses"][-1]) if run["responses"] else None
+        runs.append(
+            {
+                "status": run["status"],
+                "tool_calls": [{"name": c["name"], "arguments": c["arguments"]} for c in calls],
+                "tool_outcomes": [c["outcome"] for c in calls],
+                "final_text": last["text"] if last else None,
+            }
+        )
+    return {"runs": runs}
+
+
+def _run_variants(scenario: Scenario, *, goldens_dir: Path, update_goldens: bool, seed: int | None) -> ScenarioResult:
+    results = {
+        name: run_scenario(
+            scenario.for_variant(name), goldens_dir=goldens_dir, update_goldens=update_goldens, seed=seed
+        )
+        for name in scenario.variants
+    }
+    first_name, first = next(iter(results.items()))
+    combined = ScenarioResult(execution=first.execution, variants=list(results.values()), declared=scenario)
+    for name, result in results.items():
+        combined.failures.extend(Failure(f.kind, f"[{name}] {f.message}", f.detail) for f in result.failures)
+        combined.invariant_violations.extend(result.invariant_violations)
+    aspects = scenario.expect.parity
+    reference = {"runs": [{k: run[k] for k in aspects} for run in parity_view(first.execution)["runs"]]}
+    for name, result in list(results.items())[1:]:
+        view = {"runs": [{k: run[k] for k in aspects} for run in parity_view(result.execution)["runs"]]}
+        found = first_difference(reference, view)
+        if found is not None:
+            path, expected, actual = found
+            combined.failures.append(
+                Failure(
+                    "parity",
+                    f"variant {name!r} differs from {first_name!r} at {path}: "
+                    f"{first_name} has {_show(expected)}, {name} has {_show(actual)}",
+                )
+            )
+    return combined
+
+
+def _show(value: Any) -> str:
+    import orjson
+
+    if value is MISSING:
+        return "nothing"
+    text = orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+    return text if len(text) <= 200 else text[:199] + "…"

@@ -78,8 +78,9 @@ def run_suite(
             on_result(result)
     seen: dict[str, Transcript] = {}
     for result in suite.results:
-        transcript = result.execution.transcript
-        seen.setdefault(str(_relative(Path(transcript.path or ""))), transcript)
+        for _, execution in result.executions():
+            transcript = execution.transcript
+            seen.setdefault(str(_relative(Path(transcript.path or ""))), transcript)
     if transcripts_dir is not None and transcripts_dir.is_dir():
         for path in sorted(transcripts_dir.rglob("*.ndjson")):
             key = str(_relative(path))
@@ -87,6 +88,6 @@ def run_suite(
                 seen[key] = read_transcript(key)
     suite.transcripts = [seen[k] for k in sorted(seen)]
     if whole_suite:
-        used = [r.golden_path for r in suite.results if r.golden_path is not None]
+        used = [path for r in suite.results for path in r.golden_paths]
         suite.unused_goldens = unused_goldens(goldens_dir, used)
     return suite

@@ -167,3 +167,13 @@ def test_db_build_then_query(
 def test_query_without_a_database_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["query", "select 1", "--db", str(tmp_path / "none.duckdb")]) == EXIT_USAGE
     assert "harness db build" in capsys.readouterr().err
+
+
+def test_translate_writes_a_derived_transcript_that_replays(
+    tmp_path: Path, repo_root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "t.ndjson"
+    assert main(["translate", TOOL_LOOP, "--to", "anthropic.messages", "-o", str(out)]) == EXIT_OK
+    assert "2 response(s)" in capsys.readouterr().out
+    assert main(["replay", str(out)]) == EXIT_OK
+    assert main(["translate", TOOL_LOOP, "--to", "anthropic.messages", "-o", str(out)]) == EXIT_USAGE
