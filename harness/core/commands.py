@@ -38,6 +38,15 @@ class MessageDispatch(_Command):
     text: str = ""
     content: Any = None
     mode: Literal["start_immediately"] = "start_immediately"
+    #: Request params for this run only, replacing the scenario's ``request.params`` (a thread
+    #: whose runs used different models, instructions or tools).
+    params: dict[str, Any] | None = None
+    # -- begin: background-mode resumption (openai.responses) ----------------------------------
+    #: After the run's first response, re-attach to it as a background-mode client does: the
+    #: adapter's resume request (``GET /v1/responses/<id>?starting_after=N&stream=true``), whose
+    #: stream is read and reconciled with that response. Only for adapters that can resume.
+    resume_starting_after: int | None = Field(default=None, ge=0)
+    # -- end: background-mode resumption -------------------------------------------------------
 
 
 Command = Annotated[ThreadCreate | MessageDispatch, Field(discriminator="type")]

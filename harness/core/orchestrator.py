@@ -15,6 +15,7 @@ injected, so the same inputs always give the same event log.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -33,6 +34,7 @@ from harness.adapters.base import (
     RequestTemplate,
     ResponseCompleted,
     ResponseFailed,
+    ResponseReader,
     ResponseStarted,
     ToolResult,
     ToolResultsTurn,
@@ -105,6 +107,7 @@ class Orchestrator:
         #: Every provider response in order: (response_id, final or partial message, status).
         self.responses: list[tuple[str, AssistantMessage, str]] = []
         self._command_id: str | None = None
+        self._resume_after: int | None = None  # background-mode resumption (see _resume_stream)
 
     # -- event plumbing --------------------------------------------------------------------
 
@@ -183,6 +186,14 @@ class Orchestrator:
         message_id = command.message_id or f"{thread_id}/message-{ordinal}"
         if message_id in self.projection.messages:
             raise UsageError(f"message.dispatch: message id {message_id!r} is already used")
+        # -- begin: background-mode resumption (openai.responses) ------------------------------
+        self._resume_after = command.resume_starting_after
+        if self._resume_after is not None and not hasattr(self.adapter, "resume_response"):
+            raise UsageError(
+                f"message.dispatch: resume_starting_after needs an adapter that can resume a response "
+                f"stream; {self.adapter.protocol} cannot"
+            )
+        # -- end: background-mode resumption ---------------------------------------------------
         self._emit(
             "message.added", {"message_id": message_id, "role": "user", "text": command.text}, thread_id=thread_id
         )
@@ -196,7 +207,10 @@ class Orchestrator:
         conversation.append(UserTurn(text=command.text, content=command.content))
         self._emit("run.started", {}, thread_id=thread_id, run_id=run_id)
         try:
-            self._agent_loop(thread_id, run_id, conversation)
+            template = self.template
+            if command.params is not None:
+                template = dataclasses.replace(template, params=dict(command.params))
+            self._agent_loop(thread_id, run_id, conversation, template)
         except Exception as exc:
             # Fail closed: a bug below still leaves the run with exactly one terminal event.
             if self.projection.runs[run_id]["status"] in ("created", "running"):
@@ -211,10 +225,12 @@ class Orchestrator:
 
     # -- the agent loop --------------------------------------------------------------------
 
-    def _agent_loop(self, thread_id: str, run_id: str, conversation: list[ConversationTurn]) -> None:
+    def _agent_loop(
+        self, thread_id: str, run_id: str, conversation: list[ConversationTurn], template: RequestTemplate
+    ) -> None:
         for request_number in range(1, self.max_requests_per_run + 1):
             request_id = f"{run_id}/request-{request_number}"
-            frame = self.adapter.build_request(self.template, conversation)
+            frame = self.adapter.build_request(template, conversation)
             self._emit(
                 "request.sent",
                 {"request_id": request_id, "index": request_number, "turns": len(conversation)},
@@ -235,6 +251,10 @@ class Orchestrator:
                 )
                 return
             outcome = self._read_response(thread_id, run_id, f"{run_id}/response-{request_number}")
+            # -- begin: background-mode resumption (openai.responses) --------------------------
+            if self._resume_after is not None and request_number == 1:
+                outcome = self._resume_stream(thread_id, run_id, outcome)
+            # -- end: background-mode resumption -----------------------------------------------
             if isinstance(outcome, ResponseFailed):
                 discarded = self._drain()
                 error = {"type": outcome.error_type, "message": outcome.message}
@@ -256,8 +276,14 @@ class Orchestrator:
             step = self.adapter.next_step(message)
             calls = [c for c in message.tool_calls if c.complete]
             if step == "run_tools" and calls:
-                results = [self._run_tool(thread_id, run_id, outcome.message, call) for call in calls]
-                conversation.append(ToolResultsTurn(tuple(results)))
+                ran = [self._run_tool(thread_id, run_id, outcome.message, call) for call in calls]
+                conversation.append(ToolResultsTurn(tuple(result for result, _ in ran)))
+                ending = [result.name for result, ends in ran if ends]
+                if ending:
+                    # An output tool was called: the run is over, with no further request.
+                    data = {"stop_reason": message.stop_reason, "ended_by_tool": ending[0]}
+                    self._terminal(thread_id, run_id, "run.completed", data)
+                    return
                 continue
             if step == "continue":
                 continue
@@ -285,8 +311,15 @@ class Orchestrator:
             count += 1
         return count
 
-    def _read_response(self, thread_id: str, run_id: str, response_id: str) -> ResponseCompleted | ResponseFailed:
-        reader = self.adapter.new_response()
+    def _read_response(
+        self,
+        thread_id: str,
+        run_id: str,
+        response_id: str,
+        reader: ResponseReader | None = None,  # background-mode resumption: the resume reader
+    ) -> ResponseCompleted | ResponseFailed:
+        if reader is None:
+            reader = self.adapter.new_response()
         last_index = -1
         while True:
             inbound = self.transport.receive()
@@ -303,6 +336,46 @@ class Orchestrator:
                     return terminal
             if inbound is None:
                 raise AssertionError("an adapter's finish() must produce a terminal event")
+
+    # -- begin: background-mode resumption (openai.responses) ----------------------------------
+    def _resume_stream(
+        self, thread_id: str, run_id: str, first: ResponseCompleted | ResponseFailed
+    ) -> ResponseCompleted | ResponseFailed:
+        """Re-attach to the run's first response and reconcile what its resumed stream says.
+
+        Stores ``request.sent`` for the resume request (``request_id`` ``<run>/request-1/resume``,
+        ``index`` 1, ``turns`` 0, ``starting_after`` N) and the resumed stream's events as the
+        response ``<run>/response-1/resume``. Returns the outcome the loop goes on with: a failure
+        of the resume; else the first response if it completed (the adapter checked the resumed
+        stream against it); else the resumed response, which completes the one the first stream
+        lost. A first response that never said its id cannot be resumed: it is returned as is.
+        """
+        starting_after, self._resume_after = self._resume_after, None
+        previous = first.message if isinstance(first, ResponseCompleted) else first.partial
+        if starting_after is None or previous.native_id is None:
+            return first
+        if isinstance(first, ResponseFailed):
+            self._drain()  # what is left of the failed stream is what the client never read
+        adapter: Any = self.adapter  # resume_response / build_resume_request are optional methods
+        frame = adapter.build_resume_request(self.template, previous.native_id, starting_after)
+        self._emit(
+            "request.sent",
+            {"request_id": f"{run_id}/request-1/resume", "index": 1, "turns": 0, "starting_after": starting_after},
+            thread_id=thread_id,
+            run_id=run_id,
+        )
+        try:
+            self.transport.send(frame)
+        except HarnessError as exc:
+            error_type = "transcript_exhausted" if isinstance(exc, TranscriptExhausted) else "transport_error"
+            return ResponseFailed(error_type=error_type, message=str(exc), partial=previous, frame_index=-1)
+        reader = adapter.resume_response(previous, starting_after, verify=isinstance(first, ResponseCompleted))
+        resumed = self._read_response(thread_id, run_id, f"{run_id}/response-1/resume", reader)
+        if isinstance(resumed, ResponseFailed) or isinstance(first, ResponseFailed):
+            return resumed
+        return first
+
+    # -- end: background-mode resumption -------------------------------------------------------
 
     def _ingest(
         self, thread_id: str, run_id: str, response_id: str, event: ProviderEvent, at_ms: int | None
@@ -389,7 +462,7 @@ class Orchestrator:
             return event
         return None
 
-    def _run_tool(self, thread_id: str, run_id: str, message: AssistantMessage, call: Any) -> ToolResult:
+    def _run_tool(self, thread_id: str, run_id: str, message: AssistantMessage, call: Any) -> tuple[ToolResult, bool]:
         response_id = self.projection.runs[run_id]["responses"][-1]
         tool_call_id = f"{response_id}/tool-call-{call.index}"
         self._emit(
@@ -415,7 +488,7 @@ class Orchestrator:
             thread_id=thread_id,
             run_id=run_id,
         )
-        return ToolResult(
+        result = ToolResult(
             native_id=call.native_id,
             name=call.name or "",
             status=outcome.status,
@@ -423,3 +496,4 @@ class Orchestrator:
             error=outcome.error,
             verbatim=outcome.verbatim,
         )
+        return result, outcome.ends_run

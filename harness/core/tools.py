@@ -7,6 +7,7 @@ with an error message. Scenarios declare tools with deterministic behaviour
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
@@ -23,6 +24,8 @@ class Outcome:
     error: str | None = None
     #: The output is the provider-native content the recorded app sent; send it back unchanged.
     verbatim: bool = False
+    #: The call ends the run (an output tool, like pydantic-ai's ``final_result``): no further request.
+    ends_run: bool = False
 
     def to_json(self) -> dict[str, Any]:
         if self.status == "succeeded":
@@ -43,6 +46,7 @@ class ToolSpec:
     output: Any = None
     error: str | None = None
     from_recording: bool = False
+    ends_run: bool = False
 
 
 RecordedResultLookup = Callable[[ContentItem], Outcome | None]
@@ -63,6 +67,13 @@ class ScenarioTools:
         self.default = default
 
     def run(self, call: ContentItem) -> Outcome:
+        outcome = self._outcome(call)
+        spec = self.specs.get(call.name or "", self.default)
+        if spec is not None and spec.ends_run:
+            return dataclasses.replace(outcome, ends_run=True)
+        return outcome
+
+    def _outcome(self, call: ContentItem) -> Outcome:
         spec = self.specs.get(call.name or "", self.default)
         if spec is None:
             declared = ", ".join(sorted(self.specs)) or "none"

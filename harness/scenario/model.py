@@ -42,6 +42,8 @@ class ToolDecl(_Model):
     output: Any = None
     error: str | None = None
     from_recording: bool = False
+    #: An output tool: once the model calls it (and it ran), the run ends; no further request.
+    ends_run: bool = False
 
     @model_validator(mode="after")
     def _exactly_one(self) -> ToolDecl:

@@ -121,7 +121,7 @@ def _recorded_tool_result(driver: ReplayDriver, adapter: ProviderAdapter) -> Cal
 
 
 def _tool_spec(decl: ToolDecl) -> ToolSpec:
-    return ToolSpec(output=decl.output, error=decl.error, from_recording=decl.from_recording)
+    return ToolSpec(output=decl.output, error=decl.error, from_recording=decl.from_recording, ends_run=decl.ends_run)
 
 
 def scenario_for_transcript(transcript: Transcript, *, path: str | None = None) -> Scenario:
@@ -144,7 +144,22 @@ def scenario_for_transcript(transcript: Transcript, *, path: str | None = None) 
             headers=template.headers,
             params=template.params,
         )
-        dispatch = MessageDispatch(text=user.text, content=user.content)
+        # A recorded stream resumption (GET ...?starting_after=N) means the client re-attached to
+        # its first response; the implied scenario does the same.
+        resume = next(
+            (
+                e.frame["query"]["starting_after"]
+                for e in transcript.entries
+                if isinstance(e, ExpectOutbound)
+                and isinstance(e.frame, dict)
+                and e.frame.get("method") == "GET"
+                and str((e.frame.get("query") or {}).get("starting_after", "")).isdigit()
+            ),
+            None,
+        )
+        dispatch = MessageDispatch(
+            text=user.text, content=user.content, resume_starting_after=int(resume) if resume is not None else None
+        )
     return Scenario(
         name=transcript.header.scenario or Path(transcript.path or "transcript").stem,
         transcript=transcript.path or "",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from harness.transcript.io import Transcript
 from harness.transcript.models import EmitInbound, ExpectOutbound, RuntimeExit
@@ -65,8 +65,13 @@ def lint_transcript(transcript: Transcript) -> list[LintIssue]:
 
 
 def _lint_http(transcript: Transcript) -> list[LintIssue]:
-    from harness.adapters.anthropic import AnthropicResponseReader
+    from harness.adapters import get_adapter, replayable_protocols
     from harness.adapters.base import ResponseFailed
+
+    adapter = get_adapter(transcript.protocol) if transcript.protocol in replayable_protocols() else None
+
+    def new_reader() -> Any:
+        return adapter.new_response() if adapter is not None else None
 
     issues: list[LintIssue] = []
     has_requests = transcript.has_outbound
@@ -74,7 +79,7 @@ def _lint_http(transcript: Transcript) -> list[LintIssue]:
     previous: str | None = None
     closed = False
     pending_request: int | None = None
-    reader = AnthropicResponseReader() if transcript.protocol == "anthropic.messages" else None
+    reader = new_reader()
     failed = False
     for index, entry in enumerate(transcript.entries):
         line = transcript.line_of(index)
@@ -94,7 +99,7 @@ def _lint_http(transcript: Transcript) -> list[LintIssue]:
                 )
             if reader is not None and not failed and not reader.done and reader.frames_seen:
                 issues.extend(_violations(reader.finish(index), transcript))
-            reader = AnthropicResponseReader() if transcript.protocol == "anthropic.messages" else None
+            reader = new_reader()
             pending_request, in_exchange, closed, previous = index, True, False, "http.request"
             failed = False
             continue
@@ -119,7 +124,7 @@ def _lint_http(transcript: Transcript) -> list[LintIssue]:
         previous = kind
         if reader is not None and not failed:
             if reader.done and not has_requests:
-                reader = AnthropicResponseReader()  # stream-only: the next message of the loop
+                reader = new_reader()  # stream-only: the next response of the loop
             found = reader.feed(entry.frame, index)
             issues.extend(_violations(found, transcript))
             # After a fatal violation the rest of the exchange is noise; report the cause once.

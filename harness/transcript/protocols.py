@@ -1,7 +1,7 @@
 """The protocols a transcript may name, and how their frames are validated.
 
-A protocol is known when the transcript format can read it. ``adapter`` says whether this
-version of the harness can also replay it through the orchestrator core.
+A protocol is known when the transcript format can read it; whether it can also be replayed
+through the core depends on an adapter being registered (``harness.adapters.replayable_protocols``).
 """
 
 from __future__ import annotations
@@ -20,22 +20,20 @@ class ProtocolInfo:
     provider: str
     transport: Literal["http", "stdio"]
     description: str
-    replayable: bool
 
 
 PROTOCOLS: dict[str, ProtocolInfo] = {
     info.name: info
     for info in (
-        ProtocolInfo("anthropic.messages", "anthropic", "http", "Anthropic Messages API (SSE streaming)", True),
-        ProtocolInfo("openai.responses", "openai", "http", "OpenAI Responses API (SSE streaming)", False),
-        ProtocolInfo("openai.chat", "openai", "http", "OpenAI Chat Completions API (SSE chunks)", False),
-        ProtocolInfo("codex.app-server", "codex", "stdio", "OpenAI Codex app-server JSON-RPC 2.0 over stdio", False),
+        ProtocolInfo("anthropic.messages", "anthropic", "http", "Anthropic Messages API (SSE streaming)"),
+        ProtocolInfo("openai.responses", "openai", "http", "OpenAI Responses API (SSE streaming)"),
+        ProtocolInfo("openai.chat", "openai", "http", "OpenAI Chat Completions API (SSE chunks)"),
+        ProtocolInfo("codex.app-server", "codex", "stdio", "OpenAI Codex app-server JSON-RPC 2.0 over stdio"),
         ProtocolInfo(
             "claude-agent-sdk.query",
             "claudeAgent",
             "stdio",
             "Claude Agent SDK query() boundary as t3code records it",
-            False,
         ),
     )
 }

@@ -146,3 +146,32 @@ def test_every_bundled_scenario_passes(repo_root: Path) -> None:
     assert len(suite.results) >= 8
     assert [r.scenario.name for r in suite.results if not r.passed] == []
     assert suite.unused_goldens == []
+
+
+def test_a_tool_that_ends_the_run_stops_the_loop_after_it_ran(tmp_path: Path) -> None:
+    loop = ROOT / "transcripts/anthropic/pydantic-ai-cassettes/anthropic__tool_use_then_tool_result_multiturn.ndjson"
+    source = load_scenario(ROOT / "scenarios/anthropic/tool_loop_two_requests.yaml")
+    scenario = source.model_copy(
+        update={
+            "transcript": str(loop),
+            "tools": {"get_exchange_rate": source.tools["get_exchange_rate"].model_copy(update={"ends_run": True})},
+            "expect": source.expect.model_copy(update={"golden": False, "stop_reason": None}),
+        }
+    )
+    result = run_scenario(scenario, goldens_dir=tmp_path)
+    events = result.execution.events
+    assert [e.type for e in events].count("request.sent") == 1
+    assert events[-1].type == "run.completed"
+    assert events[-1].data == {"stop_reason": "tool_use", "ended_by_tool": "get_exchange_rate"}
+    # The recording goes on with a second request that was never sent, so the replay says so.
+    assert [f.kind for f in result.failures] == ["replay"]
+    assert "unconsumed" in result.failures[0].message
+
+
+def test_dispatch_params_replace_the_request_params_for_that_run(tmp_path: Path) -> None:
+    commands = [
+        {"type": "thread.create", "thread_id": "t"},
+        {"type": "message.dispatch", "text": PROMPT, "params": {**REQUEST["params"], "max_tokens": 7}},  # type: ignore[dict-item]
+    ]
+    result = run_scenario(load_scenario(plain(tmp_path, commands=commands)), goldens_dir=tmp_path)
+    assert any("$.body.max_tokens: expected 32000, found 7" in f.message for f in result.failures)
