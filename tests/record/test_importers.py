@@ -10,7 +10,7 @@ import yaml
 
 from harness.errors import ImportSourceError, UnknownProtocolError, UsageError
 from harness.record import convert_source, import_source
-from harness.transcript import PROTOCOLS, ProtocolInfo, known_protocols, read_transcript
+from harness.transcript import known_protocols, read_transcript
 
 SSE = (
     "event: message_start\n"
@@ -227,12 +227,9 @@ def test_stdio_protocol_cannot_be_imported(tmp_path):
         convert_source(write(tmp_path / "stream.sse.txt", SSE), protocol="codex.app-server")
 
 
-def test_protocol_contradicting_the_cassette_url_is_refused(tmp_path, monkeypatch):
-    # Only one HTTP protocol is registered today; register a second one for this test.
-    info = ProtocolInfo("other.http", "other", "http", "a second HTTP protocol", False)
-    monkeypatch.setitem(PROTOCOLS, "other.http", info)
-    with pytest.raises(ImportSourceError, match=r"--protocol other\.http contradicts the recorded URLs"):
-        convert_source(write(tmp_path / "c.yaml", cassette()), protocol="other.http")
+def test_protocol_contradicting_the_cassette_url_is_refused(tmp_path):
+    with pytest.raises(ImportSourceError, match=r"--protocol openai\.chat contradicts the recorded URLs"):
+        convert_source(write(tmp_path / "c.yaml", cassette()), protocol="openai.chat")
 
 
 # --- source detection -------------------------------------------------------------------------
