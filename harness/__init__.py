@@ -11,6 +11,8 @@ The names a user needs live here; the modules behind them are implementation.
 
 from harness.adapters import AnthropicMessagesAdapter, get_adapter, replayable_protocols
 from harness.adapters.base import AssistantMessage, ContentItem, ProviderAdapter, RequestTemplate
+from harness.adapters.openai_chat import OpenAIChatAdapter
+from harness.adapters.openai_responses import OpenAIResponsesAdapter
 from harness.analysis import QueryResult, build_database, query
 from harness.core import (
     EVENT_TYPES,
@@ -89,6 +91,8 @@ __all__ = [
     "InMemoryEventStore",
     "LogicalClock",
     "MessageDispatch",
+    "OpenAIChatAdapter",
+    "OpenAIResponsesAdapter",
     "Orchestrator",
     "Outcome",
     "Projection",

@@ -5,6 +5,8 @@ from __future__ import annotations
 import harness
 
 EXPECTED = [
+    "OpenAIChatAdapter",
+    "OpenAIResponsesAdapter",
     "QueryResult",
     "ReportPaths",
     "build_database",

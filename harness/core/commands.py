@@ -38,6 +38,10 @@ class MessageDispatch(_Command):
     text: str = ""
     content: Any = None
     mode: Literal["start_immediately"] = "start_immediately"
+    #: Provider error types after which the app keeps going: the finished tool calls the failed
+    #: response carries (Groq hands back a rejected call in ``tool_use_failed``) join the
+    #: conversation and run, and the loop sends the next request, as pydantic-ai does.
+    recover: list[str] = Field(default_factory=list)
     #: Request params for this run only, replacing the scenario's ``request.params`` (a thread
     #: whose runs used different models, instructions or tools).
     params: dict[str, Any] | None = None

@@ -108,6 +108,7 @@ class Orchestrator:
         self.responses: list[tuple[str, AssistantMessage, str]] = []
         self._command_id: str | None = None
         self._resume_after: int | None = None  # background-mode resumption (see _resume_stream)
+        self._recover: frozenset[str] = frozenset()  # MessageDispatch.recover of the current run
 
     # -- event plumbing --------------------------------------------------------------------
 
@@ -186,6 +187,7 @@ class Orchestrator:
         message_id = command.message_id or f"{thread_id}/message-{ordinal}"
         if message_id in self.projection.messages:
             raise UsageError(f"message.dispatch: message id {message_id!r} is already used")
+        self._recover = frozenset(command.recover)
         # -- begin: background-mode resumption (openai.responses) ------------------------------
         self._resume_after = command.resume_starting_after
         if self._resume_after is not None and not hasattr(self.adapter, "resume_response"):
@@ -255,6 +257,16 @@ class Orchestrator:
             if self._resume_after is not None and request_number == 1:
                 outcome = self._resume_stream(thread_id, run_id, outcome)
             # -- end: background-mode resumption -----------------------------------------------
+            if isinstance(outcome, ResponseFailed) and outcome.error_type in self._recover:
+                recovered = [c for c in outcome.partial.tool_calls if c.complete]
+                if recovered:
+                    # The app recovers this error: what the failed response produced joins the
+                    # conversation and its finished tool calls run (MessageDispatch.recover).
+                    self._drain()
+                    conversation.append(AssistantTurn(outcome.partial))
+                    ran = [self._run_tool(thread_id, run_id, outcome.partial, call) for call in recovered]
+                    conversation.append(ToolResultsTurn(tuple(result for result, _ in ran)))
+                    continue
             if isinstance(outcome, ResponseFailed):
                 discarded = self._drain()
                 error = {"type": outcome.error_type, "message": outcome.message}
@@ -398,6 +410,7 @@ class Orchestrator:
                     "block_type": event.block_type,
                     "native_id": event.native_id,
                     "name": event.name,
+                    **({"choice": event.choice} if event.choice else {}),
                 },
             )
         elif isinstance(event, ItemDelta):

@@ -94,8 +94,10 @@ class Projection:
             item = self.items[data["item_id"]]
             if data["kind"] in ("text", "reasoning"):
                 item["text"] += data.get("text", "")
-                message = self.messages[item["response_id"]]
-                message["text" if data["kind"] == "text" else "reasoning"] += data.get("text", "")
+                # The message is choice 0; other choices of an n > 1 response live in its items.
+                if not item.get("choice"):
+                    message = self.messages[item["response_id"]]
+                    message["text" if data["kind"] == "text" else "reasoning"] += data.get("text", "")
         elif kind == "item.completed":
             item = self.items[data["item_id"]]
             final = data["item"]
@@ -105,7 +107,7 @@ class Projection:
                 # Text may arrive whole in the block start (non-streamed bodies): the final item wins.
                 item["text"] = final["text"]
                 message = self.messages[item["response_id"]]
-                parts = [self.items[i] for i in message["items"]]
+                parts = [self.items[i] for i in message["items"] if not self.items[i].get("choice")]
                 message["text"] = "".join(p["text"] for p in parts if p["kind"] == "text")
                 message["reasoning"] = "".join(p["text"] for p in parts if p["kind"] == "reasoning")
         elif kind == "response.completed":

@@ -2,7 +2,7 @@
 
 * ``event_id`` is dropped (it is derived from ``sequence``).
 * Provider-native ids (Anthropic ``msg_…``, ``toolu_…``, ``srvtoolu_…``, ``mcptoolu_…``, ``req_…``;
-  OpenAI ``resp_…``, ``rs_…``, ``fc_…``, ``call_…``, ``ws_…``, ``ct_…``, ``chatcmpl-…``) become
+  OpenAI ``resp_…``, ``rs_…``, ``fc_…``, ``call_…``, ``ws_…``, ``ct_…``, ``chatcmpl-…``; OpenRouter ``gen-…``) become
   ``<native-N>``, numbered by first appearance, so references between events survive.
 * Opaque provider blobs (``signature``, ``encrypted_content``, ``encrypted_index``,
   ``obfuscation``, the ``data`` of a ``redacted_thinking`` block) become ``<opaque>``.
@@ -23,9 +23,9 @@ from harness.core.events import StoredEvent
 
 GOLDEN_FORMAT = "replay-harness.golden/v1"
 # Anthropic: msg_, toolu_, srvtoolu_, mcptoolu_, req_. OpenAI: resp_, msg_, rs_, fc_, call_, ws_,
-# ct_, ctc_, chatcmpl-. Ids are volatile across recordings; their cross-references are not.
+# ct_, ctc_, chatcmpl-; OpenRouter gen-. Ids are volatile across recordings; their cross-references are not.
 NATIVE_ID = re.compile(
-    r"^(?:(?:msg|toolu|srvtoolu|mcptoolu|req|resp|rs|fc|call|ws|ct|ctc)_[A-Za-z0-9_\-]+|chatcmpl-[A-Za-z0-9_\-]+)$"
+    r"^(?:(?:msg|toolu|srvtoolu|mcptoolu|req|resp|rs|fc|call|ws|ct|ctc)_[A-Za-z0-9_\-]+|(?:chatcmpl|gen)-[A-Za-z0-9_\-]+)$"
 )
 OPAQUE_KEYS = frozenset({"signature", "encrypted_content", "encrypted_index", "obfuscation"})
 COALESCED_KINDS = frozenset({"text", "reasoning", "arguments"})

@@ -5,8 +5,8 @@ yields the conversation: the user turn, each assistant response as canonical ite
 outcome. The target protocol's adapter then builds every request from that conversation, and a
 renderer writes every response as the target's frames. The result is a *derived* transcript: its
 header says so and names the source, and it carries only what both protocols can express (text,
-reasoning text, client tool calls, stop reasons and token counts; server-tool blocks and
-signatures are dropped).
+reasoning text (Chat Completions: ``reasoning_content``), client tool calls, stop reasons and token
+counts; server-tool blocks and signatures are dropped).
 
 Its purpose is parity testing: replaying the original and the translation with the same commands
 and tools must give the same canonical projection (see ``variants`` in ``docs/scenarios.md``).
@@ -139,6 +139,8 @@ def _render_openai_chat(message: AssistantMessage, finish: str, index: int) -> l
         return _sse(None, {**head, "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}]})
 
     frames = [chunk({"role": "assistant", "content": ""})]
+    if message.reasoning:
+        frames.append(chunk({"reasoning_content": message.reasoning}))
     text = message.text
     if text:
         frames.append(chunk({"content": text}))

@@ -123,8 +123,11 @@ def _lint_http(transcript: Transcript) -> list[LintIssue]:
         pending_request = None
         previous = kind
         if reader is not None and not failed:
-            if reader.done and not has_requests:
-                reader = new_reader()  # stream-only: the next response of the loop
+            # Stream-only: the next response of the loop, unless the finished reader still claims the
+            # frame (the [DONE] that ends a failed stream).
+            absorbs = getattr(reader, "absorbs", None)
+            if reader.done and not has_requests and not (absorbs is not None and absorbs(entry.frame)):
+                reader = new_reader()
             found = reader.feed(entry.frame, index)
             issues.extend(_violations(found, transcript))
             # After a fatal violation the rest of the exchange is noise; report the cause once.
