@@ -429,7 +429,9 @@ def _assistant_block(item: ContentItem) -> dict[str, Any]:
     if item.kind == "reasoning":
         return {"type": "thinking", "thinking": item.text, "signature": item.signature or ""}
     if item.kind in ("tool_call", "server_tool_call"):
-        block = {"type": item.block_type, "id": item.native_id, "name": item.name, "input": item.arguments}
+        # A client tool call is always tool_use on this wire, whatever protocol the item came from.
+        block_type = "tool_use" if item.kind == "tool_call" else item.block_type
+        block = {"type": block_type, "id": item.native_id, "name": item.name, "input": item.arguments}
         if "server_name" in item.block:
             block["server_name"] = item.block["server_name"]
         return block

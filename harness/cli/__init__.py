@@ -37,7 +37,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="overwrite OUT if it exists")
 
     p = commands.add_parser("translate", help="rewrite a transcript's conversation in another protocol (derived)")
-    p.add_argument("source", type=Path, help="a replayable transcript")
+    p.add_argument("source", type=Path, help="a replayable transcript, or a scenario file that replays one")
     p.add_argument("--to", dest="protocol", required=True, help="target protocol, e.g. openai.chat")
     p.add_argument("-o", "--out", type=Path, required=True, help="transcript file to write")
     p.add_argument("--model", help="model name for the target requests (default: the source's)")
@@ -226,11 +226,12 @@ def _cmd_goldens(args: argparse.Namespace, console: Console) -> int:
     args.seed = None
     suite = _run_suite_with_progress(console, args, update=True)
     for result in suite.results:
-        console.print(
-            f"{result.golden_outcome or 'no golden':>9}  {result.golden_path or result.scenario.name}",
-            highlight=False,
-            markup=False,
-        )
+        for checked in result.variants or [result]:  # a provider-neutral scenario: one golden per variant
+            console.print(
+                f"{checked.golden_outcome or 'no golden':>9}  {checked.golden_path or checked.scenario.name}",
+                highlight=False,
+                markup=False,
+            )
         for failure in result.failures:
             console.print(f"     {failure.kind}: {failure.message}", highlight=False, markup=False)
     for path in suite.unused_goldens:

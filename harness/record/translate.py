@@ -28,6 +28,7 @@ from harness.adapters.base import (
     AssistantTurn,
     ConversationTurn,
     RequestTemplate,
+    ToolResultsTurn,
 )
 from harness.errors import ImportSourceError
 from harness.transcript import EmitInbound, Entry, ExpectOutbound, TranscriptHeader, get_protocol, read_transcript
@@ -67,11 +68,24 @@ def _finish(message: AssistantMessage, source_next_step: str) -> str:
 
 def _portable(message: AssistantMessage) -> AssistantMessage:
     """The part of a response every target can express: text, reasoning text, client tool calls."""
+    # block_type names the source protocol's wire shape; a translation has none, so it says the kind.
     items = [
-        dataclasses.replace(item, index=position, signature=None, citations=[], block={})
+        dataclasses.replace(item, index=position, block_type=item.kind, signature=None, citations=[], block={})
         for position, item in enumerate(i for i in message.items if i.kind in ("text", "reasoning", "tool_call"))
     ]
     return dataclasses.replace(message, items=items, alternatives=[])
+
+
+def _portable_results(turn: ToolResultsTurn) -> ToolResultsTurn:
+    """Tool outcomes as plain values: recorded provider-native content (a list of text blocks)
+    becomes its text, so the target adapter renders it its own way."""
+    results = []
+    for result in turn.results:
+        output = result.output
+        if result.verbatim and isinstance(output, list):
+            output = "".join(b.get("text", "") for b in output if isinstance(b, dict))
+        results.append(dataclasses.replace(result, output=output, verbatim=False))
+    return ToolResultsTurn(tuple(results))
 
 
 def _sse(event: str | None, data: Any) -> dict[str, Any]:
@@ -211,7 +225,12 @@ def _template_for(protocol: str, source: RequestTemplate, model: str | None) -> 
 def translate_transcript(
     source: Path | str, out: Path | str, *, protocol: str, model: str | None = None, force: bool = False
 ) -> TranslationResult:
-    """Write ``source``'s conversation as a ``protocol`` transcript at ``out`` (see module docstring)."""
+    """Write ``source``'s conversation as a ``protocol`` transcript at ``out`` (see module docstring).
+
+    ``source`` is a transcript (replayed with the scenario it implies) or a scenario file (replayed
+    as it says: its commands, tools and declared ignores), holding one thread.
+    """
+    from harness.scenario.model import SCENARIO_SUFFIXES, load_scenario
     from harness.scenario.runner import execute, scenario_for_transcript
 
     if protocol not in _RENDERERS:
@@ -219,20 +238,33 @@ def translate_transcript(
         raise ImportSourceError(
             f"cannot translate into {protocol!r}; translation targets: {', '.join(sorted(_RENDERERS))}"
         )
-    transcript = read_transcript(source)
-    scenario = scenario_for_transcript(transcript, path=str(source))
+    if Path(source).suffix in SCENARIO_SUFFIXES:
+        # A scenario says how the source replays (its commands, tools and declared ignores).
+        scenario = load_scenario(source)
+        if scenario.variants:
+            raise ImportSourceError(f"{source}: translate one recording, not a scenario with variants")
+        transcript = read_transcript(scenario.transcript_path())
+    else:
+        transcript = read_transcript(source)
+        scenario = scenario_for_transcript(transcript, path=str(source))
     execution = execute(scenario, transcript=transcript)
     if execution.driver.failure is not None:
         raise ImportSourceError(f"{source}: the source does not replay cleanly: {execution.driver.failure}")
     source_adapter = get_adapter(transcript.protocol)
     target = get_adapter(protocol)
     spec = scenario.request
-    assert spec is not None
-    template = _template_for(protocol, RequestTemplate(params=dict(spec.params)), model)
-    conversation: list[ConversationTurn] = [
-        AssistantTurn(_portable(turn.message)) if isinstance(turn, AssistantTurn) else turn
-        for turn in execution.orchestrator.conversations["thread-1"]
-    ]
+    template = _template_for(protocol, RequestTemplate(params=dict(spec.params) if spec else {}), model)
+    threads = list(execution.orchestrator.conversations.values())
+    if len(threads) != 1:
+        raise ImportSourceError(f"{source}: translate a recording of one thread, not {len(threads)}")
+    conversation: list[ConversationTurn] = []
+    for turn in threads[0]:
+        if isinstance(turn, AssistantTurn):
+            conversation.append(AssistantTurn(_portable(turn.message)))
+        elif isinstance(turn, ToolResultsTurn):
+            conversation.append(_portable_results(turn))
+        else:
+            conversation.append(turn)
     with_requests = transcript.has_outbound
     entries: list[Entry] = []
     responses = 0
@@ -250,7 +282,7 @@ def translate_transcript(
             entries.append(EmitInbound(label=label, frame=frame))
     if not responses:
         raise ImportSourceError(f"{source}: no completed response to translate")
-    name = Path(source).name
+    name = Path(transcript.path or source).name
     header = TranscriptHeader(
         provider=get_protocol(protocol).provider,
         protocol=protocol,

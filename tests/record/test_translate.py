@@ -70,3 +70,38 @@ def test_translation_is_deterministic(tmp_path: Path) -> None:
     translate_transcript(TOOL_LOOP, tmp_path / "a" / "t.ndjson", protocol="anthropic.messages")
     translate_transcript(TOOL_LOOP, tmp_path / "b" / "t.ndjson", protocol="anthropic.messages")
     assert (tmp_path / "a" / "t.ndjson").read_bytes() == (tmp_path / "b" / "t.ndjson").read_bytes()
+
+
+PARITY = [
+    (
+        "transcripts/openai/pydantic-ai-cassettes/openai-chat__tool_call_then_text_usage_chunk.ndjson",
+        "anthropic.messages",
+        "capital_uk.anthropic",
+    ),
+    (
+        "transcripts/anthropic/pydantic-ai-cassettes/anthropic__tool_use_then_tool_result_multiturn.ndjson",
+        "openai.chat",
+        "exchange_rate.openai_chat",
+    ),
+    (
+        "scenarios/openai/responses/openai_responses_function_call_no_sequence_numbers.yaml",
+        "anthropic.messages",
+        "capital_france.anthropic",
+    ),
+    (
+        "scenarios/openai/responses/openai_responses_function_call_no_sequence_numbers.yaml",
+        "openai.chat",
+        "capital_france.openai_chat",
+    ),
+]
+
+
+@pytest.mark.parametrize(("source", "protocol", "name"), PARITY, ids=[p[2] for p in PARITY])
+def test_committed_parity_translations_are_current(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, source: str, protocol: str, name: str
+) -> None:
+    monkeypatch.chdir(ROOT)  # paths inside the header and scenario are repository-relative
+    fresh = tmp_path / f"{name}.ndjson"
+    translate_transcript(source, fresh, protocol=protocol)
+    committed = ROOT / "transcripts" / "parity" / f"{name}.ndjson"
+    assert fresh.read_bytes() == committed.read_bytes(), f"regenerate {committed.name} (transcripts/parity/README.md)"
