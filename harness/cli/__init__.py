@@ -46,8 +46,8 @@ def _parser() -> argparse.ArgumentParser:
     p = commands.add_parser("validate", help="lint transcripts: schema, ordering, orphan entries")
     p.add_argument("transcripts", type=Path, nargs="+")
 
-    p = commands.add_parser("replay", help="replay one transcript through the core and print the outcome")
-    p.add_argument("transcript", type=Path)
+    p = commands.add_parser("replay", help="replay one transcript (or scenario) through the core and print the outcome")
+    p.add_argument("transcript", type=Path, help="a transcript, or a scenario file to replay as it says")
     p.add_argument("--json", action="store_true", help="print exactly one JSON object (a stable interface)")
 
     for name, help_text in (("run", "run scenarios, check goldens, write reports/"),):

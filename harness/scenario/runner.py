@@ -289,7 +289,15 @@ def run_scenario(
 
 
 def replay_transcript(path: Path | str) -> Execution:
-    """Replay a bare transcript with the scenario it implies (see :func:`scenario_for_transcript`)."""
+    """Replay a bare transcript with the scenario it implies (see :func:`scenario_for_transcript`),
+    or a scenario file as it says (for a scenario with variants, its first variant)."""
+    from harness.scenario.model import SCENARIO_SUFFIXES, load_scenario
+
+    if Path(path).suffix in SCENARIO_SUFFIXES:
+        scenario = load_scenario(path)
+        if scenario.variants:
+            scenario = scenario.for_variant(next(iter(scenario.variants)))
+        return execute(scenario)
     transcript = read_transcript(path)
     return execute(scenario_for_transcript(transcript, path=str(path)), transcript=transcript)
 

@@ -177,3 +177,14 @@ def test_translate_writes_a_derived_transcript_that_replays(
     assert "2 response(s)" in capsys.readouterr().out
     assert main(["replay", str(out)]) == EXIT_OK
     assert main(["translate", TOOL_LOOP, "--to", "anthropic.messages", "-o", str(out)]) == EXIT_USAGE
+
+
+def test_replay_accepts_a_scenario_file_for_recordings_that_need_one(
+    repo_root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    groq = "transcripts/openai/pydantic-ai-cassettes/chat-compat-groq__midstream_event_error_then_retry.ndjson"
+    assert main(["replay", groq, "--json"]) == EXIT_FAILED  # the bare recording needs the recovery policy
+    assert json.loads(capsys.readouterr().out)["error"]["type"] == "UnconsumedEntries"
+    assert main(["replay", "scenarios/openai/chat/openai_chat_compat_groq_tool_use_failed.yaml", "--json"]) == EXIT_OK
+    summary = json.loads(capsys.readouterr().out)
+    assert (summary["status"], len(summary["messages"])) == ("completed", 3)
