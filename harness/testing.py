@@ -1,19 +1,109 @@
-"""Conformance tests users can run against their own implementations.
+"""Conformance tests and helpers users can run against their own implementations.
 
-Subclass :class:`EventStoreContract` and implement :meth:`EventStoreContract.make_store` to check
-an event store (SQLite, Postgres, your own) against the contract the orchestrator relies on::
+Subclass :class:`EventStoreContract` to check an event store, or :class:`AdapterContract` to check
+a protocol adapter, against the contract the orchestrator relies on::
 
     class TestMyStore(EventStoreContract):
         def make_store(self) -> EventStore:
             return MyStore(":memory:")
 
-The class name does not start with ``Test`` so pytest collects only your subclass.
+    class TestMyAdapter(AdapterContract):
+        def make_adapter(self) -> ProviderAdapter:
+            return MyAdapter()
+
+        def complete_response(self) -> list[Any]:
+            return [...]  # the inbound frames of one recorded response
+
+The class names do not start with ``Test`` so pytest collects only your subclasses.
+:func:`read_response` and :func:`terminal_of` drive one response reader in ordinary tests.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
+from harness.adapters.base import (
+    AssistantTurn,
+    ProviderAdapter,
+    ProviderEvent,
+    RequestTemplate,
+    ResponseCompleted,
+    ResponseFailed,
+    ResponseReader,
+    UserTurn,
+)
 from harness.core.events import NewEvent
 from harness.core.store import EventStore
+
+
+def read_response(reader: ResponseReader, frames: Sequence[Any], *, finish: bool = True) -> list[ProviderEvent]:
+    """Every canonical event ``reader`` produces for ``frames`` (frame index = position), then
+    :meth:`~harness.adapters.base.ResponseReader.finish` unless ``finish`` is false."""
+    events: list[ProviderEvent] = []
+    for index, frame in enumerate(frames):
+        events.extend(reader.feed(frame, index))
+    if finish:
+        events.extend(reader.finish(len(frames)))
+    return events
+
+
+def terminal_of(events: Sequence[ProviderEvent]) -> ResponseCompleted | ResponseFailed:
+    """The one terminal event among ``events``; fails the test if there is not exactly one."""
+    terminals = [e for e in events if isinstance(e, (ResponseCompleted, ResponseFailed))]
+    assert len(terminals) == 1, f"expected exactly one terminal event, found {terminals!r}"
+    return terminals[0]
+
+
+class AdapterContract:
+    """The behaviour every :class:`~harness.adapters.base.ProviderAdapter` must have."""
+
+    def make_adapter(self) -> ProviderAdapter:
+        raise NotImplementedError("subclasses return a new adapter")
+
+    def complete_response(self) -> list[Any]:
+        raise NotImplementedError("subclasses return the inbound frames of one complete response")
+
+    def test_a_complete_response_ends_with_exactly_one_completed_event(self) -> None:
+        reader = self.make_adapter().new_response()
+        events = read_response(reader, self.complete_response())
+        assert isinstance(terminal_of(events), ResponseCompleted)
+        assert reader.done
+
+    def test_the_same_frames_give_the_same_events(self) -> None:
+        frames = self.complete_response()
+        first = read_response(self.make_adapter().new_response(), frames)
+        second = read_response(self.make_adapter().new_response(), frames)
+        assert repr(first) == repr(second)
+
+    def test_a_response_without_frames_fails_with_a_named_rule(self) -> None:
+        terminal = terminal_of(read_response(self.make_adapter().new_response(), []))
+        assert isinstance(terminal, ResponseFailed)
+        assert terminal.rule, "an empty response must fail with a named protocol rule"
+
+    def test_every_truncation_fails_instead_of_raising(self) -> None:
+        frames = self.complete_response()
+        for cut in range(1, len(frames)):
+            events = read_response(self.make_adapter().new_response(), frames[:cut])
+            terminal = terminal_of(events)
+            if isinstance(terminal, ResponseFailed):
+                assert terminal.error_type, f"cut at {cut}: a failure names its error type"
+
+    def test_frames_it_cannot_place_never_raise(self) -> None:
+        junk: list[Any] = [None, "text", 3, {}, {"kind": "sse", "event": None, "data": None}, {"kind": "mystery"}]
+        for frame in junk:
+            read_response(self.make_adapter().new_response(), [frame])
+        read_response(self.make_adapter().new_response(), [*self.complete_response(), *junk])
+
+    def test_the_completed_message_goes_back_into_a_request(self) -> None:
+        adapter = self.make_adapter()
+        terminal = terminal_of(read_response(adapter.new_response(), self.complete_response()))
+        assert isinstance(terminal, ResponseCompleted)
+        conversation = [UserTurn(text="hello"), AssistantTurn(terminal.message), UserTurn(text="again")]
+        template = RequestTemplate(params={"model": "m"})
+        first = adapter.build_request(template, list(conversation))
+        assert first == adapter.build_request(template, list(conversation))
+        assert adapter.next_step(terminal.message) in ("run_tools", "continue", "stop")
 
 
 class EventStoreContract:

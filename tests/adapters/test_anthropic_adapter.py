@@ -32,6 +32,7 @@ from harness.adapters.base import (
     UnrecognizedFrame,
     UserTurn,
 )
+from harness.testing import read_response
 
 # -- frame builders ---------------------------------------------------------------------------
 
@@ -126,13 +127,7 @@ def tool_block(
 
 def feed_one_reader(frames: list[Any], *, finish: bool = True) -> list[ProviderEvent]:
     """Every event one reader produces for ``frames`` (no splitting into responses), then finish."""
-    reader = AnthropicResponseReader()
-    events: list[ProviderEvent] = []
-    for index, frame in enumerate(frames):
-        events.extend(reader.feed(frame, index))
-    if finish:
-        events.extend(reader.finish(len(frames)))
-    return events
+    return read_response(AnthropicResponseReader(), frames, finish=finish)
 
 
 def final_message(frames: list[Any]) -> AssistantMessage:

@@ -43,6 +43,7 @@ from harness.adapters.openai_chat import (
 )
 from harness.record import translate_transcript
 from harness.scenario import replay_summary, replay_transcript
+from harness.testing import read_response
 from harness.transcript import ExpectOutbound, read_transcript
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -122,13 +123,7 @@ def stream(*parts: dict[str, Any] | list[dict[str, Any]], reason: str = "stop") 
 
 def feed_one_reader(frames: list[Any], *, finish: bool = True) -> list[ProviderEvent]:
     """Every event one reader produces for ``frames`` (no splitting into responses), then finish."""
-    reader = OpenAIChatResponseReader()
-    events: list[ProviderEvent] = []
-    for index, frame in enumerate(frames):
-        events.extend(reader.feed(frame, index))
-    if finish:
-        events.extend(reader.finish(len(frames)))
-    return events
+    return read_response(OpenAIChatResponseReader(), frames, finish=finish)
 
 
 def final_message(frames: list[Any]) -> AssistantMessage:

@@ -52,6 +52,7 @@ from harness.core.tools import ScenarioTools
 from harness.errors import UsageError
 from harness.scenario import load_scenario
 from harness.scenario.runner import Execution, execute, replay_transcript, scenario_for_transcript
+from harness.testing import read_response
 from harness.transcript import parse_transcript
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -192,13 +193,7 @@ def feed_one_reader(
     frames: list[Any], *, finish: bool = True, reader: OpenAIResponsesReader | None = None
 ) -> list[ProviderEvent]:
     """Every event one reader produces for ``frames`` (no splitting into responses), then finish."""
-    reader = reader or OpenAIResponsesReader()
-    events: list[ProviderEvent] = []
-    for index, frame in enumerate(frames):
-        events.extend(reader.feed(frame, index))
-    if finish:
-        events.extend(reader.finish(len(frames)))
-    return events
+    return read_response(reader or OpenAIResponsesReader(), frames, finish=finish)
 
 
 def final_message(frames: list[Any]) -> AssistantMessage:
