@@ -25,6 +25,7 @@ from typing import Any
 
 from harness.adapters.base import (
     AssistantTurn,
+    ConversationTurn,
     ProviderAdapter,
     ProviderEvent,
     RequestTemplate,
@@ -99,7 +100,11 @@ class AdapterContract:
         adapter = self.make_adapter()
         terminal = terminal_of(read_response(adapter.new_response(), self.complete_response()))
         assert isinstance(terminal, ResponseCompleted)
-        conversation = [UserTurn(text="hello"), AssistantTurn(terminal.message), UserTurn(text="again")]
+        conversation: list[ConversationTurn] = [
+            UserTurn(text="hello"),
+            AssistantTurn(terminal.message),
+            UserTurn(text="again"),
+        ]
         template = RequestTemplate(params={"model": "m"})
         first = adapter.build_request(template, list(conversation))
         assert first == adapter.build_request(template, list(conversation))
