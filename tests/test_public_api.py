@@ -5,6 +5,7 @@ from __future__ import annotations
 import harness
 
 EXPECTED = [
+    "SqliteEventStore",
     "OpenAIChatAdapter",
     "OpenAIResponsesAdapter",
     "QueryResult",

@@ -5,6 +5,7 @@ from harness.core.events import EVENT_TYPES, TERMINAL_RUN_EVENTS, EventRecord, N
 from harness.core.ids import IdAllocator
 from harness.core.orchestrator import CommandResult, Orchestrator, Transport
 from harness.core.projections import Projection, fold
+from harness.core.sqlite_store import SqliteEventStore
 from harness.core.store import EventStore, InMemoryEventStore
 from harness.core.tools import Outcome, ScenarioTools, ToolRunner, ToolSpec
 
@@ -22,6 +23,7 @@ __all__ = [
     "Outcome",
     "Projection",
     "ScenarioTools",
+    "SqliteEventStore",
     "StoredEvent",
     "ThreadCreate",
     "ToolRunner",

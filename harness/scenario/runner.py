@@ -21,6 +21,7 @@ from harness.core.events import StoredEvent
 from harness.core.ids import IdAllocator
 from harness.core.invariants import Violation, check_invariants
 from harness.core.orchestrator import Orchestrator
+from harness.core.store import EventStore
 from harness.core.tools import Outcome, ScenarioTools, ToolSpec
 from harness.errors import GoldenMismatch, GoldenMissing, ReplayError, ScenarioError
 from harness.golden import check_golden, dump_golden, normalize_events
@@ -170,8 +171,15 @@ def scenario_for_transcript(transcript: Transcript, *, path: str | None = None) 
     )
 
 
-def execute(scenario: Scenario, *, transcript: Transcript | None = None, seed: int | None = None) -> Execution:
-    """Replay ``scenario``: run its commands against its transcript through the core."""
+def execute(
+    scenario: Scenario,
+    *,
+    transcript: Transcript | None = None,
+    seed: int | None = None,
+    store: EventStore | None = None,
+) -> Execution:
+    """Replay ``scenario``: run its commands against its transcript through the core, storing the
+    events in ``store`` (default: a new in-memory store)."""
     if transcript is None:
         transcript = read_transcript(scenario.transcript_path())
     adapter = get_adapter(transcript.protocol)
@@ -196,6 +204,7 @@ def execute(scenario: Scenario, *, transcript: Transcript | None = None, seed: i
         ),
         clock=clock,
         ids=IdAllocator(scenario.seed if seed is None else seed),
+        store=store,
     )
     commands = scenario.commands or [ThreadCreate(thread_id="thread-1"), MessageDispatch()]
     for command in commands:
