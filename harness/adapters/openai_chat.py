@@ -90,6 +90,13 @@ TOOL_FINISH_REASONS = frozenset({"tool_calls", "function_call"})
 THINK_TAGS = ("<think>", "</think>")
 #: Delta fields that carry reasoning text, in order of preference when a delta has both.
 REASONING_FIELDS = ("reasoning_content", "reasoning")
+#: Delta fields this adapter applies, plus metadata it knows carries nothing new: ``role``; Groq's
+#: ``channel`` (the gpt-oss channel label, mirrored by ``reasoning``); OpenRouter's
+#: ``reasoning_details`` (a structured copy of ``reasoning``). Any other non-empty delta field
+#: (``audio``, ``annotations``, ...) carries its chunk through as an unrecognized frame.
+KNOWN_DELTA_FIELDS = frozenset(
+    {"content", "refusal", "tool_calls", "function_call", *REASONING_FIELDS, "role", "channel", "reasoning_details"}
+)
 _CHUNK_OBJECT = "chat.completion.chunk"
 
 
@@ -450,8 +457,10 @@ class OpenAIChatResponseReader:
             self._function_call(choice, function_call, frame_index, events)
         elif function_call is not None:
             odd = True
+        if any(value not in (None, "", [], {}) for key, value in delta.items() if key not in KNOWN_DELTA_FIELDS):
+            odd = True
         if odd:
-            # A delta field of a shape this adapter does not know: carried, not applied.
+            # A delta field (or a shape) this adapter does not know: carried, not applied.
             events.append(UnrecognizedFrame(name=_CHUNK_OBJECT, frame=chunk, frame_index=frame_index))
         if isinstance(finish_reason, str) and finish_reason:
             choice.finish_reason = finish_reason

@@ -643,8 +643,18 @@ def test_azure_filter_annotations_and_obfuscation_change_nothing() -> None:
     assert final_message(azure).to_json() == final_message(plain).to_json()
 
 
-def test_unknown_delta_fields_are_ignored() -> None:
+def test_known_metadata_delta_fields_change_nothing_and_are_not_reported() -> None:
     frames = stream(chunk(choice(content="x", channel="analysis", reasoning_details=[{"index": 0, "text": "t"}])))
+    assert final_message(frames).text == "x"
+    assert not [e for e in feed_one_reader(frames) if isinstance(e, UnrecognizedFrame)]
+
+
+def test_an_unknown_delta_field_carries_its_chunk_through_without_being_applied() -> None:
+    odd = chunk(choice(content="x", audio={"id": "audio_1", "data": "UklGR"}))
+    frames = stream(odd)
+    events = feed_one_reader(frames)
+    (unrecognized,) = [e for e in events if isinstance(e, UnrecognizedFrame)]
+    assert (unrecognized.frame_index, unrecognized.frame["choices"][0]["delta"]["audio"]["id"]) == (1, "audio_1")
     assert final_message(frames).text == "x"
 
 
