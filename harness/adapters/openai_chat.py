@@ -349,7 +349,11 @@ class OpenAIChatResponseReader:
             return self._provider_error(data["error"], data, frame_index, events)
         obj = data.get("object")
         if obj == "":
-            # Azure prompt_filter_results / asynchronous content-filter annotations: no content.
+            # Azure prompt_filter_results / asynchronous content-filter annotations carry no content;
+            # the SDK skips them. One that does carry delta content is kept in the log, not applied.
+            deltas = [c.get("delta") for c in data.get("choices") or [] if isinstance(c, dict)]
+            if any(isinstance(d, dict) and _has_content(d) for d in deltas):
+                events.append(UnrecognizedFrame(name="azure.annotation", frame=data, frame_index=frame_index))
             return events
         choices = data.get("choices")
         if (obj is not None and obj != _CHUNK_OBJECT) or not isinstance(choices, list):

@@ -1110,3 +1110,19 @@ def test_an_anthropic_tool_loop_translated_into_openai_chat_replays_to_the_same_
         return [(m["text"], [(c["name"], c["arguments"]) for c in m["tool_calls"]]) for m in s["messages"]]
 
     assert portable(summary) == portable(original)
+
+
+def test_an_azure_annotation_chunk_with_content_is_kept_in_the_log_but_not_applied() -> None:
+    annotation = sse(
+        {
+            "id": "",
+            "object": "",
+            "created": 0,
+            "model": "",
+            "choices": [{"index": 0, "delta": {"content": "late"}, "content_filter_results": {}}],
+        }
+    )
+    frames = stream(text("x"), annotation)
+    (unrecognized,) = [e for e in feed_one_reader(frames) if isinstance(e, UnrecognizedFrame)]
+    assert unrecognized.name == "azure.annotation"
+    assert final_message(frames).text == "x"
