@@ -196,10 +196,7 @@ class ExpectationFailed(CheckFailure):
 
 
 def _short(value: Any, limit: int = 160) -> str:
-    import orjson
+    # Imported here: the matcher imports this module for UsageError.
+    from harness.replay.matcher import short_json
 
-    try:
-        text = orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
-    except TypeError:
-        text = repr(value)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return short_json(value, limit)

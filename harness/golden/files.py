@@ -11,7 +11,7 @@ from typing import Any, Literal
 import orjson
 
 from harness.errors import GoldenMismatch, GoldenMissing
-from harness.replay.matcher import MISSING, first_difference
+from harness.replay.matcher import MISSING, first_difference, short_json
 from harness.transcript.io import write_atomic
 
 
@@ -26,15 +26,9 @@ class Divergence:
     actual: Any
 
     def describe(self) -> str:
-        def show(value: Any) -> str:
-            if value is MISSING:
-                return "<missing>"
-            text = orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
-            return text if len(text) <= 200 else text[:199] + "…"
-
         return (
             f"first divergence at event index {self.index} ({self.event_type or 'no event'}), "
-            f"{self.json_path}: expected {show(self.expected)}, found {show(self.actual)}"
+            f"{self.json_path}: expected {short_json(self.expected)}, found {short_json(self.actual)}"
         )
 
 

@@ -19,6 +19,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from harness.errors import UsageError
 
 _TOKEN = re.compile(
@@ -94,6 +96,16 @@ def _strip(value: Any, segments: tuple[Segment, ...]) -> Any:
 
 
 MISSING: Any = type("Missing", (), {"__repr__": lambda self: "<missing>"})()
+
+
+def short_json(value: Any, limit: int = 200) -> str:
+    """A JSON value for an error message: sorted keys, cut with "…" past ``limit`` characters;
+    :data:`MISSING` (and anything that is not JSON) shows as its ``repr``."""
+    try:
+        text = orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+    except TypeError:
+        text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _same_scalar(a: Any, b: Any) -> bool:

@@ -26,8 +26,8 @@ from harness.core.tools import Outcome, ScenarioTools, ToolSpec
 from harness.errors import GoldenMismatch, GoldenMissing, ReplayError, ScenarioError
 from harness.golden import check_golden, dump_golden, normalize_events
 from harness.replay import FrameMatcher, LogicalClock, ReplayDriver
-from harness.replay.matcher import MISSING, first_difference
-from harness.scenario.model import RequestSpec, Scenario, ToolDecl
+from harness.replay.matcher import first_difference, short_json
+from harness.scenario.model import SCENARIO_SUFFIXES, RequestSpec, Scenario, ToolDecl, load_scenario
 from harness.transcript import ExpectOutbound, Transcript, read_transcript
 
 FailureKind = Literal["replay", "invariant", "expectation", "golden", "golden_missing", "parity"]
@@ -300,8 +300,6 @@ def run_scenario(
 def replay_transcript(path: Path | str) -> Execution:
     """Replay a bare transcript with the scenario it implies (see :func:`scenario_for_transcript`),
     or a scenario file as it says (for a scenario with variants, its first variant)."""
-    from harness.scenario.model import SCENARIO_SUFFIXES, load_scenario
-
     if Path(path).suffix in SCENARIO_SUFFIXES:
         scenario = load_scenario(path)
         if scenario.variants:
@@ -396,16 +394,7 @@ def _run_variants(scenario: Scenario, *, goldens_dir: Path, update_goldens: bool
                 Failure(
                     "parity",
                     f"variant {name!r} differs from {first_name!r} at {path}: "
-                    f"{first_name} has {_show(expected)}, {name} has {_show(actual)}",
+                    f"{first_name} has {short_json(expected)}, {name} has {short_json(actual)}",
                 )
             )
     return combined
-
-
-def _show(value: Any) -> str:
-    import orjson
-
-    if value is MISSING:
-        return "nothing"
-    text = orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
-    return text if len(text) <= 200 else text[:199] + "…"
