@@ -15,17 +15,22 @@ a protocol adapter, against the contract the orchestrator relies on::
             return [...]  # the inbound frames of one recorded response
 
 The class names do not start with ``Test`` so pytest collects only your subclasses.
-:func:`read_response` and :func:`terminal_of` drive one response reader in ordinary tests.
+:func:`read_response`, :func:`terminal_of`, :func:`protocol_violations` and :func:`describe_event`
+drive and inspect one response reader in ordinary tests.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
 from harness.adapters.base import (
+    AssistantMessage,
     AssistantTurn,
+    ContentItem,
     ConversationTurn,
+    ProtocolViolation,
     ProviderAdapter,
     ProviderEvent,
     RequestTemplate,
@@ -54,6 +59,23 @@ def terminal_of(events: Sequence[ProviderEvent]) -> ResponseCompleted | Response
     terminals = [e for e in events if isinstance(e, (ResponseCompleted, ResponseFailed))]
     assert len(terminals) == 1, f"expected exactly one terminal event, found {terminals!r}"
     return terminals[0]
+
+
+def protocol_violations(events: Sequence[ProviderEvent]) -> list[ProtocolViolation]:
+    """The protocol violations among ``events``, in order."""
+    return [e for e in events if isinstance(e, ProtocolViolation)]
+
+
+def describe_event(event: ProviderEvent) -> tuple[str, dict[str, Any]]:
+    """An event as ``(class name, fields)`` without its frame index, items and messages as JSON,
+    for comparing events in tests."""
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(event):
+        if f.name == "frame_index":
+            continue
+        value = getattr(event, f.name)
+        out[f.name] = value.to_json() if isinstance(value, (ContentItem, AssistantMessage)) else value
+    return type(event).__name__, out
 
 
 class AdapterContract:

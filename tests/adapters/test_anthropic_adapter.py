@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import copy
 import itertools
-from dataclasses import fields
 from typing import Any
 
 import pytest
@@ -22,7 +21,6 @@ from harness.adapters.base import (
     ContentItem,
     ItemCompleted,
     ItemDelta,
-    ProtocolViolation,
     ProviderEvent,
     RequestTemplate,
     ResponseCompleted,
@@ -32,7 +30,7 @@ from harness.adapters.base import (
     UnrecognizedFrame,
     UserTurn,
 )
-from harness.testing import read_response
+from harness.testing import describe_event, protocol_violations, read_response, terminal_of
 
 # -- frame builders ---------------------------------------------------------------------------
 
@@ -132,38 +130,20 @@ def feed_one_reader(frames: list[Any], *, finish: bool = True) -> list[ProviderE
 
 def final_message(frames: list[Any]) -> AssistantMessage:
     """The message of the single response in ``frames``, which must complete."""
-    events = feed_one_reader(frames)
-    terminals = [e for e in events if isinstance(e, (ResponseCompleted, ResponseFailed))]
-    assert len(terminals) == 1, terminals
-    (terminal,) = terminals
+    terminal = terminal_of(feed_one_reader(frames))
     assert isinstance(terminal, ResponseCompleted), terminal
     return terminal.message
 
 
 def failure(frames: list[Any]) -> ResponseFailed:
     """The failure of the single response in ``frames``, which must fail."""
-    events = feed_one_reader(frames)
-    failed = [e for e in events if isinstance(e, ResponseFailed)]
-    assert len(failed) == 1, events
-    assert not any(isinstance(e, ResponseCompleted) for e in events)
-    return failed[0]
+    terminal = terminal_of(feed_one_reader(frames))
+    assert isinstance(terminal, ResponseFailed), terminal
+    return terminal
 
 
-def violations(events: list[ProviderEvent]) -> list[ProtocolViolation]:
-    return [e for e in events if isinstance(e, ProtocolViolation)]
-
-
-def describe(event: ProviderEvent) -> tuple[str, dict[str, Any]]:
-    """An event without its frame index, with items and messages as plain JSON."""
-    out: dict[str, Any] = {}
-    for f in fields(event):
-        value = getattr(event, f.name)
-        if f.name == "frame_index":
-            continue
-        if isinstance(value, (ContentItem, AssistantMessage)):
-            value = value.to_json()
-        out[f.name] = value
-    return type(event).__name__, out
+violations = protocol_violations
+describe = describe_event
 
 
 def only_item(frames: list[Any]) -> ContentItem:
