@@ -34,6 +34,22 @@ EVENT_TYPES: dict[str, str] = {
     "run.failed": "terminal: a provider error, violation, transport or internal error ended the run",
     "run.interrupted": "terminal: the run was interrupted",
     "run.cancelled": "terminal: the run was cancelled",
+    # -- agent runtimes (Codex app-server, Claude Agent SDK): entity snapshots -----------------
+    "command.accepted": "the orchestrator accepted a command; its receipt, durable with the events",
+    "run.updated": "a run's new snapshot (status queued, starting, running, waiting or terminal)",
+    "run-attempt.created": "a run attempt (one provider turn try) exists",
+    "run-attempt.updated": "a run attempt's new snapshot",
+    "node.updated": "an execution node's new snapshot (root turn, item, approval, ...)",
+    "provider-session.updated": "a runtime process/session's new snapshot",
+    "provider-thread.updated": "a provider thread's new snapshot (native id, status, conversation head)",
+    "provider-turn.updated": "a provider turn's new snapshot",
+    "turn-item.updated": "a turn item's new snapshot (user message, assistant message, tool, approval, ...)",
+    "turn-item.delta": "a streamed fragment of a turn item field",
+    "message.updated": "a conversation message's new snapshot",
+    "runtime-request.updated": "a runtime request's (approval, question) new snapshot",
+    "plan.updated": "a plan artifact's new snapshot (todo list)",
+    "context-transfer.updated": "a fork or merge-back context transfer's new snapshot",
+    "thread.rolled_back": "runs of a thread were rolled back, in the app and the provider thread",
 }
 
 TERMINAL_RUN_EVENTS = frozenset({"run.completed", "run.failed", "run.interrupted", "run.cancelled"})

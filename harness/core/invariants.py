@@ -53,8 +53,118 @@ RULES: dict[str, Rule] = {
             "error",
             "a run's tool calls complete before its next request.sent and before its terminal event",
         ),
+        # -- agent-runtime integrity (t3code's projection checks), on entity snapshots ----------
+        Rule(
+            "integrity.reference",
+            "error",
+            "every id an entity snapshot refers to (thread, run, attempt, node, provider thread/turn, turn item, "
+            "message, runtime request) names an entity stored before it",
+        ),
+        Rule(
+            "integrity.run.root_node",
+            "error",
+            "every started run has a root node: a root_turn node of that run that counts for it",
+        ),
+        Rule(
+            "integrity.turn_item.ordered",
+            "error",
+            "a run's turn items are numbered 1, 2, 3, ... in the order they first appear, and keep their number",
+        ),
+        Rule(
+            "integrity.request.node",
+            "error",
+            "approval requests point at approval_request nodes, user-input requests at user_input_request nodes",
+        ),
+        Rule(
+            "integrity.run.terminal_consistent",
+            "error",
+            "a finished run's active attempt and root node end with the run's status, its provider turn too",
+        ),
+        Rule("integrity.thread.single_active_run", "error", "a thread has at most one active run at a time"),
+        Rule(
+            "integrity.status.absorbing",
+            "error",
+            "a terminal run, attempt, node or provider turn never changes status again (only runs roll back)",
+        ),
     )
 }
+
+#: entity snapshot type -> (collection, its id field, {reference field: referenced collection})
+_RUNTIME_ENTITIES: dict[str, tuple[str, str, dict[str, str]]] = {
+    "thread.created": ("threads", "thread_id", {}),
+    "run.created": ("runs", "run_id", {"thread_id": "threads"}),
+    "run.updated": (
+        "runs",
+        "run_id",
+        {
+            "thread_id": "threads",
+            "active_attempt_id": "attempts",
+            "root_node_id": "nodes",
+            "user_message_id": "messages",
+        },
+    ),
+    "run-attempt.created": ("attempts", "attempt_id", {"run_id": "runs"}),
+    "run-attempt.updated": (
+        "attempts",
+        "attempt_id",
+        {"run_id": "runs", "root_node_id": "nodes", "provider_turn_id": "provider_turns"},
+    ),
+    "node.updated": (
+        "nodes",
+        "node_id",
+        {
+            "run_id": "runs",
+            "attempt_id": "attempts",
+            "parent_node_id": "nodes",
+            "root_node_id": "nodes",
+            "turn_item_id": "turn_items_or_pending",
+            "runtime_request_id": "runtime_requests",
+        },
+    ),
+    "provider-session.updated": ("sessions", "provider_session_id", {"thread_id": "threads"}),
+    "provider-thread.updated": (
+        "provider_threads",
+        "provider_thread_id",
+        {"thread_id": "threads", "provider_session_id": "sessions"},
+    ),
+    "provider-turn.updated": (
+        "provider_turns",
+        "provider_turn_id",
+        {"provider_thread_id": "provider_threads", "run_id": "runs", "attempt_id": "attempts", "node_id": "nodes"},
+    ),
+    "turn-item.updated": (
+        "turn_items",
+        "turn_item_id",
+        {
+            "run_id": "runs",
+            "attempt_id": "attempts",
+            "node_id": "nodes",
+            "provider_turn_id": "provider_turns",
+            "parent_item_id": "turn_items",
+            "message_id": "messages",
+        },
+    ),
+    "message.updated": ("messages", "message_id", {"thread_id": "threads", "run_id": "runs"}),
+    "runtime-request.updated": (
+        "runtime_requests",
+        "runtime_request_id",
+        {"run_id": "runs", "node_id": "nodes", "turn_item_id": "turn_items"},
+    ),
+    "plan.updated": ("plans", "plan_id", {"run_id": "runs"}),
+    "context-transfer.updated": (
+        "context_transfers",
+        "context_transfer_id",
+        {"source_thread_id": "threads", "target_thread_id": "threads"},
+    ),
+}
+_ACTIVE = frozenset({"starting", "running", "waiting"})
+_FINAL = {
+    "runs": frozenset({"completed", "interrupted", "failed", "cancelled"}),
+    "attempts": frozenset({"completed", "interrupted", "failed", "cancelled", "superseded"}),
+    "nodes": frozenset({"completed", "interrupted", "failed", "cancelled"}),
+    "provider_turns": frozenset({"completed", "interrupted", "failed", "cancelled"}),
+}
+_REQUEST_NODES = {"user_input": "user_input_request"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +193,17 @@ class Violation:
         }
 
 
+#: Run statuses that end a run in an agent-runtime log (``run.updated``).
+TERMINAL_RUN_STATUSES = frozenset({"completed", "interrupted", "failed", "cancelled"})
+
+
+def _is_terminal(event: StoredEvent) -> bool:
+    """A terminal event (HTTP runs) or a terminal ``run.updated`` snapshot (agent runtimes)."""
+    if event.type in TERMINAL_RUN_EVENTS:
+        return True
+    return event.type == "run.updated" and event.data.get("status") in TERMINAL_RUN_STATUSES
+
+
 def check_invariants(events: Iterable[StoredEvent]) -> list[Violation]:
     """Every invariant violation in an event log, in log order."""
     out: list[Violation] = []
@@ -90,6 +211,8 @@ def check_invariants(events: Iterable[StoredEvent]) -> list[Violation]:
     def violate(rule: str, event: StoredEvent | None, message: str, **extra: Any) -> None:
         out.append(Violation(rule, RULES[rule].severity, event.sequence if event else None, message, **extra))
 
+    log = list(events)
+    events = log
     expected_sequence = 1
     last_at = 0
     runs_created: set[str] = set()
@@ -132,7 +255,7 @@ def check_invariants(events: Iterable[StoredEvent]) -> list[Violation]:
             )
         if run_id in terminal:
             first = terminal[run_id]
-            if event.type in TERMINAL_RUN_EVENTS:
+            if _is_terminal(event):
                 violate(
                     "core.run.single_terminal",
                     event,
@@ -206,7 +329,7 @@ def check_invariants(events: Iterable[StoredEvent]) -> list[Violation]:
                     expected="succeeded | failed",
                     found=status,
                 )
-        elif event.type == "request.sent" or event.type in TERMINAL_RUN_EVENTS:
+        elif event.type == "request.sent" or _is_terminal(event):
             for call_id, requested in list(pending_tools.items()):
                 if requested.run_id == run_id:
                     violate(
@@ -218,7 +341,7 @@ def check_invariants(events: Iterable[StoredEvent]) -> list[Violation]:
                         subject=call_id,
                     )
                     del pending_tools[call_id]
-        if event.type in TERMINAL_RUN_EVENTS:
+        if _is_terminal(event):
             terminal[run_id] = event
             for response_id, started in list(open_responses.items()):
                 if started.run_id == run_id:
@@ -247,4 +370,157 @@ def check_invariants(events: Iterable[StoredEvent]) -> list[Violation]:
             run_id=requested.run_id,
             subject=call_id,
         )
+    _check_runtime(log, violate)
     return out
+
+
+def _check_runtime(events: list[StoredEvent], violate: Any) -> None:
+    """The integrity rules over entity snapshots; a log without them (HTTP runs) passes trivially."""
+    if not any(event.type in _RUNTIME_ENTITIES for event in events if event.type != "thread.created"):
+        return
+    seen: dict[str, dict[str, dict[str, Any]]] = {}
+    item_order: dict[str, list[str]] = {}
+    for event in events:
+        entity_type = _RUNTIME_ENTITIES.get(event.type)
+        if entity_type is None:
+            continue
+        collection, key, references = entity_type
+        data = event.data
+        entity_id = str(data.get(key))
+        store = seen.setdefault(collection, {})
+        previous = store.get(entity_id)
+        for field_name, target in references.items():
+            ref = data.get(field_name)
+            if ref is None:
+                continue
+            if target == "turn_items_or_pending":
+                continue  # a node is stored just before the item that names it
+            if target == collection and ref == entity_id:
+                continue
+            if str(ref) not in seen.get(target, {}):
+                violate(
+                    "integrity.reference",
+                    event,
+                    f"{event.type} {entity_id}: {field_name} {ref!r} names no stored {target[:-1].replace('_', ' ')}",
+                    run_id=event.run_id,
+                    subject=entity_id,
+                    expected=f"an existing {target}",
+                    found=ref,
+                )
+        final = _FINAL.get(collection)
+        if (
+            final is not None
+            and previous is not None
+            and previous.get("status") in final
+            and data.get("status") != previous.get("status")
+        ):
+            violate(
+                "integrity.status.absorbing",
+                event,
+                f"{collection[:-1].replace('_', ' ')} {entity_id} went from terminal {previous['status']!r} to "
+                f"{data.get('status')!r}",
+                run_id=event.run_id,
+                subject=entity_id,
+                expected=previous["status"],
+                found=data.get("status"),
+            )
+        if collection == "turn_items":
+            order = item_order.setdefault(str(data.get("run_id")), [])
+            if previous is None:
+                order.append(entity_id)
+                if data.get("ordinal") != len(order):
+                    violate(
+                        "integrity.turn_item.ordered",
+                        event,
+                        f"turn item {entity_id} is the run's item {len(order)} but has ordinal {data.get('ordinal')}",
+                        run_id=event.run_id,
+                        subject=entity_id,
+                        expected=len(order),
+                        found=data.get("ordinal"),
+                    )
+            elif previous.get("ordinal") != data.get("ordinal"):
+                violate(
+                    "integrity.turn_item.ordered",
+                    event,
+                    f"turn item {entity_id} changed its ordinal from {previous.get('ordinal')} "
+                    f"to {data.get('ordinal')}",
+                    run_id=event.run_id,
+                    subject=entity_id,
+                    expected=previous.get("ordinal"),
+                    found=data.get("ordinal"),
+                )
+        store[entity_id] = data
+        if collection == "runs" and data.get("status") in _ACTIVE:
+            active = [
+                r
+                for r in store.values()
+                if r.get("thread_id") == data.get("thread_id") and r.get("status") in _ACTIVE and r is not data
+            ]
+            if active:
+                violate(
+                    "integrity.thread.single_active_run",
+                    event,
+                    f"run {entity_id} is {data.get('status')} while run {active[0]['run_id']} is "
+                    f"{active[0]['status']} in thread {data.get('thread_id')}",
+                    run_id=event.run_id,
+                    subject=entity_id,
+                )
+        if collection == "runtime_requests":
+            node = seen.get("nodes", {}).get(str(data.get("node_id")))
+            wanted = _REQUEST_NODES.get(str(data.get("kind")), "approval_request")
+            if node is not None and node.get("kind") != wanted:
+                violate(
+                    "integrity.request.node",
+                    event,
+                    f"{data.get('kind')} request {entity_id} points at a {node.get('kind')} node",
+                    run_id=event.run_id,
+                    subject=entity_id,
+                    expected=wanted,
+                    found=node.get("kind"),
+                )
+        if event.type == "run.updated" and data.get("status") in _FINAL["runs"]:
+            _check_finished_run(event, seen, violate)
+    nodes = seen.get("nodes", {})
+    for run_id, run in seen.get("runs", {}).items():
+        if run.get("active_attempt_id") is None:
+            continue  # queued, never started
+        root = nodes.get(str(run.get("root_node_id")))
+        if (
+            root is None
+            or root.get("kind") != "root_turn"
+            or root.get("run_id") != run_id
+            or not root.get("counts_for_run")
+        ):
+            violate(
+                "integrity.run.root_node",
+                None,
+                f"run {run_id} has no root_turn node of its own (root_node_id {run.get('root_node_id')!r})",
+                run_id=run_id,
+                subject=run_id,
+            )
+
+
+def _check_finished_run(event: StoredEvent, seen: dict[str, dict[str, dict[str, Any]]], violate: Any) -> None:
+    run = event.data
+    status = run.get("status")
+    attempt = seen.get("attempts", {}).get(str(run.get("active_attempt_id")))
+    parts: list[tuple[str, Any]] = []
+    if attempt is not None:
+        parts.append(("attempt", attempt))
+        turn = seen.get("provider_turns", {}).get(str(attempt.get("provider_turn_id")))
+        if turn is not None:
+            parts.append(("provider turn", turn))
+    root = seen.get("nodes", {}).get(str(run.get("root_node_id")))
+    if root is not None:
+        parts.append(("root node", root))
+    for name, entity in parts:
+        if entity.get("status") != status:
+            violate(
+                "integrity.run.terminal_consistent",
+                event,
+                f"run {run.get('run_id')} ended {status!r} but its {name} is {entity.get('status')!r}",
+                run_id=event.run_id,
+                subject=str(run.get("run_id")),
+                expected=status,
+                found=entity.get("status"),
+            )

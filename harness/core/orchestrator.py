@@ -161,6 +161,11 @@ class Orchestrator:
         return result
 
     def _thread_create(self, command: ThreadCreate) -> str:
+        if command.runtime is not None:
+            raise UsageError(
+                f"thread.create: runtime settings are for agent-runtime protocols; {self.adapter.protocol} "
+                "takes its request parameters from the scenario's request"
+            )
         thread_id = command.thread_id or self.ids.new("thread")
         if "/" in thread_id:
             raise UsageError(f"thread.create: thread id {thread_id!r} may not contain '/' (ids nest with it)")
@@ -175,6 +180,11 @@ class Orchestrator:
         return thread_id
 
     def _message_dispatch(self, command: MessageDispatch) -> tuple[str, str]:
+        if command.mode != "start_immediately":
+            raise UsageError(
+                f"message.dispatch: mode {command.mode!r} needs an agent runtime; an HTTP run finishes "
+                "within its dispatch, so there is never an active run to queue behind, steer or restart"
+            )
         thread_id = command.thread_id
         if thread_id is None:
             if len(self.projection.threads) != 1:

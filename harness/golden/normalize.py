@@ -6,8 +6,12 @@
   ``<native-N>``, numbered by first appearance, so references between events survive.
 * Opaque provider blobs (``signature``, ``encrypted_content``, ``encrypted_index``,
   ``obfuscation``, the ``data`` of a ``redacted_thinking`` block) become ``<opaque>``.
+* Agent-runtime UUIDs (Codex thread, turn and item ids; Claude session and message uuids) are
+  native ids too.
 * In ``coalesced`` mode, consecutive ``item.delta`` events of one item and kind merge into one
-  event with the concatenated ``text`` and a ``fragments`` count; ``full`` keeps every delta.
+  event with the concatenated ``text`` and a ``fragments`` count, and consecutive
+  ``turn-item.delta`` events of one item and field into one with the concatenated ``delta``;
+  ``full`` keeps every delta.
 * Keys are sorted when serialized.
 """
 
@@ -24,8 +28,10 @@ from harness.core.events import StoredEvent
 GOLDEN_FORMAT = "replay-harness.golden/v1"
 # Anthropic: msg_, toolu_, srvtoolu_, mcptoolu_, req_. OpenAI: resp_, msg_, rs_, fc_, call_, ws_,
 # ct_, ctc_, chatcmpl-; OpenRouter gen-. Ids are volatile across recordings; their cross-references are not.
+# Agent runtimes: UUIDs (Codex thread/turn/item ids, Claude session and message uuids).
 NATIVE_ID = re.compile(
-    r"^(?:(?:msg|toolu|srvtoolu|mcptoolu|req|resp|rs|fc|call|ws|ct|ctc)_[A-Za-z0-9_\-]+|(?:chatcmpl|gen)-[A-Za-z0-9_\-]+)$"
+    r"^(?:(?:msg|toolu|srvtoolu|mcptoolu|req|resp|rs|fc|call|ws|ct|ctc)_[A-Za-z0-9_\-]+|(?:chatcmpl|gen)-[A-Za-z0-9_\-]+"
+    r"|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$"
 )
 OPAQUE_KEYS = frozenset({"signature", "encrypted_content", "encrypted_index", "obfuscation"})
 COALESCED_KINDS = frozenset({"text", "reasoning", "arguments"})
@@ -81,6 +87,20 @@ def normalize_events(
                 and previous["data"]["kind"] == event.data["kind"]
             ):
                 previous["data"]["text"] += event.data.get("text", "")
+                previous["data"]["fragments"] += 1
+                previous["last_sequence"] = event.sequence
+                continue
+            record["data"]["fragments"] = 1
+            record["last_sequence"] = event.sequence
+        if deltas == "coalesced" and event.type == "turn-item.delta":
+            previous = out[-1] if out else None
+            if (
+                previous is not None
+                and previous["type"] == "turn-item.delta"
+                and previous["data"]["turn_item_id"] == event.data["turn_item_id"]
+                and previous["data"]["field"] == event.data["field"]
+            ):
+                previous["data"]["delta"] += event.data.get("delta", "")
                 previous["data"]["fragments"] += 1
                 previous["last_sequence"] = event.sequence
                 continue

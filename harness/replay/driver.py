@@ -175,3 +175,25 @@ class ReplayDriver:
                 for i in range(self.cursor, len(entries))
             ]
             raise self._fail(UnconsumedEntries(remaining=remaining, path=self.transcript.path))
+
+
+class ReplayLink:
+    """A :class:`ReplayDriver` seen as an agent runtime's link: the exit is an event, not a stop.
+
+    :meth:`receive` returns the next inbound frame, the :class:`RuntimeExit` entry when the
+    runtime process ended (so the adapter can end its turns and sessions), or None when the app
+    must send next or the transcript is over.
+    """
+
+    def __init__(self, driver: ReplayDriver) -> None:
+        self.driver = driver
+
+    def send(self, frame: Any) -> None:
+        self.driver.send(frame)
+
+    def receive(self) -> Inbound | RuntimeExit | None:
+        before = self.driver.cursor
+        inbound = self.driver.receive()
+        if inbound is None and self.driver.cursor > before and self.driver.runtime_exit is not None:
+            return self.driver.runtime_exit
+        return inbound

@@ -147,27 +147,86 @@ def first_difference(expected: Any, actual: Any, _path: tuple[str | int, ...] = 
     return None if _same_scalar(expected, actual) else (format_json_path(_path), expected, actual)
 
 
+HANDOFF_PREFIX = "Context handoff ("
+HANDOFF_TAIL = "\n\nUser message:\n"
+
+
+def _map_strings(value: Any, fn: Any) -> Any:
+    if isinstance(value, str):
+        return fn(value)
+    if isinstance(value, dict):
+        return {k: _map_strings(v, fn) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_map_strings(v, fn) for v in value]
+    return value
+
+
+def _handoff_summary(text: str) -> str:
+    """``Context handoff (<kind>):\n<summary>\n\nUser message:\n<text>`` with the summary masked."""
+    if not text.startswith(HANDOFF_PREFIX) or HANDOFF_TAIL not in text:
+        return text
+    header, _, rest = text.partition("\n")
+    _, _, tail = rest.partition(HANDOFF_TAIL)
+    return f"{header}\n<dynamic-summary>{HANDOFF_TAIL}{tail}"
+
+
 @dataclass(frozen=True, slots=True)
 class FrameMatcher:
     """Strict frame equality with a declared list of JSON paths to ignore.
+
+    Two further normalizations, both off by default:
+
+    * ``placeholders``: ``(placeholder, value)`` pairs replaced inside every string of the
+      *expected* frame, e.g. ``("<workspace>", "/tmp/project")``, so a transcript recorded in one
+      directory replays in another.
+    * ``handoff_summaries``: in strings of the form ``Context handoff (<kind>):\n<summary>\n\nUser
+      message:\n<text>`` (a merge-back handoff) the app-written summary is not compared; the
+      header and the user's text are.
 
     >>> FrameMatcher.from_paths(["$.body.metadata"]).compare({"body": {"metadata": 1}}, {"body": {}})
     """
 
     ignore: tuple[tuple[Segment, ...], ...] = ()
     ignore_paths: tuple[str, ...] = ()
+    placeholders: tuple[tuple[str, str], ...] = ()
+    handoff_summaries: bool = False
 
     @classmethod
-    def from_paths(cls, paths: Iterable[str]) -> FrameMatcher:
+    def from_paths(
+        cls,
+        paths: Iterable[str],
+        *,
+        placeholders: Iterable[tuple[str, str]] = (),
+        handoff_summaries: bool = False,
+    ) -> FrameMatcher:
         paths = tuple(paths)
-        return cls(ignore=tuple(parse_json_path(p) for p in paths), ignore_paths=paths)
+        return cls(
+            ignore=tuple(parse_json_path(p) for p in paths),
+            ignore_paths=paths,
+            placeholders=tuple(placeholders),
+            handoff_summaries=handoff_summaries,
+        )
 
     def normalize(self, frame: Any) -> Any:
-        """The frame with every ignored path removed."""
+        """The frame with every ignored path removed (and handoff summaries masked, if enabled)."""
         for segments in self.ignore:
             frame = _strip(frame, segments)
+        if self.handoff_summaries:
+            frame = _map_strings(frame, _handoff_summary)
         return frame
+
+    def expected(self, frame: Any) -> Any:
+        """The recorded frame with its placeholders filled in."""
+        if not self.placeholders:
+            return frame
+
+        def fill(text: str) -> str:
+            for placeholder, value in self.placeholders:
+                text = text.replace(placeholder, value)
+            return text
+
+        return _map_strings(frame, fill)
 
     def compare(self, expected: Any, actual: Any) -> tuple[str, Any, Any] | None:
         """None when the frames match, else ``(json_path, expected_value, actual_value)``."""
-        return first_difference(self.normalize(expected), self.normalize(actual))
+        return first_difference(self.normalize(self.expected(expected)), self.normalize(actual))

@@ -8,12 +8,20 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from harness.core.commands import MessageDispatch, ThreadCreate
+from harness.core.commands import (
+    MessageDispatch,
+    RunInterrupt,
+    RuntimeRequestRespond,
+    ThreadCreate,
+    ThreadFork,
+    ThreadMergeBack,
+    ThreadRollback,
+)
 from harness.errors import ScenarioError, UsageError
 from harness.replay.matcher import parse_json_path
 from harness.transcript.io import format_validation_error
@@ -77,6 +85,29 @@ class MatchSpec(_Model):
         return value
 
 
+class OrchestratorRestart(_Model):
+    """A scenario step: tear the orchestrator down and start a second instance on the same store.
+
+    The new instance rebuilds its state from the durable event store (SQLite) and gets a fresh
+    runtime adapter, which must resume provider threads it did not start.
+    """
+
+    type: Literal["orchestrator.restart"] = "orchestrator.restart"
+
+
+Step = Annotated[
+    ThreadCreate
+    | MessageDispatch
+    | RunInterrupt
+    | RuntimeRequestRespond
+    | ThreadFork
+    | ThreadMergeBack
+    | ThreadRollback
+    | OrchestratorRestart,
+    Field(discriminator="type"),
+]
+
+
 ParityAspect = Literal["status", "tool_calls", "tool_outcomes", "final_text"]
 PARITY_ASPECTS: tuple[ParityAspect, ...] = ("status", "tool_calls", "tool_outcomes", "final_text")
 
@@ -101,6 +132,15 @@ class Expectations(_Model):
     violations: list[str] = Field(default_factory=list)
     #: For scenarios with ``variants``: what must be the same across all of them.
     parity: list[ParityAspect] = Field(default_factory=lambda: list(PARITY_ASPECTS))
+    # -- agent runtimes: exact entity statuses at the end, all threads, in creation order ------
+    runs: list[str] | None = None
+    attempts: list[str] | None = None
+    root_nodes: list[str] | None = None
+    provider_threads: list[str] | None = None
+    #: run id -> the exact ordered list of its turn item types.
+    turn_items: dict[str, list[str]] = Field(default_factory=dict)
+    #: run id -> text the run's final assistant message must contain.
+    assistant_text: dict[str, str] = Field(default_factory=dict)
 
 
 class Scenario(_Model):
@@ -111,7 +151,9 @@ class Scenario(_Model):
     transcript: str | None = None
     variants: dict[str, Variant] = Field(default_factory=dict)
     request: RequestSpec | None = None
-    commands: list[ThreadCreate | MessageDispatch] = Field(default_factory=list)
+    commands: list[Step] = Field(default_factory=list)
+    #: What ``<workspace>`` in the transcript's outbound frames stands for (agent runtimes).
+    workspace: str | None = None
     tools: dict[str, ToolDecl] = Field(default_factory=dict)
     default_tool: ToolDecl | None = None
     match: MatchSpec = Field(default_factory=MatchSpec)

@@ -9,25 +9,36 @@ pytest failures, CLI exit codes, reports and DuckDB verdict rows.
 from __future__ import annotations
 
 import contextlib
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from harness.adapters import get_adapter
+from harness.adapters import get_adapter, get_runtime_adapter, is_runtime_protocol
 from harness.adapters.base import AssistantMessage, ContentItem, ProviderAdapter, RequestTemplate
 from harness.core.commands import MessageDispatch, ThreadCreate
 from harness.core.events import StoredEvent
 from harness.core.ids import IdAllocator
 from harness.core.invariants import Violation, check_invariants
 from harness.core.orchestrator import Orchestrator
+from harness.core.runtime import RuntimeOrchestrator
+from harness.core.sqlite_store import SqliteEventStore
 from harness.core.store import EventStore
 from harness.core.tools import Outcome, ScenarioTools, ToolSpec
 from harness.errors import GoldenMismatch, GoldenMissing, ReplayError, ScenarioError
 from harness.golden import check_golden, dump_golden, normalize_events
 from harness.replay import FrameMatcher, LogicalClock, ReplayDriver
+from harness.replay.driver import ReplayLink
 from harness.replay.matcher import first_difference, short_json
-from harness.scenario.model import SCENARIO_SUFFIXES, RequestSpec, Scenario, ToolDecl, load_scenario
+from harness.scenario.model import (
+    SCENARIO_SUFFIXES,
+    OrchestratorRestart,
+    RequestSpec,
+    Scenario,
+    ToolDecl,
+    load_scenario,
+)
 from harness.transcript import ExpectOutbound, Transcript, read_transcript
 
 FailureKind = Literal["replay", "invariant", "expectation", "golden", "golden_missing", "parity"]
@@ -49,14 +60,22 @@ class Execution:
     scenario: Scenario
     transcript: Transcript
     driver: ReplayDriver
-    orchestrator: Orchestrator
+    orchestrator: Orchestrator | RuntimeOrchestrator
+    #: The event log, when the store was closed after the replay (a durable store in a temp dir).
+    stored: list[StoredEvent] | None = None
+    #: Agent runtimes: how many orchestrator instances ran (one more per orchestrator.restart).
+    instances: int = 1
 
     @property
     def events(self) -> list[StoredEvent]:
+        if self.stored is not None:
+            return self.stored
         return self.orchestrator.store.read()
 
     @property
     def responses(self) -> list[tuple[str, AssistantMessage, str]]:
+        if isinstance(self.orchestrator, RuntimeOrchestrator):
+            return []
         return self.orchestrator.responses
 
     @property
@@ -182,6 +201,14 @@ def execute(
     events in ``store`` (default: a new in-memory store)."""
     if transcript is None:
         transcript = read_transcript(scenario.transcript_path())
+    if is_runtime_protocol(transcript.protocol):
+        return _execute_runtime(scenario, transcript, store=store)
+    for step in scenario.commands:
+        if not isinstance(step, (ThreadCreate, MessageDispatch)):
+            raise ScenarioError(
+                f"step {step.type!r} needs an agent-runtime transcript; {transcript.protocol} is an HTTP protocol",
+                path=scenario.source,
+            )
     adapter = get_adapter(transcript.protocol)
     clock = LogicalClock()
     driver = ReplayDriver(transcript, matcher=FrameMatcher.from_paths(scenario.match.ignore), clock=clock)
@@ -208,13 +235,144 @@ def execute(
     )
     commands = scenario.commands or [ThreadCreate(thread_id="thread-1"), MessageDispatch()]
     for command in commands:
+        assert isinstance(command, (ThreadCreate, MessageDispatch))
         orchestrator.dispatch(command)
     with contextlib.suppress(ReplayError):
         driver.finish()  # a failure is kept on driver.failure and reported by the caller
     return Execution(scenario=scenario, transcript=transcript, driver=driver, orchestrator=orchestrator)
 
 
+def _runtime_adapter_options(transcript: Transcript) -> dict[str, Any]:
+    """Recorded values the app would have generated: the Claude session id (``nativeSessionId``)."""
+    metadata = transcript.header.metadata or {}
+    native_session = metadata.get("nativeSessionId")
+    if transcript.protocol == "claude-agent-sdk.query" and isinstance(native_session, str):
+        recorded = [native_session]
+
+        def session_ids() -> str:
+            if not recorded:
+                raise ScenarioError(
+                    "the app opened a second new Claude session, but the transcript header records one nativeSessionId",
+                    path=transcript.path,
+                )
+            return recorded.pop(0)
+
+        return {"session_ids": session_ids}
+    return {}
+
+
+def _execute_runtime(scenario: Scenario, transcript: Transcript, *, store: EventStore | None) -> Execution:
+    """Replay an agent-runtime scenario: one orchestrator per instance, one cursor throughout.
+
+    With an ``orchestrator.restart`` step and no store given, the events live in a SQLite file
+    that each new instance reopens (a restart that kept memory would prove nothing).
+    """
+    clock = LogicalClock()
+    placeholders = [("<workspace>", scenario.workspace)] if scenario.workspace is not None else []
+    matcher = FrameMatcher.from_paths(scenario.match.ignore, placeholders=placeholders, handoff_summaries=True)
+    driver = ReplayDriver(transcript, matcher=matcher, clock=clock)
+    link = ReplayLink(driver)
+    options = _runtime_adapter_options(transcript)
+    restarts = any(isinstance(step, OrchestratorRestart) for step in scenario.commands)
+    with contextlib.ExitStack() as stack:
+        db_path: Path | None = None
+        if store is None and restarts:
+            db_path = Path(stack.enter_context(tempfile.TemporaryDirectory())) / "events.sqlite"
+            store = SqliteEventStore(db_path)
+        orchestrator = RuntimeOrchestrator(
+            adapter=get_runtime_adapter(transcript.protocol, **options), link=link, store=store, clock=clock
+        )
+        instances = 1
+        try:
+            for step in scenario.commands:
+                clock.advance(1)  # one logical millisecond per step, as t3code's scenarios do
+                if isinstance(step, OrchestratorRestart):
+                    if db_path is not None:
+                        assert isinstance(orchestrator.store, SqliteEventStore)
+                        orchestrator.store.close()
+                        store = SqliteEventStore(db_path)
+                    orchestrator = RuntimeOrchestrator(
+                        adapter=get_runtime_adapter(transcript.protocol, **options),
+                        link=link,
+                        store=orchestrator.store if db_path is None else store,
+                        clock=clock,
+                    )
+                    instances += 1
+                    orchestrator.pump()
+                else:
+                    orchestrator.dispatch(step)
+        except ReplayError:
+            pass  # kept on driver.failure and reported by the caller
+        with contextlib.suppress(ReplayError):
+            driver.finish()
+        stored = orchestrator.store.read()
+        if isinstance(orchestrator.store, SqliteEventStore) and db_path is not None:
+            orchestrator.store.close()
+    return Execution(
+        scenario=scenario,
+        transcript=transcript,
+        driver=driver,
+        orchestrator=orchestrator,
+        stored=stored,
+        instances=instances,
+    )
+
+
+def _check_runtime_expectations(execution: Execution) -> list[Failure]:
+    expect = execution.scenario.expect
+    orchestrator = execution.orchestrator
+    assert isinstance(orchestrator, RuntimeOrchestrator)
+    failures: list[Failure] = []
+    collections = orchestrator.projection.to_json()
+    runs = collections["runs"]
+    if not runs:
+        return [Failure("expectation", "the scenario ran no message.dispatch, so there is no run to check")]
+    exact: list[tuple[str, list[str] | None, list[str]]] = [
+        ("runs", expect.runs, [r["status"] for r in runs]),
+        ("attempts", expect.attempts, [a["status"] for a in collections["attempts"]]),
+        ("root_nodes", expect.root_nodes, [n["status"] for n in collections["nodes"] if n["kind"] == "root_turn"]),
+        ("provider_threads", expect.provider_threads, [t["status"] for t in collections["provider_threads"]]),
+    ]
+    if expect.runs is None and runs[-1]["status"] != expect.status:
+        failures.append(
+            Failure("expectation", f"run {runs[-1]['run_id']} ended {runs[-1]['status']!r}, expected {expect.status!r}")
+        )
+    for name, wanted, found in exact:
+        if wanted is not None and wanted != found:
+            failures.append(Failure("expectation", f"{name} statuses {found}, expected {wanted}"))
+    for run_id, wanted_types in expect.turn_items.items():
+        found_types = [i["type"] for i in collections["turn_items"] if i["run_id"] == run_id]
+        if found_types != wanted_types:
+            failures.append(Failure("expectation", f"turn items of {run_id}: {found_types}, expected {wanted_types}"))
+    for run_id, text in expect.assistant_text.items():
+        replies = [m["text"] for m in collections["messages"] if m["run_id"] == run_id and m["role"] == "assistant"]
+        if not replies or text not in replies[-1]:
+            last_reply = replies[-1] if replies else None
+            failures.append(
+                Failure(
+                    "expectation",
+                    f"final assistant text of {run_id} is {short_json(last_reply)}; expected it to "
+                    f"contain {short_json(text)}",
+                )
+            )
+    types = {e.type for e in execution.events}
+    missing = [t for t in expect.events if t not in types]
+    if missing:
+        failures.append(Failure("expectation", f"required event types never appeared: {', '.join(missing)}"))
+    rules = sorted({str(e.data.get("rule")) for e in execution.events if e.type == "protocol.violation"})
+    if rules != sorted(set(expect.violations)):
+        failures.append(
+            Failure(
+                "expectation",
+                f"protocol violations {rules or 'none'}, expected {sorted(set(expect.violations)) or 'none'}",
+            )
+        )
+    return failures
+
+
 def _check_expectations(execution: Execution) -> list[Failure]:
+    if isinstance(execution.orchestrator, RuntimeOrchestrator):
+        return _check_runtime_expectations(execution)
     expect = execution.scenario.expect
     failures: list[Failure] = []
     runs = execution.runs

@@ -65,10 +65,10 @@ def lint_transcript(transcript: Transcript) -> list[LintIssue]:
 
 
 def _lint_http(transcript: Transcript) -> list[LintIssue]:
-    from harness.adapters import get_adapter, replayable_protocols
+    from harness.adapters import get_adapter, http_protocols
     from harness.adapters.base import ResponseFailed
 
-    adapter = get_adapter(transcript.protocol) if transcript.protocol in replayable_protocols() else None
+    adapter = get_adapter(transcript.protocol) if transcript.protocol in http_protocols() else None
 
     def new_reader() -> Any:
         return adapter.new_response() if adapter is not None else None

@@ -35,6 +35,12 @@ PROTOCOLS: dict[str, ProtocolInfo] = {
             "stdio",
             "Claude Agent SDK query() boundary as t3code records it",
         ),
+        ProtocolInfo(
+            "claude-code.stream-json",
+            "claudeCode",
+            "stdio",
+            "Claude Code CLI stream-json (--input-format/--output-format stream-json) over stdio",
+        ),
     )
 }
 

@@ -1,0 +1,1051 @@
+"""The agent-runtime orchestrator: threads, runs, attempts, nodes, provider turns, items, requests.
+
+This is the event-sourced core for providers that are runtimes rather than HTTP endpoints (the
+Codex app-server, the Claude Agent SDK). It follows t3code's orchestration model
+(``docs/events.md`` section 16):
+
+* **Commands** (:mod:`harness.core.commands`) come in through :meth:`RuntimeOrchestrator.dispatch`.
+  Each is receipted by a ``command.accepted`` event, so a repeated command id returns the first
+  result, also after a restart.
+* The command asks the :class:`~harness.adapters.runtime.RuntimeAdapter` for frames (start a turn,
+  steer, interrupt, answer a request, fork, roll back), then **pumps** the link: inbound frames are
+  handed to the adapter, whose signals become entity-snapshot events, until the runtime waits for
+  the app again (in a replay: the next recorded ``expect_outbound``).
+* A run becomes terminal only when the runtime says its turn ended (:class:`TurnEnded`); an
+  interrupt is an acknowledged request, nothing more.
+
+All state is in the event store; :class:`RuntimeProjection` folds it. A second orchestrator over
+the same durable store (``SqliteEventStore``) continues where the first stopped: same sequence,
+same receipts, same provider threads, which its fresh adapter resumes.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from harness.adapters.runtime import (
+    ConversationHead,
+    FrameIgnored,
+    ItemDelta,
+    ItemUpdated,
+    PlanUpdated,
+    ProviderThreadBound,
+    RequestOpened,
+    RequestResolved,
+    RequestResponse,
+    RuleBroken,
+    RuntimeAdapter,
+    RuntimeLink,
+    RuntimeSettings,
+    SessionExited,
+    Signal,
+    ThreadContext,
+    TurnEnded,
+    TurnStarted,
+    TurnUsage,
+)
+from harness.core.commands import (
+    RUNTIME_COMMAND_ADAPTER,
+    MessageDispatch,
+    RunInterrupt,
+    RuntimeCommandType,
+    RuntimeRequestRespond,
+    ThreadCreate,
+    ThreadFork,
+    ThreadMergeBack,
+    ThreadRollback,
+)
+from harness.core.events import NewEvent, StoredEvent
+from harness.core.runtime_projection import TERMINAL_RUN_STATUSES, RuntimeProjection
+from harness.core.store import EventStore, InMemoryEventStore
+from harness.errors import UsageError
+from harness.replay.clock import Clock, LogicalClock
+from harness.transcript import RuntimeExit
+from harness.transcript.io import format_validation_error
+
+#: Turn item type -> execution node kind (user messages and interrupt signals hang off the root).
+NODE_KINDS: dict[str, str] = {
+    "assistant_message": "assistant_message",
+    "reasoning": "reasoning",
+    "proposed_plan": "plan",
+    "todo_list": "todo_list",
+    "command_execution": "tool_call",
+    "file_change": "tool_call",
+    "file_search": "tool_call",
+    "web_search": "tool_call",
+    "dynamic_tool": "tool_call",
+    "subagent": "subagent",
+    "approval_request": "approval_request",
+    "user_input_request": "user_input_request",
+    "system": "system",
+}
+#: Item statuses as node statuses.
+ITEM_TO_NODE_STATUS = {"declined": "failed"}
+HANDOFF_HEADER = "Context handoff (merge_back / fork_delta_summary):\n"
+HANDOFF_TAIL = "\n\nUser message:\n"
+
+
+@dataclass(slots=True)
+class RuntimeCommandResult:
+    """What a command did: its id, the events it stored and the ids it concerns."""
+
+    command_id: str
+    events: list[StoredEvent] = field(default_factory=list)
+    thread_id: str | None = None
+    run_id: str | None = None
+    replayed: bool = False
+
+
+class RuntimeOrchestrator:
+    """An event-sourced orchestrator driving one agent runtime; see the module docstring."""
+
+    def __init__(
+        self,
+        *,
+        adapter: RuntimeAdapter,
+        link: RuntimeLink,
+        store: EventStore | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        self.adapter = adapter
+        self.link = link
+        self.store: EventStore = store or InMemoryEventStore()
+        self.clock: Clock = clock or LogicalClock()
+        self.projection = RuntimeProjection()
+        for event in self.store.read():
+            self.projection.apply(event)
+        self._signals: deque[Signal] = deque()
+        self._command_id: str | None = None
+        self._current: list[StoredEvent] = []
+        self._commands = len(self.projection.receipts)
+        #: run id -> text of a restart_active dispatch waiting for the active attempt to end.
+        self._pending_restart: dict[str, str] = {}
+        adapter.bind(link, self._signals.append)
+
+    # -- event plumbing --------------------------------------------------------------------
+
+    def _emit(self, type_: str, data: dict[str, Any], *, thread_id: str | None, run_id: str | None = None) -> None:
+        new = NewEvent(
+            type=type_,
+            data=data,
+            thread_id=thread_id,
+            run_id=run_id,
+            at_ms=self.clock.now_ms(),
+            command_id=self._command_id,
+        )
+        (stored,) = self.store.append([new])
+        self.projection.apply(stored)
+        self._current.append(stored)
+
+    def _put(self, type_: str, collection: str, key: str, entity: dict[str, Any]) -> dict[str, Any]:
+        """Emit ``entity`` as a snapshot event unless it equals the stored snapshot."""
+        if self.projection.collections[collection].get(entity[key]) == entity:
+            return entity
+        self._emit(type_, entity, thread_id=entity.get("thread_id"), run_id=entity.get("run_id"))
+        return entity
+
+    def _update(self, type_: str, collection: str, key: str, entity_id: str, **changes: Any) -> dict[str, Any]:
+        current = self.projection.collections[collection][entity_id]
+        return self._put(type_, collection, key, {**current, **changes})
+
+    def _run(self, run_id: str, **changes: Any) -> dict[str, Any]:
+        return self._update("run.updated", "runs", "run_id", run_id, **changes)
+
+    def _attempt(self, attempt_id: str, **changes: Any) -> dict[str, Any]:
+        return self._update("run-attempt.updated", "attempts", "attempt_id", attempt_id, **changes)
+
+    def _node(self, entity: dict[str, Any]) -> dict[str, Any]:
+        return self._put("node.updated", "nodes", "node_id", entity)
+
+    def _item(self, entity: dict[str, Any]) -> dict[str, Any]:
+        return self._put("turn-item.updated", "turn_items", "turn_item_id", entity)
+
+    # -- commands --------------------------------------------------------------------------
+
+    def dispatch(self, command: RuntimeCommandType | dict[str, Any]) -> RuntimeCommandResult:
+        """Run one command and pump the runtime until it waits for the app again.
+
+        A repeated ``command_id`` returns the first result (from the durable receipt) without
+        doing anything.
+        """
+        if isinstance(command, dict):
+            try:
+                command = RUNTIME_COMMAND_ADAPTER.validate_python(command)
+            except ValidationError as exc:
+                raise UsageError(f"invalid command: {format_validation_error(exc)}") from None
+        self._commands += 1
+        command_id = command.command_id or f"command-{self._commands}"
+        if command_id in self.projection.receipts:
+            first = self.projection.receipts[command_id]
+            return RuntimeCommandResult(
+                command_id=command_id,
+                events=list(first),
+                thread_id=first[0].thread_id if first else None,
+                replayed=True,
+            )
+        self._command_id = command_id
+        self._current = []
+        result = RuntimeCommandResult(command_id=command_id)
+        try:
+            self._emit("command.accepted", {"command_id": command_id, "type": command.type}, thread_id=None)
+            if isinstance(command, ThreadCreate):
+                result.thread_id = self._thread_create(command)
+            elif isinstance(command, MessageDispatch):
+                result.thread_id, result.run_id = self._message_dispatch(command)
+            elif isinstance(command, RunInterrupt):
+                result.thread_id, result.run_id = self._run_interrupt(command)
+            elif isinstance(command, RuntimeRequestRespond):
+                result.thread_id, result.run_id = self._respond(command)
+            elif isinstance(command, ThreadFork):
+                result.thread_id = self._thread_fork(command)
+            elif isinstance(command, ThreadMergeBack):
+                result.thread_id = self._merge_back(command)
+            else:
+                result.thread_id = self._rollback(command)
+            self._pump()
+        finally:
+            result.events = self._current
+            self._command_id = None
+        return result
+
+    def pump(self) -> None:
+        """Deliver whatever the runtime says until it waits for the app (or the replay ends)."""
+        self._pump()
+
+    # -- thread.create ---------------------------------------------------------------------
+
+    def _thread_create(self, command: ThreadCreate) -> str:
+        thread_id = command.thread_id or f"thread-{len(self.projection.threads) + 1}"
+        self._new_thread(thread_id, command.title, command.runtime or RuntimeSettings(), lineage=None)
+        return thread_id
+
+    def _new_thread(
+        self, thread_id: str, title: str | None, settings: RuntimeSettings, lineage: dict[str, Any] | None
+    ) -> None:
+        if "/" in thread_id:
+            raise UsageError(f"thread id {thread_id!r} may not contain '/' (ids nest with it)")
+        if thread_id in self.projection.threads:
+            raise UsageError(f"thread {thread_id!r} already exists")
+        self._emit(
+            "thread.created",
+            {
+                "thread_id": thread_id,
+                "title": title,
+                "protocol": self.adapter.protocol,
+                "provider": self.adapter.provider,
+                "runtime": settings.model_dump(mode="json", exclude_none=True),
+                "lineage": lineage or {"parent_thread_id": None, "relationship": None, "forked_from": None},
+            },
+            thread_id=thread_id,
+        )
+        provider_thread_id = f"{thread_id}/provider-thread"
+        self._put(
+            "provider-thread.updated",
+            "provider_threads",
+            "provider_thread_id",
+            {
+                "provider_thread_id": provider_thread_id,
+                "thread_id": thread_id,
+                "provider": self.adapter.provider,
+                "status": "not_loaded",
+                "native_ref": None,
+                "native_head": None,
+                "forked_from": None,
+            },
+        )
+
+    def _thread(self, thread_id: str | None, command: str) -> str:
+        if thread_id is None:
+            if len(self.projection.threads) != 1:
+                raise UsageError(f"{command}: thread_id is required when there is not exactly one thread")
+            return next(iter(self.projection.threads))
+        if thread_id not in self.projection.threads:
+            raise UsageError(f"{command}: no thread {thread_id!r}; dispatch thread.create first")
+        return thread_id
+
+    def _settings(self, thread_id: str) -> RuntimeSettings:
+        return RuntimeSettings.model_validate(self.projection.threads[thread_id]["runtime"])
+
+    def _context(self, thread_id: str) -> ThreadContext:
+        provider_thread = self.projection.provider_threads[f"{thread_id}/provider-thread"]
+        heads: list[str | None] = []
+        for run in self.projection.thread_runs(thread_id):
+            if run["status"] in TERMINAL_RUN_STATUSES:
+                turn = self.projection.get("provider_turns", self._last_turn_of(run))
+                heads.append(turn.get("native_head") if turn else None)
+        if not heads and provider_thread.get("native_head") is not None:
+            heads.append(provider_thread["native_head"])  # a fork's inherited head
+        active = self.projection.active_run(thread_id)
+        native_turn = None
+        if active is not None:
+            turn = self.projection.get("provider_turns", self._last_turn_of(active))
+            native_turn = turn.get("native_ref") if turn else None
+        return ThreadContext(
+            thread_id=thread_id,
+            settings=self._settings(thread_id),
+            native_thread_id=provider_thread.get("native_ref"),
+            heads=tuple(heads),
+            native_turn_id=native_turn,
+        )
+
+    def _last_turn_of(self, run: dict[str, Any]) -> str | None:
+        attempt = self.projection.get("attempts", run.get("active_attempt_id"))
+        return attempt.get("provider_turn_id") if attempt else None
+
+    # -- message.dispatch ------------------------------------------------------------------
+
+    def _message_dispatch(self, command: MessageDispatch) -> tuple[str, str]:
+        thread_id = self._thread(command.thread_id, "message.dispatch")
+        if command.content is not None or command.params is not None or command.recover:
+            raise UsageError("message.dispatch: content, params and recover are for HTTP replays; give `text`")
+        if command.resume_starting_after is not None:
+            raise UsageError("message.dispatch: resume_starting_after is for openai.responses background mode")
+        active = self.projection.active_run(thread_id)
+        queued = [r for r in self.projection.thread_runs(thread_id) if r["status"] == "queued"]
+        mode = command.mode
+        text = self._with_handoff(thread_id, command.text)
+        if mode in ("steer_active", "restart_active"):
+            if active is None:
+                raise UsageError(f"message.dispatch: {mode} needs an active run, and thread {thread_id!r} is idle")
+            if command.target_run_id is not None and command.target_run_id != active["run_id"]:
+                raise UsageError(
+                    f"message.dispatch: {mode} targets run {command.target_run_id!r}, but the active run is "
+                    f"{active['run_id']!r}"
+                )
+            message_id = self._message(thread_id, active["run_id"], text, command.message_id)
+            run_id = active["run_id"]
+            if mode == "steer_active":
+                self._new_item(
+                    run_id, "user_message", "completed", {"text": text, "input_intent": "steer"}, message_id=message_id
+                )
+                self.adapter.steer(self._context(thread_id), text)
+            else:
+                self._pending_restart[run_id] = text
+                self._run(run_id, interrupt_requested=True)
+                self.adapter.interrupt(self._context(thread_id))
+            return thread_id, run_id
+        if mode == "start_immediately" and active is not None:
+            raise UsageError(
+                f"message.dispatch: thread {thread_id!r} has an active run {active['run_id']!r}; dispatch with mode "
+                "queue_after_active, steer_active or restart_active"
+            )
+        ordinal = len(self.projection.thread_runs(thread_id)) + 1
+        run_id = f"{thread_id}/run-{ordinal}"
+        wait = active is not None or bool(queued)
+        run = {
+            "run_id": run_id,
+            "thread_id": thread_id,
+            "ordinal": ordinal,
+            "status": "queued" if wait else "starting",
+            "dispatch_mode": mode,
+            "queue_position": len(queued) + 1 if wait else None,
+            "provider": self.adapter.provider,
+            "provider_thread_id": f"{thread_id}/provider-thread",
+            "user_message_id": None,
+            "root_node_id": None,
+            "active_attempt_id": None,
+            "interrupt_requested": False,
+        }
+        self._emit("run.created", run, thread_id=thread_id, run_id=run_id)
+        message_id = self._message(thread_id, run_id, text, command.message_id)
+        self._run(run_id, user_message_id=message_id)
+        if not wait:
+            self._start_attempt(run_id, "initial")
+        return thread_id, run_id
+
+    def _message(self, thread_id: str, run_id: str, text: str, message_id: str | None) -> str:
+        count = sum(1 for m in self.projection.messages.values() if m["thread_id"] == thread_id and m["role"] == "user")
+        message_id = message_id or f"{thread_id}/message-{count + 1}"
+        if message_id in self.projection.messages:
+            raise UsageError(f"message.dispatch: message id {message_id!r} is already used")
+        self._put(
+            "message.updated",
+            "messages",
+            "message_id",
+            {
+                "message_id": message_id,
+                "thread_id": thread_id,
+                "run_id": run_id,
+                "role": "user",
+                "text": text,
+                "streaming": False,
+            },
+        )
+        return message_id
+
+    def _with_handoff(self, thread_id: str, text: str) -> str:
+        """Prefix a pending merge-back handoff to the thread's next message, and consume it."""
+        for transfer in self.projection.context_transfers.values():
+            if (
+                transfer["target_thread_id"] == thread_id
+                and transfer["type"] == "merge_back"
+                and transfer["status"] == "pending"
+            ):
+                self._put(
+                    "context-transfer.updated",
+                    "context_transfers",
+                    "context_transfer_id",
+                    {**transfer, "status": "consumed"},
+                )
+                return HANDOFF_HEADER + str(transfer["summary"]) + HANDOFF_TAIL + text
+        return text
+
+    def _start_attempt(self, run_id: str, reason: str, text: str | None = None) -> None:
+        run = self.projection.runs[run_id]
+        thread_id = run["thread_id"]
+        attempts = [a for a in self.projection.attempts.values() if a["run_id"] == run_id]
+        for previous in attempts:
+            if previous["status"] in ("pending", "running"):
+                self._attempt(previous["attempt_id"], status="superseded")
+        ordinal = len(attempts) + 1
+        attempt_id = f"{run_id}/attempt-{ordinal}"
+        root = f"{attempt_id}/root"
+        self._emit(
+            "run-attempt.created",
+            {
+                "attempt_id": attempt_id,
+                "run_id": run_id,
+                "thread_id": thread_id,
+                "ordinal": ordinal,
+                "reason": reason,
+                "status": "running",
+                "root_node_id": root,
+                "provider_turn_id": None,
+            },
+            thread_id=thread_id,
+            run_id=run_id,
+        )
+        self._node(
+            {
+                "node_id": root,
+                "thread_id": thread_id,
+                "run_id": run_id,
+                "attempt_id": attempt_id,
+                "parent_node_id": None,
+                "root_node_id": root,
+                "kind": "root_turn",
+                "status": "running",
+                "counts_for_run": True,
+                "turn_item_id": None,
+                "runtime_request_id": None,
+            }
+        )
+        self._run(
+            run_id,
+            status="starting",
+            queue_position=None,
+            root_node_id=root,
+            active_attempt_id=attempt_id,
+            interrupt_requested=False,
+        )
+        message = self.projection.messages[run["user_message_id"]]
+        if text is None:
+            text = str(message["text"])
+            intent = "queued_turn" if run["dispatch_mode"] == "queue_after_active" else "turn_start"
+            self._new_item(
+                run_id,
+                "user_message",
+                "completed",
+                {"text": text, "input_intent": intent},
+                message_id=message["message_id"],
+            )
+        else:
+            self._new_item(run_id, "user_message", "completed", {"text": text, "input_intent": "restart"})
+        self._provider_thread(thread_id, status="active")
+        self.adapter.start_turn(self._context(thread_id), text)
+
+    def _provider_thread(self, thread_id: str, **changes: Any) -> None:
+        self._update(
+            "provider-thread.updated",
+            "provider_threads",
+            "provider_thread_id",
+            f"{thread_id}/provider-thread",
+            **changes,
+        )
+
+    # -- turn items ------------------------------------------------------------------------
+
+    def _new_item(
+        self,
+        run_id: str,
+        item_type: str,
+        status: str,
+        data: dict[str, Any],
+        *,
+        native_ref: str | None = None,
+        parent_item_id: str | None = None,
+        message_id: str | None = None,
+    ) -> dict[str, Any]:
+        run = self.projection.runs[run_id]
+        attempt = self.projection.attempts.get(run["active_attempt_id"] or "")
+        ordinal = len(self.projection.run_items(run_id)) + 1
+        item_id = f"{run_id}/item-{ordinal}"
+        root = run["root_node_id"]
+        node_id = root
+        kind = NODE_KINDS.get(item_type)
+        if kind is not None and attempt is not None:
+            parent_node = root
+            if parent_item_id is not None:
+                parent_node = self.projection.turn_items[parent_item_id]["node_id"]
+            node_id = f"{attempt['attempt_id']}/node-{ordinal}"
+            self._node(
+                {
+                    "node_id": node_id,
+                    "thread_id": run["thread_id"],
+                    "run_id": run_id,
+                    "attempt_id": attempt["attempt_id"],
+                    "parent_node_id": parent_node,
+                    "root_node_id": root,
+                    "kind": kind,
+                    "status": ITEM_TO_NODE_STATUS.get(status, status),
+                    "counts_for_run": False,
+                    "turn_item_id": item_id,
+                    "runtime_request_id": None,
+                }
+            )
+        return self._item(
+            {
+                "turn_item_id": item_id,
+                "thread_id": run["thread_id"],
+                "run_id": run_id,
+                "attempt_id": attempt["attempt_id"] if attempt else None,
+                "node_id": node_id,
+                "provider_turn_id": attempt.get("provider_turn_id") if attempt else None,
+                "parent_item_id": parent_item_id,
+                "ordinal": ordinal,
+                "type": item_type,
+                "status": status,
+                "native_ref": native_ref,
+                "message_id": message_id,
+                "data": data,
+            }
+        )
+
+    def _set_item(self, item: dict[str, Any], **changes: Any) -> None:
+        updated = self._item({**item, **changes})
+        node = self.projection.nodes.get(updated["node_id"])
+        if node is not None and node["kind"] != "root_turn":
+            self._node({**node, "status": ITEM_TO_NODE_STATUS.get(updated["status"], updated["status"])})
+
+    def _find_item(self, run_id: str, native_ref: str) -> dict[str, Any] | None:
+        for item in self.projection.run_items(run_id):
+            if item["native_ref"] == native_ref:
+                return item
+        return None
+
+    # -- run.interrupt ---------------------------------------------------------------------
+
+    def _run_interrupt(self, command: RunInterrupt) -> tuple[str, str]:
+        thread_id = self._thread(command.thread_id, "run.interrupt")
+        active = self.projection.active_run(thread_id)
+        if command.run_id is not None:
+            run = self.projection.runs.get(command.run_id)
+            if run is None or run["thread_id"] != thread_id:
+                raise UsageError(f"run.interrupt: no run {command.run_id!r} in thread {thread_id!r}")
+            if run is not active:
+                raise UsageError(f"run.interrupt: run {command.run_id!r} is {run['status']}, not active")
+        if active is None:
+            raise UsageError(f"run.interrupt: thread {thread_id!r} has no active run")
+        run_id = active["run_id"]
+        self._run(run_id, interrupt_requested=True)
+        self._new_item(run_id, "run_interrupt_request", "completed", {})
+        self.adapter.interrupt(self._context(thread_id))
+        return thread_id, run_id
+
+    # -- runtime-request.respond -----------------------------------------------------------
+
+    def _respond(self, command: RuntimeRequestRespond) -> tuple[str, str]:
+        thread_id = self._thread(command.thread_id, "runtime-request.respond")
+        pending = [
+            r
+            for r in self.projection.runtime_requests.values()
+            if r["thread_id"] == thread_id and r["status"] == "pending"
+        ]
+        if command.request_id is not None:
+            chosen = [r for r in pending if r["runtime_request_id"] == command.request_id]
+            if not chosen:
+                known = self.projection.runtime_requests.get(command.request_id)
+                why = f"is {known['status']}" if known else "does not exist"
+                raise UsageError(f"runtime-request.respond: request {command.request_id!r} {why}")
+        elif len(pending) != 1:
+            raise UsageError(
+                f"runtime-request.respond: thread {thread_id!r} has {len(pending)} pending requests; name request_id"
+            )
+        else:
+            chosen = pending
+        request = chosen[0]
+        if request["kind"] == "user_input" and command.answers is None:
+            raise UsageError("runtime-request.respond: a user_input request needs answers, not a decision")
+        if request["kind"] != "user_input" and command.decision is None:
+            raise UsageError(f"runtime-request.respond: a {request['kind']} request needs a decision, not answers")
+        response = RequestResponse(decision=command.decision, answers=command.answers)
+        self.adapter.respond(self._context(thread_id), request["native_ref"], response)
+        answer = {"decision": command.decision} if command.decision else {"answers": command.answers}
+        self._put(
+            "runtime-request.updated",
+            "runtime_requests",
+            "runtime_request_id",
+            {**request, "status": "resolved", "response": answer},
+        )
+        item = self.projection.turn_items[request["turn_item_id"]]
+        self._set_item(item, status="completed", data={**item["data"], "response": answer})
+        run = self.projection.runs[request["run_id"]]
+        if run["status"] == "waiting" and not self._pending(run["run_id"]):
+            self._run(run["run_id"], status="running")
+        return thread_id, request["run_id"]
+
+    def _pending(self, run_id: str) -> list[dict[str, Any]]:
+        return [
+            r for r in self.projection.runtime_requests.values() if r["run_id"] == run_id and r["status"] == "pending"
+        ]
+
+    # -- thread.fork / thread.merge_back / thread.rollback ---------------------------------
+
+    def _thread_fork(self, command: ThreadFork) -> str:
+        source = self._thread(command.source_thread_id, "thread.fork")
+        if self.projection.active_run(source) is not None:
+            raise UsageError(f"thread.fork: thread {source!r} has an active run; fork from a stable point")
+        kept = [r for r in self.projection.thread_runs(source) if r["status"] in TERMINAL_RUN_STATUSES]
+        if not kept:
+            raise UsageError(f"thread.fork: thread {source!r} has no finished run to fork from")
+        point = kept[-1]
+        self._new_thread(
+            command.target_thread_id,
+            command.title,
+            self._settings(source),
+            lineage={
+                "parent_thread_id": source,
+                "relationship": "fork",
+                "forked_from": {"run_id": point["run_id"], "run_ordinal": point["ordinal"]},
+            },
+        )
+        transfer_id = f"{command.target_thread_id}/transfer-fork"
+        self._put(
+            "context-transfer.updated",
+            "context_transfers",
+            "context_transfer_id",
+            {
+                "context_transfer_id": transfer_id,
+                "type": "fork",
+                "source_thread_id": source,
+                "target_thread_id": command.target_thread_id,
+                "status": "pending",
+                "resolution": None,
+                "summary": None,
+            },
+        )
+        self.adapter.fork(self._context(source), self._context(command.target_thread_id))
+        self._drain()
+        target_thread = self.projection.provider_threads[f"{command.target_thread_id}/provider-thread"]
+        if target_thread["native_ref"] is None:
+            raise UsageError(f"thread.fork: the runtime did not name a forked provider thread for {source!r}")
+        source_thread = self.projection.provider_threads[f"{source}/provider-thread"]
+        self._provider_thread(
+            command.target_thread_id,
+            status="idle",
+            native_head=self._context(source).heads[-1] if self._context(source).heads else None,
+            forked_from=source_thread["provider_thread_id"],
+        )
+        self._put(
+            "context-transfer.updated",
+            "context_transfers",
+            "context_transfer_id",
+            {
+                **self.projection.context_transfers[transfer_id],
+                "status": "resolved_native",
+                "resolution": {"native_fork": target_thread["provider_thread_id"]},
+            },
+        )
+        return command.target_thread_id
+
+    def _merge_back(self, command: ThreadMergeBack) -> str:
+        fork = self._thread(command.source_thread_id, "thread.merge_back")
+        target = self._thread(command.target_thread_id, "thread.merge_back")
+        for thread_id in (fork, target):
+            if self.projection.active_run(thread_id) is not None:
+                raise UsageError(f"thread.merge_back: thread {thread_id!r} has an active run")
+        delta: list[str] = []
+        for run in self.projection.thread_runs(fork):
+            if run["status"] not in TERMINAL_RUN_STATUSES:
+                continue
+            for item in self.projection.run_items(run["run_id"]):
+                if item["type"] == "user_message":
+                    delta.append(f"- User: {item['data'].get('text', '')}")
+                elif item["type"] == "assistant_message" and item["parent_item_id"] is None:
+                    delta.append(f"- Assistant: {item['data'].get('text', '')}")
+        if not delta:
+            raise UsageError(f"thread.merge_back: fork {fork!r} has no finished run to hand back")
+        summary = "Merge-back context from forked conversation.\n\nFork delta:\n" + "\n".join(delta)
+        count = sum(1 for t in self.projection.context_transfers.values() if t["target_thread_id"] == target)
+        self._put(
+            "context-transfer.updated",
+            "context_transfers",
+            "context_transfer_id",
+            {
+                "context_transfer_id": f"{target}/transfer-{count + 1}",
+                "type": "merge_back",
+                "source_thread_id": fork,
+                "target_thread_id": target,
+                "status": "pending",
+                "resolution": {"fork_delta_context": "summary"},
+                "summary": summary,
+            },
+        )
+        return target
+
+    def _rollback(self, command: ThreadRollback) -> str:
+        thread_id = self._thread(command.thread_id, "thread.rollback")
+        if self.projection.active_run(thread_id) is not None:
+            raise UsageError(f"thread.rollback: thread {thread_id!r} has an active run")
+        kept = [r for r in self.projection.thread_runs(thread_id) if r["status"] in TERMINAL_RUN_STATUSES]
+        if len(kept) < command.runs:
+            raise UsageError(
+                f"thread.rollback: thread {thread_id!r} has {len(kept)} finished runs; cannot roll back {command.runs}"
+            )
+        dropped = [r["run_id"] for r in kept[-command.runs :]]
+        self._emit("thread.rolled_back", {"thread_id": thread_id, "run_ids": dropped}, thread_id=thread_id)
+        self.adapter.rollback(self._context(thread_id), command.runs)
+        return thread_id
+
+    # -- the pump and the signals ----------------------------------------------------------
+
+    def _pump(self) -> None:
+        self._drain()
+        while True:
+            inbound = self.link.receive()
+            if inbound is None:
+                break
+            if isinstance(inbound, RuntimeExit):
+                self.adapter.exited(inbound)
+            else:
+                self.adapter.handle(inbound)
+            self._drain()
+
+    def _drain(self) -> None:
+        while self._signals:
+            self._on_signal(self._signals.popleft())
+
+    def _active(self, thread_id: str) -> dict[str, Any] | None:
+        if thread_id not in self.projection.threads:
+            return None
+        return self.projection.active_run(thread_id)
+
+    def _violation(self, thread_id: str | None, rule: str, message: str) -> None:
+        run = self._active(thread_id) if thread_id else None
+        self._emit(
+            "protocol.violation",
+            {"rule": rule, "message": message},
+            thread_id=thread_id,
+            run_id=run["run_id"] if run else None,
+        )
+
+    def _on_signal(self, signal: Signal) -> None:
+        if isinstance(signal, FrameIgnored):
+            if not signal.known:
+                run = self._active(signal.thread_id) if signal.thread_id else None
+                self._emit(
+                    "provider.frame.unrecognized",
+                    {"reason": signal.reason, "frame": signal.frame},
+                    thread_id=signal.thread_id,
+                    run_id=run["run_id"] if run else None,
+                )
+            return
+        if isinstance(signal, RuleBroken):
+            self._violation(signal.thread_id, signal.rule, signal.message)
+            return
+        if isinstance(signal, SessionExited):
+            self._session_exited(signal)
+            return
+        if isinstance(signal, ProviderThreadBound):
+            self._provider_thread(signal.thread_id, native_ref=signal.native_id)
+            self._session(signal.thread_id, "ready")
+            return
+        thread_id = signal.thread_id
+        if isinstance(signal, ConversationHead):
+            self._provider_thread(thread_id, native_head=signal.native_ref)
+        run = self._active(thread_id)
+        if run is None:
+            if not isinstance(signal, ConversationHead):
+                self._violation(
+                    thread_id,
+                    "runtime.signal.no_active_run",
+                    f"{type(signal).__name__} for thread {thread_id!r}, which has no active run",
+                )
+            return
+        run_id = run["run_id"]
+        attempt = self.projection.attempts[run["active_attempt_id"]]
+        if isinstance(signal, TurnStarted):
+            self._turn_started(run, attempt, signal.native_turn_id)
+        elif isinstance(signal, ConversationHead):
+            turn_id = attempt["provider_turn_id"]
+            if turn_id is not None:
+                self._update(
+                    "provider-turn.updated",
+                    "provider_turns",
+                    "provider_turn_id",
+                    turn_id,
+                    native_head=signal.native_ref,
+                )
+        elif isinstance(signal, ItemUpdated):
+            self._item_updated(run, signal)
+        elif isinstance(signal, ItemDelta):
+            item = self._find_item(run_id, signal.native_item_id)
+            if item is None:
+                self._violation(
+                    thread_id,
+                    "runtime.item.delta_before_start",
+                    f"a {signal.field} delta for item {signal.native_item_id!r} before the item started",
+                )
+                return
+            self._emit(
+                "turn-item.delta",
+                {"turn_item_id": item["turn_item_id"], "field": signal.field, "delta": signal.delta},
+                thread_id=thread_id,
+                run_id=run_id,
+            )
+        elif isinstance(signal, PlanUpdated):
+            self._plan(run, signal)
+        elif isinstance(signal, RequestOpened):
+            self._request_opened(run, signal)
+        elif isinstance(signal, RequestResolved):
+            for request in self._pending(run_id):
+                if request["native_ref"] == signal.native_request_id:
+                    # The runtime settled it without the app's answer (cleared by the turn ending).
+                    self._put(
+                        "runtime-request.updated",
+                        "runtime_requests",
+                        "runtime_request_id",
+                        {**request, "status": "cancelled"},
+                    )
+        elif isinstance(signal, TurnUsage):
+            turn_id = attempt["provider_turn_id"]
+            if turn_id is not None:
+                self._update("provider-turn.updated", "provider_turns", "provider_turn_id", turn_id, usage=signal.usage)
+        elif isinstance(signal, TurnEnded):
+            self._turn_ended(run, attempt, signal)
+
+    def _session(self, thread_id: str, status: str) -> None:
+        sessions = [s for s in self.projection.sessions.values() if s["thread_id"] == thread_id]
+        current = sessions[-1] if sessions else None
+        if current is not None and current["status"] != "stopped":
+            self._put("provider-session.updated", "sessions", "provider_session_id", {**current, "status": status})
+            return
+        self._put(
+            "provider-session.updated",
+            "sessions",
+            "provider_session_id",
+            {
+                "provider_session_id": f"{thread_id}/session-{len(sessions) + 1}",
+                "thread_id": thread_id,
+                "provider": self.adapter.provider,
+                "status": status,
+            },
+        )
+        self._provider_thread(thread_id, provider_session_id=f"{thread_id}/session-{len(sessions) + 1}")
+
+    def _session_exited(self, signal: SessionExited) -> None:
+        for thread_id in signal.thread_ids:
+            for session in self.projection.sessions.values():
+                if session["thread_id"] == thread_id and session["status"] != "stopped":
+                    self._put(
+                        "provider-session.updated",
+                        "sessions",
+                        "provider_session_id",
+                        {
+                            **session,
+                            "status": "stopped" if signal.status == "success" else "error",
+                            "exit": {"status": signal.status, "error": signal.error},
+                        },
+                    )
+
+    def _turn_started(self, run: dict[str, Any], attempt: dict[str, Any], native_turn_id: str | None) -> None:
+        thread_id = run["thread_id"]
+        turn_id = attempt["provider_turn_id"]
+        if turn_id is None:
+            count = sum(1 for t in self.projection.provider_turns.values() if t["thread_id"] == thread_id)
+            turn_id = f"{thread_id}/provider-thread/turn-{count + 1}"
+            self._put(
+                "provider-turn.updated",
+                "provider_turns",
+                "provider_turn_id",
+                {
+                    "provider_turn_id": turn_id,
+                    "thread_id": thread_id,
+                    "run_id": run["run_id"],
+                    "attempt_id": attempt["attempt_id"],
+                    "node_id": attempt["root_node_id"],
+                    "provider_thread_id": f"{thread_id}/provider-thread",
+                    "ordinal": count + 1,
+                    "status": "running",
+                    "native_ref": native_turn_id,
+                    "native_head": None,
+                    "usage": None,
+                    "error": None,
+                },
+            )
+            self._attempt(attempt["attempt_id"], provider_turn_id=turn_id)
+            for item in self.projection.run_items(run["run_id"]):
+                if item["provider_turn_id"] is None and item["attempt_id"] == attempt["attempt_id"]:
+                    self._item({**item, "provider_turn_id": turn_id})
+            self._session(thread_id, "running")
+        elif native_turn_id is not None and self.projection.provider_turns[turn_id]["native_ref"] is None:
+            self._update(
+                "provider-turn.updated", "provider_turns", "provider_turn_id", turn_id, native_ref=native_turn_id
+            )
+        if run["status"] == "starting":
+            self._run(run["run_id"], status="running")
+
+    def _ensure_turn(self, run: dict[str, Any]) -> None:
+        attempt = self.projection.attempts[run["active_attempt_id"]]
+        if attempt["provider_turn_id"] is None:
+            self._turn_started(run, attempt, None)
+
+    def _item_updated(self, run: dict[str, Any], signal: ItemUpdated) -> None:
+        self._ensure_turn(run)
+        run = self.projection.runs[run["run_id"]]
+        run_id = run["run_id"]
+        item = self._find_item(run_id, signal.native_item_id)
+        if item is None and signal.item_type == "user_message" and signal.parent_native_item_id is None:
+            # The runtime echoes the app's own user message: bind it rather than add a second one.
+            for candidate in self.projection.run_items(run_id):
+                if candidate["type"] == "user_message" and candidate["native_ref"] is None:
+                    item = candidate
+                    break
+        if item is None:
+            parent = None
+            if signal.parent_native_item_id is not None:
+                found = self._find_item(run_id, signal.parent_native_item_id)
+                parent = found["turn_item_id"] if found else None
+            item = self._new_item(
+                run_id,
+                signal.item_type,
+                signal.status,
+                dict(signal.data),
+                native_ref=signal.native_item_id,
+                parent_item_id=parent,
+            )
+        else:
+            data = {**item["data"], **signal.data}
+            self._set_item(item, status=signal.status, native_ref=signal.native_item_id, data=data)
+            item = self.projection.turn_items[item["turn_item_id"]]
+        if signal.item_type == "assistant_message" and signal.status == "completed":
+            message_id = f"{item['turn_item_id']}/message"
+            self._put(
+                "message.updated",
+                "messages",
+                "message_id",
+                {
+                    "message_id": message_id,
+                    "thread_id": run["thread_id"],
+                    "run_id": run_id,
+                    "role": "assistant",
+                    "text": item["data"].get("text", ""),
+                    "streaming": False,
+                    "turn_item_id": item["turn_item_id"],
+                },
+            )
+
+    def _plan(self, run: dict[str, Any], signal: PlanUpdated) -> None:
+        self._ensure_turn(run)
+        run_id = run["run_id"]
+        plan_id = f"{run_id}/plan-{signal.kind}"
+        done = bool(signal.steps) and all(s.get("status") == "completed" for s in signal.steps)
+        self._put(
+            "plan.updated",
+            "plans",
+            "plan_id",
+            {
+                "plan_id": plan_id,
+                "thread_id": run["thread_id"],
+                "run_id": run_id,
+                "kind": signal.kind,
+                "status": "completed" if done else "active",
+                "steps": signal.steps,
+                "markdown": signal.markdown,
+                "explanation": signal.explanation,
+            },
+        )
+        item = self._find_item(run_id, plan_id)
+        data = {"plan_id": plan_id, "steps": signal.steps}
+        if item is None:
+            self._new_item(run_id, signal.kind, "completed" if done else "running", data, native_ref=plan_id)
+        else:
+            self._set_item(item, status="completed" if done else "running", data=data)
+
+    def _request_opened(self, run: dict[str, Any], signal: RequestOpened) -> None:
+        self._ensure_turn(run)
+        run_id = run["run_id"]
+        count = sum(1 for r in self.projection.runtime_requests.values() if r["run_id"] == run_id)
+        request_id = f"{run_id}/request-{count + 1}"
+        subject = self._find_item(run_id, signal.native_item_id) if signal.native_item_id else None
+        item_type = "user_input_request" if signal.kind == "user_input" else "approval_request"
+        item = self._new_item(
+            run_id,
+            item_type,
+            "waiting",
+            {"kind": signal.kind, **signal.payload},
+            native_ref=f"request:{signal.native_request_id}",
+            parent_item_id=subject["turn_item_id"] if subject else None,
+        )
+        self._put(
+            "runtime-request.updated",
+            "runtime_requests",
+            "runtime_request_id",
+            {
+                "runtime_request_id": request_id,
+                "thread_id": run["thread_id"],
+                "run_id": run_id,
+                "node_id": item["node_id"],
+                "turn_item_id": item["turn_item_id"],
+                "subject_item_id": subject["turn_item_id"] if subject else None,
+                "kind": signal.kind,
+                "status": "pending",
+                "native_ref": signal.native_request_id,
+                "payload": signal.payload,
+                "response": None,
+                "response_capability": "live",
+            },
+        )
+        node = self.projection.nodes[item["node_id"]]
+        self._node({**node, "runtime_request_id": request_id})
+        self._run(run_id, status="waiting")
+
+    def _turn_ended(self, run: dict[str, Any], attempt: dict[str, Any], signal: TurnEnded) -> None:
+        self._ensure_turn(run)
+        run = self.projection.runs[run["run_id"]]
+        attempt = self.projection.attempts[attempt["attempt_id"]]
+        run_id = run["run_id"]
+        thread_id = run["thread_id"]
+        status = signal.status
+        restart = self._pending_restart.pop(run_id, None)
+        for request in self._pending(run_id):
+            self._put(
+                "runtime-request.updated", "runtime_requests", "runtime_request_id", {**request, "status": "cancelled"}
+            )
+            item = self.projection.turn_items[request["turn_item_id"]]
+            self._set_item(item, status="cancelled")
+        for item in self.projection.run_items(run_id):
+            if item["status"] in ("running", "waiting") and item["attempt_id"] == attempt["attempt_id"]:
+                self._set_item(item, status="interrupted" if status == "interrupted" else "failed")
+        if status == "interrupted" and run["interrupt_requested"] and restart is None:
+            self._new_item(run_id, "run_interrupt_result", "completed", {"status": status})
+        turn_id = attempt["provider_turn_id"]
+        self._update(
+            "provider-turn.updated", "provider_turns", "provider_turn_id", turn_id, status=status, error=signal.error
+        )
+        self._node({**self.projection.nodes[attempt["root_node_id"]], "status": status})
+        self._provider_thread(thread_id, status="idle")
+        self._session(thread_id, "ready")
+        if restart is not None:
+            self._attempt(attempt["attempt_id"], status="superseded")
+            self._start_attempt(run_id, "steering_restart", text=restart)
+            return
+        self._attempt(attempt["attempt_id"], status=status)
+        self._run(run_id, status=status, error=signal.error)
+        queued = [r for r in self.projection.thread_runs(thread_id) if r["status"] == "queued"]
+        if queued:
+            self._start_attempt(queued[0]["run_id"], "initial")
