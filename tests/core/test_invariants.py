@@ -106,7 +106,7 @@ BAD_LOGS: dict[str, Callable[[], list[StoredEvent]]] = {
 
 
 def test_every_rule_has_a_bad_log_here() -> None:
-    assert set(BAD_LOGS) == set(RULES)
+    assert set(BAD_LOGS) == {rule for rule in RULES if rule.startswith("core.")}
 
 
 def test_a_good_log_breaks_no_rule() -> None:
