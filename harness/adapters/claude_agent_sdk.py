@@ -308,7 +308,7 @@ class ClaudeAgentSdkAdapter:
         """Offer ``text`` into the live query with priority ``now`` (it supersedes the running prompt)."""
         state = self._live_state(thread, "steer")
         if self.dialect == "cli":
-            # stream-json has no priority: the CLI queues the message behind the running one.
+            # stream-json user messages have no priority field; the CLI takes this one as the next input.
             self._send(_cli_user_message(text))
         else:
             self._send(_prompt_offer(text, priority="now"))

@@ -206,7 +206,10 @@ class RuntimeOrchestrator:
                 result.thread_id = self._merge_back(command)
             else:
                 result.thread_id = self._rollback(command)
-            self._pump()
+            if not isinstance(command, (ThreadCreate, ThreadMergeBack)):
+                # Commands that talk to the runtime wait for its answer; the others only change
+                # app state (and must not start reading a stream-only recording early).
+                self._pump()
         finally:
             result.events = self._current
             self._command_id = None

@@ -164,7 +164,7 @@ def test_restart_active_interrupts_and_runs_a_second_attempt_of_the_same_run() -
 
 
 def test_an_interrupt_only_acknowledges_until_the_runtime_ends_the_turn() -> None:
-    core, driver = orchestrator(
+    core, _driver = orchestrator(
         [
             *handshake(),
             turn_start(3, "first"),
