@@ -9,10 +9,11 @@ The names a user needs live here; the modules behind them are implementation.
 'Hello there!'
 """
 
-from harness.adapters import AnthropicMessagesAdapter, get_adapter, replayable_protocols
+from harness.adapters import AnthropicMessagesAdapter, get_adapter, get_runtime_adapter, replayable_protocols
 from harness.adapters.base import AssistantMessage, ContentItem, ProviderAdapter, RequestTemplate
 from harness.adapters.openai_chat import OpenAIChatAdapter
 from harness.adapters.openai_responses import OpenAIResponsesAdapter
+from harness.adapters.runtime import RuntimeAdapter, RuntimeSettings
 from harness.analysis import QueryResult, build_database, query
 from harness.core import (
     EVENT_TYPES,
@@ -32,8 +33,11 @@ from harness.core import (
     ToolSpec,
     fold,
 )
+from harness.core.commands import RunInterrupt, RuntimeRequestRespond, ThreadFork, ThreadMergeBack, ThreadRollback
 from harness.core.invariants import RULES as INVARIANT_RULES
 from harness.core.invariants import Violation, check_invariants
+from harness.core.runtime import RuntimeOrchestrator
+from harness.core.runtime_projection import RuntimeProjection
 from harness.errors import (
     CheckFailure,
     ExpectationFailed,
@@ -53,6 +57,7 @@ from harness.errors import (
 )
 from harness.golden import check_golden, first_divergence, normalize_events
 from harness.replay import FrameMatcher, LogicalClock, ReplayDriver
+from harness.replay.driver import ReplayLink
 from harness.report import ReportPaths, render_summary, write_reports
 from harness.scenario import (
     Execution,
@@ -101,8 +106,15 @@ __all__ = [
     "QueryResult",
     "ReplayDriver",
     "ReplayError",
+    "ReplayLink",
     "ReportPaths",
     "RequestTemplate",
+    "RunInterrupt",
+    "RuntimeAdapter",
+    "RuntimeOrchestrator",
+    "RuntimeProjection",
+    "RuntimeRequestRespond",
+    "RuntimeSettings",
     "Scenario",
     "ScenarioError",
     "ScenarioResult",
@@ -111,6 +123,9 @@ __all__ = [
     "StoredEvent",
     "SuiteResult",
     "ThreadCreate",
+    "ThreadFork",
+    "ThreadMergeBack",
+    "ThreadRollback",
     "ToolRunner",
     "ToolSpec",
     "Transcript",
@@ -129,6 +144,7 @@ __all__ = [
     "first_divergence",
     "fold",
     "get_adapter",
+    "get_runtime_adapter",
     "known_protocols",
     "load_scenario",
     "normalize_events",

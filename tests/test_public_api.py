@@ -5,6 +5,17 @@ from __future__ import annotations
 import harness
 
 EXPECTED = [
+    "RuntimeAdapter",
+    "RuntimeSettings",
+    "get_runtime_adapter",
+    "RunInterrupt",
+    "RuntimeRequestRespond",
+    "ThreadFork",
+    "ThreadMergeBack",
+    "ThreadRollback",
+    "RuntimeOrchestrator",
+    "RuntimeProjection",
+    "ReplayLink",
     "SqliteEventStore",
     "OpenAIChatAdapter",
     "OpenAIResponsesAdapter",

@@ -184,7 +184,8 @@ class RuntimeOrchestrator:
             return RuntimeCommandResult(
                 command_id=command_id,
                 events=list(first),
-                thread_id=first[0].thread_id if first else None,
+                thread_id=next((e.thread_id for e in first if e.thread_id is not None), None),
+                run_id=next((e.run_id for e in first if e.run_id is not None), None),
                 replayed=True,
             )
         self._command_id = command_id

@@ -147,6 +147,13 @@ def _tool_spec(decl: ToolDecl) -> ToolSpec:
 def scenario_for_transcript(transcript: Transcript, *, path: str | None = None) -> Scenario:
     """The scenario a bare transcript implies: the recorded request params and first user message,
     tools answered from the recording, no golden and no expectations."""
+    if is_runtime_protocol(transcript.protocol):
+        raise ScenarioError(
+            f"{transcript.protocol} is an agent runtime: a bare transcript does not say what the app did "
+            "(messages, steering, interrupts, approvals, forks, restarts); replay it with a scenario file "
+            "(`harness replay SCENARIO.yaml`; examples in scenarios/t3code, format in docs/scenarios.md)",
+            path=path or transcript.path,
+        )
     first = next((e for e in transcript.entries if isinstance(e, ExpectOutbound)), None)
     request = RequestSpec()
     dispatch = MessageDispatch()
@@ -500,6 +507,15 @@ def replay_summary(execution: Execution) -> dict[str, Any]:
                     **({"choice": message.choice} if response.alternatives else {}),
                 }
             )
+    if isinstance(execution.orchestrator, RuntimeOrchestrator):
+        # Agent runtimes: the assistant messages of every run, as the projection holds them.
+        messages = [
+            {"role": "assistant", "text": m["text"], "thread_id": m["thread_id"], "run_id": m["run_id"]}
+            for m in execution.orchestrator.projection.messages.values()
+            if m["role"] == "assistant"
+        ]
+        if isinstance(error, str):
+            error = {"type": "runtime_error", "message": error}
     return {
         "transcript": execution.transcript.path,
         "protocol": execution.transcript.protocol,
