@@ -28,6 +28,7 @@ EVENT_TYPES: dict[str, str] = {
     "response.failed": "the response ended in a provider error or a protocol violation",
     "protocol.violation": "a frame broke a named protocol rule",
     "provider.frame.unrecognized": "a frame the adapter does not know, carried through",
+    "provider.frame.ignored": "an agent-runtime frame the adapter knows and does not act on (noise), by kind",
     "tool_call.requested": "the model asked the orchestrator to run a tool",
     "tool_call.completed": "the tool finished, with an outcome: succeeded with output or failed with error",
     "run.completed": "terminal: the model stopped on its own",

@@ -64,6 +64,7 @@ from harness.core.runtime_projection import TERMINAL_RUN_STATUSES, RuntimeProjec
 from harness.core.store import EventStore, InMemoryEventStore
 from harness.errors import UsageError
 from harness.replay.clock import Clock, LogicalClock
+from harness.replay.driver import Inbound
 from harness.transcript import RuntimeExit
 from harness.transcript.io import format_validation_error
 
@@ -89,6 +90,18 @@ HANDOFF_HEADER = "Context handoff (merge_back / fork_delta_summary):\n"
 HANDOFF_TAIL = "\n\nUser message:\n"
 
 
+def _frame_kind(frame: Any) -> str | None:
+    """A frame's method (JSON-RPC) or type/subtype (Claude), for the ignored-frame trace."""
+    if not isinstance(frame, dict):
+        return None
+    if isinstance(frame.get("method"), str):
+        return str(frame["method"])
+    if isinstance(frame.get("type"), str):
+        subtype = frame.get("subtype")
+        return f"{frame['type']}/{subtype}" if isinstance(subtype, str) else str(frame["type"])
+    return "response" if "id" in frame else None
+
+
 @dataclass(slots=True)
 class RuntimeCommandResult:
     """What a command did: its id, the events it stored and the ids it concerns."""
@@ -98,6 +111,27 @@ class RuntimeCommandResult:
     thread_id: str | None = None
     run_id: str | None = None
     replayed: bool = False
+
+
+class _WatchedLink:
+    """The link as the adapter sees it; remembers the last inbound entry, for event origins."""
+
+    def __init__(self, link: RuntimeLink) -> None:
+        self.link = link
+        self.last: Inbound | None = None
+
+    def send(self, frame: Any) -> None:
+        self.link.send(frame)
+
+    def receive(self) -> Inbound | RuntimeExit | None:
+        inbound = self.link.receive()
+        if isinstance(inbound, Inbound):
+            self.last = inbound
+        return inbound
+
+
+#: event sequence -> (transcript line, entry label) of the inbound frame being handled when it was stored
+Origins = dict[int, tuple[int | None, str | None]]
 
 
 class RuntimeOrchestrator:
@@ -110,9 +144,12 @@ class RuntimeOrchestrator:
         link: RuntimeLink,
         store: EventStore | None = None,
         clock: Clock | None = None,
+        origins: Origins | None = None,
     ) -> None:
         self.adapter = adapter
-        self.link = link
+        self.link = _WatchedLink(link)
+        #: Where each stored event came from (not part of the log; error messages use it).
+        self.origins: Origins = origins if origins is not None else {}
         self.store: EventStore = store or InMemoryEventStore()
         self.clock: Clock = clock or LogicalClock()
         self.projection = RuntimeProjection()
@@ -124,7 +161,7 @@ class RuntimeOrchestrator:
         self._commands = len(self.projection.receipts)
         #: run id -> text of a restart_active dispatch waiting for the active attempt to end.
         self._pending_restart: dict[str, str] = {}
-        adapter.bind(link, self._signals.append)
+        adapter.bind(self.link, self._signals.append)
 
     # -- event plumbing --------------------------------------------------------------------
 
@@ -140,6 +177,9 @@ class RuntimeOrchestrator:
         (stored,) = self.store.append([new])
         self.projection.apply(stored)
         self._current.append(stored)
+        last = self.link.last
+        if last is not None:
+            self.origins[stored.sequence] = (last.line, last.label)
 
     def _put(self, type_: str, collection: str, key: str, entity: dict[str, Any]) -> dict[str, Any]:
         """Emit ``entity`` as a snapshot event unless it equals the stored snapshot."""
@@ -749,11 +789,19 @@ class RuntimeOrchestrator:
 
     def _on_signal(self, signal: Signal) -> None:
         if isinstance(signal, FrameIgnored):
+            run = self._active(signal.thread_id) if signal.thread_id else None
             if not signal.known:
-                run = self._active(signal.thread_id) if signal.thread_id else None
                 self._emit(
                     "provider.frame.unrecognized",
                     {"reason": signal.reason, "frame": signal.frame},
+                    thread_id=signal.thread_id,
+                    run_id=run["run_id"] if run else None,
+                )
+            else:
+                # Known noise leaves a small trace, so that losing or moving it is visible too.
+                self._emit(
+                    "provider.frame.ignored",
+                    {"kind": _frame_kind(signal.frame), "reason": signal.reason},
                     thread_id=signal.thread_id,
                     run_id=run["run_id"] if run else None,
                 )

@@ -65,6 +65,20 @@ class ReplayDriver:
 
     # -- helpers ---------------------------------------------------------------------------
 
+    def fail(self, message: str) -> ReplayError:
+        """Record (unless one is kept already) and return a failure at the cursor's position."""
+        index = self.cursor
+        entry = self.transcript.entries[index] if index < len(self.transcript.entries) else None
+        error = ReplayError(
+            f"{self.transcript.path}:{self.transcript.line_of(index) if entry is not None else 'end'}: "
+            f"with {self._describe(index)} next in the transcript, {message}",
+            path=self.transcript.path,
+            line=self.transcript.line_of(index) if entry is not None else None,
+            entry_index=index,
+            label=getattr(entry, "label", None),
+        )
+        return self._fail(error)
+
     def _fail(self, error: ReplayError) -> ReplayError:
         if self.failure is None:
             self.failure = error

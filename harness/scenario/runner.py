@@ -26,7 +26,7 @@ from harness.core.runtime import RuntimeOrchestrator
 from harness.core.sqlite_store import SqliteEventStore
 from harness.core.store import EventStore
 from harness.core.tools import Outcome, ScenarioTools, ToolSpec
-from harness.errors import GoldenMismatch, GoldenMissing, ReplayError, ScenarioError
+from harness.errors import GoldenMismatch, GoldenMissing, ReplayError, ScenarioError, UsageError
 from harness.golden import check_golden, dump_golden, normalize_events
 from harness.replay import FrameMatcher, LogicalClock, ReplayDriver
 from harness.replay.driver import ReplayLink
@@ -65,6 +65,8 @@ class Execution:
     stored: list[StoredEvent] | None = None
     #: Agent runtimes: how many orchestrator instances ran (one more per orchestrator.restart).
     instances: int = 1
+    #: Agent runtimes: event sequence -> (transcript line, label) of the inbound frame behind it.
+    origins: dict[int, tuple[int | None, str | None]] = field(default_factory=dict)
 
     @property
     def events(self) -> list[StoredEvent]:
@@ -286,12 +288,17 @@ def _execute_runtime(scenario: Scenario, transcript: Transcript, *, store: Event
         if store is None and restarts:
             db_path = Path(stack.enter_context(tempfile.TemporaryDirectory())) / "events.sqlite"
             store = SqliteEventStore(db_path)
+        origins: dict[int, tuple[int | None, str | None]] = {}
         orchestrator = RuntimeOrchestrator(
-            adapter=get_runtime_adapter(transcript.protocol, **options), link=link, store=store, clock=clock
+            adapter=get_runtime_adapter(transcript.protocol, **options),
+            link=link,
+            store=store,
+            clock=clock,
+            origins=origins,
         )
         instances = 1
         try:
-            for step in scenario.commands:
+            for number, step in enumerate(scenario.commands, start=1):
                 clock.advance(1)  # one logical millisecond per step, as t3code's scenarios do
                 if isinstance(step, OrchestratorRestart):
                     if db_path is not None:
@@ -303,11 +310,17 @@ def _execute_runtime(scenario: Scenario, transcript: Transcript, *, store: Event
                         link=link,
                         store=orchestrator.store if db_path is None else store,
                         clock=clock,
+                        origins=origins,
                     )
                     instances += 1
                     orchestrator.pump()
                 else:
-                    orchestrator.dispatch(step)
+                    try:
+                        orchestrator.dispatch(step)
+                    except UsageError as exc:
+                        # A step that cannot apply means the replay went off the recorded path
+                        # (or the scenario is wrong): say where the transcript stood.
+                        raise driver.fail(f"step {number} ({step.type}) could not apply: {exc}") from None
         except ReplayError:
             pass  # kept on driver.failure and reported by the caller
         with contextlib.suppress(ReplayError):
@@ -322,6 +335,7 @@ def _execute_runtime(scenario: Scenario, transcript: Transcript, *, store: Event
         orchestrator=orchestrator,
         stored=stored,
         instances=instances,
+        origins=origins,
     )
 
 
@@ -426,6 +440,21 @@ def golden_bytes(execution: Execution) -> bytes:
     return dump_golden(execution.scenario.name, normalize_events(execution.events, deltas=deltas), deltas=deltas)
 
 
+def _origin_note(execution: Execution, mismatch: GoldenMismatch) -> str:
+    """For agent runtimes: the transcript entry whose handling produced the diverging event."""
+    if not execution.origins or mismatch.divergence.index < 0:
+        return ""
+    records = normalize_events(execution.events, deltas=execution.scenario.expect.deltas)
+    if not records:
+        return ""
+    record = records[min(mismatch.divergence.index, len(records) - 1)]
+    origin = execution.origins.get(int(record["sequence"]))
+    if origin is None:
+        return ""
+    line, label = origin
+    return f" The event came from handling {execution.transcript.path}:{line}" + (f" ({label})" if label else "") + "."
+
+
 def run_scenario(
     scenario: Scenario,
     *,
@@ -458,7 +487,7 @@ def run_scenario(
         except GoldenMissing as exc:
             result.failures.append(Failure("golden_missing", str(exc)))
         except GoldenMismatch as exc:
-            result.failures.append(Failure("golden", str(exc), exc.diff))
+            result.failures.append(Failure("golden", str(exc) + _origin_note(execution, exc), exc.diff))
     return result
 
 
