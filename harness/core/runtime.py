@@ -156,6 +156,7 @@ class RuntimeOrchestrator:
         for event in self.store.read():
             self.projection.apply(event)
         self._signals: deque[Signal] = deque()
+        self._accepted: dict[str, Any] | None = None
         self._command_id: str | None = None
         self._current: list[StoredEvent] = []
         self._commands = len(self.projection.receipts)
@@ -166,6 +167,11 @@ class RuntimeOrchestrator:
     # -- event plumbing --------------------------------------------------------------------
 
     def _emit(self, type_: str, data: dict[str, Any], *, thread_id: str | None, run_id: str | None = None) -> None:
+        if self._accepted is not None:
+            # The receipt goes in with the command's first event: a command refused before it
+            # changed anything leaves no receipt, and its id stays free.
+            accepted, self._accepted = self._accepted, None
+            self._emit("command.accepted", accepted, thread_id=None)
         new = NewEvent(
             type=type_,
             data=data,
@@ -232,7 +238,7 @@ class RuntimeOrchestrator:
         self._current = []
         result = RuntimeCommandResult(command_id=command_id)
         try:
-            self._emit("command.accepted", {"command_id": command_id, "type": command.type}, thread_id=None)
+            self._accepted = {"command_id": command_id, "type": command.type}
             if isinstance(command, ThreadCreate):
                 result.thread_id = self._thread_create(command)
             elif isinstance(command, MessageDispatch):
@@ -254,6 +260,7 @@ class RuntimeOrchestrator:
         finally:
             result.events = self._current
             self._command_id = None
+            self._accepted = None
         return result
 
     def pump(self) -> None:
@@ -351,6 +358,15 @@ class RuntimeOrchestrator:
         active = self.projection.active_run(thread_id)
         queued = [r for r in self.projection.thread_runs(thread_id) if r["status"] == "queued"]
         mode = command.mode
+        if command.message_id is not None and command.message_id in self.projection.messages:
+            raise UsageError(f"message.dispatch: message id {command.message_id!r} is already used")
+        if mode in ("steer_active", "restart_active") and active is None:
+            raise UsageError(f"message.dispatch: {mode} needs an active run, and thread {thread_id!r} is idle")
+        if mode == "start_immediately" and active is not None:
+            raise UsageError(
+                f"message.dispatch: thread {thread_id!r} has an active run {active['run_id']!r}; dispatch with mode "
+                "queue_after_active, steer_active or restart_active"
+            )
         text = self._with_handoff(thread_id, command.text)
         if mode in ("steer_active", "restart_active"):
             if active is None:
@@ -883,7 +899,7 @@ class RuntimeOrchestrator:
     def _session(self, thread_id: str, status: str) -> None:
         sessions = [s for s in self.projection.sessions.values() if s["thread_id"] == thread_id]
         current = sessions[-1] if sessions else None
-        if current is not None and current["status"] != "stopped":
+        if current is not None and current["status"] not in ("stopped", "error"):
             self._put("provider-session.updated", "sessions", "provider_session_id", {**current, "status": status})
             return
         self._put(

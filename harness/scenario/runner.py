@@ -321,8 +321,14 @@ def _execute_runtime(scenario: Scenario, transcript: Transcript, *, store: Event
                         # A step that cannot apply means the replay went off the recorded path
                         # (or the scenario is wrong): say where the transcript stood.
                         raise driver.fail(f"step {number} ({step.type}) could not apply: {exc}") from None
-        except ReplayError:
-            pass  # kept on driver.failure and reported by the caller
+        except ReplayError as exc:
+            # Kept on driver.failure and reported by the caller; adapters raise some themselves
+            # (a response that never came), which the driver has not seen.
+            if driver.failure is None:
+                if exc.line is None:
+                    driver.fail(str(exc))  # the cursor says where the transcript stood
+                else:
+                    driver.failure = exc
         with contextlib.suppress(ReplayError):
             driver.finish()
         stored = orchestrator.store.read()

@@ -276,3 +276,23 @@ def test_an_unknown_notification_is_counted_in_the_event_log() -> None:
     unknown = [e for e in core.store.read() if e.type == "provider.frame.unrecognized"]
     assert len(unknown) == 1
     assert "brandNew/thing" in unknown[0].data["reason"]
+
+
+def test_a_refused_command_leaves_no_receipt_and_its_id_stays_free() -> None:
+    core, _ = orchestrator([*handshake(), turn_start(3, "first"), *started(3, "u1"), completed("u1")])
+    before = core.store.last_sequence
+    with pytest.raises(UsageError, match="needs an active run"):
+        core.dispatch({"type": "message.dispatch", "text": "first", "mode": "steer_active", "command_id": "c-1"})
+    assert core.store.last_sequence == before
+    result = core.dispatch({"type": "message.dispatch", "text": "first", "command_id": "c-1"})
+    assert not result.replayed
+    assert core.projection.runs[result.run_id or ""]["status"] == "completed"
+
+
+def test_a_reused_message_id_is_refused_before_a_run_exists() -> None:
+    core, _ = orchestrator([*handshake(), turn_start(3, "first"), *started(3, "u1"), completed("u1")])
+    core.dispatch({"type": "message.dispatch", "text": "first", "message_id": "m"})
+    runs = len(core.projection.runs)
+    with pytest.raises(UsageError, match="message id 'm' is already used"):
+        core.dispatch({"type": "message.dispatch", "text": "again", "message_id": "m"})
+    assert len(core.projection.runs) == runs
