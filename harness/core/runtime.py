@@ -725,6 +725,11 @@ class RuntimeOrchestrator:
     def _merge_back(self, command: ThreadMergeBack) -> str:
         fork = self._thread(command.source_thread_id, "thread.merge_back")
         target = self._thread(command.target_thread_id, "thread.merge_back")
+        parent = (self.projection.threads[fork].get("lineage") or {}).get("parent_thread_id")
+        if parent != target:
+            raise UsageError(
+                f"thread.merge_back: thread {fork!r} is not a fork of {target!r} (its parent is {parent!r})"
+            )
         for thread_id in (fork, target):
             if self.projection.active_run(thread_id) is not None:
                 raise UsageError(f"thread.merge_back: thread {thread_id!r} has an active run")

@@ -223,6 +223,7 @@ def test_rollback_marks_the_last_runs_rolled_back_and_hides_them_from_the_timeli
         ({"type": "runtime-request.respond", "decision": "accept"}, "has 0 pending requests"),
         ({"type": "thread.fork", "source_thread_id": "t", "target_thread_id": "f"}, "no finished run to fork"),
         ({"type": "thread.rollback", "runs": 2}, "cannot roll back 2"),
+        ({"type": "thread.merge_back", "source_thread_id": "t", "target_thread_id": "t"}, "is not a fork of 't'"),
         ({"type": "message.dispatch", "thread_id": "nope", "text": "x"}, "no thread 'nope'"),
         ({"type": "thread.create", "thread_id": "t"}, "already exists"),
         ({"type": "thread.create", "thread_id": "a/b"}, "may not contain '/'"),
