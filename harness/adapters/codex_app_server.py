@@ -356,16 +356,10 @@ class CodexAppServerAdapter:
                 return self._replies.pop(request_id)
             if self._process != process:
                 return None
-            item = self.link.receive()
-            if item is None:
-                raise ReplayError(
-                    f"codex app-server: no response to request {request_id} ({method}) arrived before "
-                    "the transcript expects the app to send again"
-                )
-            if isinstance(item, RuntimeExit):
-                self.exited(item)
-            else:
-                self.handle(item)
+            self._read_one(
+                f"codex app-server: no response to request {request_id} ({method}) arrived before "
+                "the transcript expects the app to send again"
+            )
 
     def _ensure_session(self, thread_id: str, turn: _Turn | None) -> bool:
         if thread_id in self._sessions:
@@ -417,17 +411,21 @@ class CodexAppServerAdapter:
         while turn.native_turn_id is None:
             if self._turns.get(thread.thread_id) is not turn or self._process != process:
                 return None
-            item = self.link.receive()
-            if item is None:
-                raise ReplayError(
-                    f"codex app-server: {method} for thread {thread.thread_id} needs the native turn id, but "
-                    "neither the turn/start response nor turn/started arrived before the app had to send"
-                )
-            if isinstance(item, RuntimeExit):
-                self.exited(item)
-            else:
-                self.handle(item)
+            self._read_one(
+                f"codex app-server: {method} for thread {thread.thread_id} needs the native turn id, but "
+                "neither the turn/start response nor turn/started arrived before the app had to send"
+            )
         return turn.native_turn_id
+
+    def _read_one(self, missing: str) -> None:
+        """Read and handle the next inbound frame or exit while waiting; ``missing`` says for what."""
+        item = self.link.receive()
+        if item is None:
+            raise ReplayError(missing)
+        if isinstance(item, RuntimeExit):
+            self.exited(item)
+        else:
+            self.handle(item)
 
     def _fail_turn(self, thread_id: str, turn: _Turn | None, error: str) -> None:
         if turn is not None and self._turns.get(thread_id) is turn:

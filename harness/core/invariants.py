@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from harness.core.events import EVENT_TYPES, TERMINAL_RUN_EVENTS, StoredEvent
+from harness.core.runtime_projection import ACTIVE_RUN_STATUSES, TERMINAL_RUN_STATUSES
 
 Severity = Literal["error", "warning"]
 
@@ -157,12 +158,11 @@ _RUNTIME_ENTITIES: dict[str, tuple[str, str, dict[str, str]]] = {
         {"source_thread_id": "threads", "target_thread_id": "threads"},
     ),
 }
-_ACTIVE = frozenset({"starting", "running", "waiting"})
 _FINAL = {
-    "runs": frozenset({"completed", "interrupted", "failed", "cancelled"}),
-    "attempts": frozenset({"completed", "interrupted", "failed", "cancelled", "superseded"}),
-    "nodes": frozenset({"completed", "interrupted", "failed", "cancelled"}),
-    "provider_turns": frozenset({"completed", "interrupted", "failed", "cancelled"}),
+    "runs": TERMINAL_RUN_STATUSES,
+    "attempts": TERMINAL_RUN_STATUSES | {"superseded"},
+    "nodes": TERMINAL_RUN_STATUSES,
+    "provider_turns": TERMINAL_RUN_STATUSES,
 }
 _REQUEST_NODES = {"user_input": "user_input_request"}
 
@@ -193,10 +193,6 @@ class Violation:
         }
 
 
-#: Run statuses that end a run in an agent-runtime log (``run.updated``).
-TERMINAL_RUN_STATUSES = frozenset({"completed", "interrupted", "failed", "cancelled"})
-
-
 def _is_terminal(event: StoredEvent) -> bool:
     """A terminal event (HTTP runs) or a terminal ``run.updated`` snapshot (agent runtimes)."""
     if event.type in TERMINAL_RUN_EVENTS:
@@ -212,7 +208,6 @@ def check_invariants(events: Iterable[StoredEvent]) -> list[Violation]:
         out.append(Violation(rule, RULES[rule].severity, event.sequence if event else None, message, **extra))
 
     log = list(events)
-    events = log
     expected_sequence = 1
     last_at = 0
     runs_created: set[str] = set()
@@ -221,7 +216,7 @@ def check_invariants(events: Iterable[StoredEvent]) -> list[Violation]:
     closed_responses: set[str] = set()
     items: dict[str, str] = {}  # item_id -> "open" | "completed"
     pending_tools: dict[str, StoredEvent] = {}
-    for event in events:
+    for event in log:
         run_id = event.run_id
         if event.sequence != expected_sequence:
             violate(
@@ -450,11 +445,13 @@ def _check_runtime(events: list[StoredEvent], violate: Any) -> None:
                     found=data.get("ordinal"),
                 )
         store[entity_id] = data
-        if collection == "runs" and data.get("status") in _ACTIVE:
+        if collection == "runs" and data.get("status") in ACTIVE_RUN_STATUSES:
             active = [
                 r
                 for r in store.values()
-                if r.get("thread_id") == data.get("thread_id") and r.get("status") in _ACTIVE and r is not data
+                if r.get("thread_id") == data.get("thread_id")
+                and r.get("status") in ACTIVE_RUN_STATUSES
+                and r is not data
             ]
             if active:
                 violate(

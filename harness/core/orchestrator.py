@@ -76,6 +76,8 @@ class CommandResult:
     events: list[StoredEvent] = field(default_factory=list)
     run_id: str | None = None
     thread_id: str | None = None
+    #: True when the command id had a receipt already: nothing ran, ``events`` are the first run's.
+    replayed: bool = False
 
 
 class Orchestrator:

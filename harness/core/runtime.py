@@ -22,7 +22,6 @@ same receipts, same provider threads, which its fresh adapter resumes.
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
@@ -60,11 +59,13 @@ from harness.core.commands import (
     ThreadRollback,
 )
 from harness.core.events import NewEvent, StoredEvent
+from harness.core.orchestrator import CommandResult
 from harness.core.runtime_projection import TERMINAL_RUN_STATUSES, RuntimeProjection
 from harness.core.store import EventStore, InMemoryEventStore
 from harness.errors import UsageError
 from harness.replay.clock import Clock, LogicalClock
 from harness.replay.driver import Inbound
+from harness.replay.matcher import HANDOFF_PREFIX, HANDOFF_TAIL
 from harness.transcript import RuntimeExit
 from harness.transcript.io import format_validation_error
 
@@ -86,8 +87,7 @@ NODE_KINDS: dict[str, str] = {
 }
 #: Item statuses as node statuses.
 ITEM_TO_NODE_STATUS = {"declined": "failed"}
-HANDOFF_HEADER = "Context handoff (merge_back / fork_delta_summary):\n"
-HANDOFF_TAIL = "\n\nUser message:\n"
+HANDOFF_HEADER = f"{HANDOFF_PREFIX}merge_back / fork_delta_summary):\n"
 
 
 def _frame_kind(frame: Any) -> str | None:
@@ -100,17 +100,6 @@ def _frame_kind(frame: Any) -> str | None:
         subtype = frame.get("subtype")
         return f"{frame['type']}/{subtype}" if isinstance(subtype, str) else str(frame["type"])
     return "response" if "id" in frame else None
-
-
-@dataclass(slots=True)
-class RuntimeCommandResult:
-    """What a command did: its id, the events it stored and the ids it concerns."""
-
-    command_id: str
-    events: list[StoredEvent] = field(default_factory=list)
-    thread_id: str | None = None
-    run_id: str | None = None
-    replayed: bool = False
 
 
 class _WatchedLink:
@@ -212,7 +201,7 @@ class RuntimeOrchestrator:
 
     # -- commands --------------------------------------------------------------------------
 
-    def dispatch(self, command: RuntimeCommandType | dict[str, Any]) -> RuntimeCommandResult:
+    def dispatch(self, command: RuntimeCommandType | dict[str, Any]) -> CommandResult:
         """Run one command and pump the runtime until it waits for the app again.
 
         A repeated ``command_id`` returns the first result (from the durable receipt) without
@@ -227,7 +216,7 @@ class RuntimeOrchestrator:
         command_id = command.command_id or f"command-{self._commands}"
         if command_id in self.projection.receipts:
             first = self.projection.receipts[command_id]
-            return RuntimeCommandResult(
+            return CommandResult(
                 command_id=command_id,
                 events=list(first),
                 thread_id=next((e.thread_id for e in first if e.thread_id is not None), None),
@@ -236,7 +225,7 @@ class RuntimeOrchestrator:
             )
         self._command_id = command_id
         self._current = []
-        result = RuntimeCommandResult(command_id=command_id)
+        result = CommandResult(command_id=command_id)
         try:
             self._accepted = {"command_id": command_id, "type": command.type}
             if isinstance(command, ThreadCreate):
@@ -698,7 +687,8 @@ class RuntimeOrchestrator:
                 "summary": None,
             },
         )
-        self.adapter.fork(self._context(source), self._context(command.target_thread_id))
+        source_context = self._context(source)
+        self.adapter.fork(source_context, self._context(command.target_thread_id))
         self._drain()
         target_thread = self.projection.provider_threads[f"{command.target_thread_id}/provider-thread"]
         if target_thread["native_ref"] is None:
@@ -707,7 +697,7 @@ class RuntimeOrchestrator:
         self._provider_thread(
             command.target_thread_id,
             status="idle",
-            native_head=self._context(source).heads[-1] if self._context(source).heads else None,
+            native_head=source_context.heads[-1] if source_context.heads else None,
             forked_from=source_thread["provider_thread_id"],
         )
         self._put(

@@ -35,6 +35,11 @@ NATIVE_ID = re.compile(
 )
 OPAQUE_KEYS = frozenset({"signature", "encrypted_content", "encrypted_index", "obfuscation"})
 COALESCED_KINDS = frozenset({"text", "reasoning", "arguments"})
+#: Delta event type -> (item id key, part key, text key): consecutive deltas of one item part merge.
+DELTA_EVENTS: dict[str, tuple[str, str, str]] = {
+    "item.delta": ("item_id", "kind", "text"),
+    "turn-item.delta": ("turn_item_id", "field", "delta"),
+}
 
 
 class _Placeholders:
@@ -78,29 +83,17 @@ def normalize_events(
             "at_ms": event.at_ms,
             "data": _scrub(event.data, ids),
         }
-        if deltas == "coalesced" and event.type == "item.delta" and event.data.get("kind") in COALESCED_KINDS:
+        merge = DELTA_EVENTS.get(event.type) if deltas == "coalesced" else None
+        if merge is not None and (event.type != "item.delta" or event.data.get("kind") in COALESCED_KINDS):
+            item_key, part_key, text_key = merge
             previous = out[-1] if out else None
             if (
                 previous is not None
-                and previous["type"] == "item.delta"
-                and previous["data"]["item_id"] == event.data["item_id"]
-                and previous["data"]["kind"] == event.data["kind"]
+                and previous["type"] == event.type
+                and previous["data"][item_key] == event.data[item_key]
+                and previous["data"][part_key] == event.data[part_key]
             ):
-                previous["data"]["text"] += event.data.get("text", "")
-                previous["data"]["fragments"] += 1
-                previous["last_sequence"] = event.sequence
-                continue
-            record["data"]["fragments"] = 1
-            record["last_sequence"] = event.sequence
-        if deltas == "coalesced" and event.type == "turn-item.delta":
-            previous = out[-1] if out else None
-            if (
-                previous is not None
-                and previous["type"] == "turn-item.delta"
-                and previous["data"]["turn_item_id"] == event.data["turn_item_id"]
-                and previous["data"]["field"] == event.data["field"]
-            ):
-                previous["data"]["delta"] += event.data.get("delta", "")
+                previous["data"][text_key] += event.data.get(text_key, "")
                 previous["data"]["fragments"] += 1
                 previous["last_sequence"] = event.sequence
                 continue

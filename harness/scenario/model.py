@@ -13,15 +13,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from harness.core.commands import (
-    MessageDispatch,
-    RunInterrupt,
-    RuntimeRequestRespond,
-    ThreadCreate,
-    ThreadFork,
-    ThreadMergeBack,
-    ThreadRollback,
-)
+from harness.core.commands import RuntimeCommandType
 from harness.errors import ScenarioError, UsageError
 from harness.replay.matcher import parse_json_path
 from harness.transcript.io import format_validation_error
@@ -95,17 +87,8 @@ class OrchestratorRestart(_Model):
     type: Literal["orchestrator.restart"] = "orchestrator.restart"
 
 
-Step = Annotated[
-    ThreadCreate
-    | MessageDispatch
-    | RunInterrupt
-    | RuntimeRequestRespond
-    | ThreadFork
-    | ThreadMergeBack
-    | ThreadRollback
-    | OrchestratorRestart,
-    Field(discriminator="type"),
-]
+#: A scenario step: any command of the core, or an orchestrator restart.
+Step = Annotated[RuntimeCommandType | OrchestratorRestart, Field(discriminator="type")]
 
 
 ParityAspect = Literal["status", "tool_calls", "tool_outcomes", "final_text"]

@@ -382,16 +382,23 @@ def _check_runtime_expectations(execution: Execution) -> list[Failure]:
                     f"contain {short_json(text)}",
                 )
             )
+    rules = {str(e.data.get("rule")) for e in execution.events if e.type == "protocol.violation"}
+    return failures + _log_expectations(execution, rules)
+
+
+def _log_expectations(execution: Execution, rules: set[str]) -> list[Failure]:
+    """The checks every scenario shares: required event types, and exactly the expected violations."""
+    expect = execution.scenario.expect
+    failures: list[Failure] = []
     types = {e.type for e in execution.events}
     missing = [t for t in expect.events if t not in types]
     if missing:
         failures.append(Failure("expectation", f"required event types never appeared: {', '.join(missing)}"))
-    rules = sorted({str(e.data.get("rule")) for e in execution.events if e.type == "protocol.violation"})
-    if rules != sorted(set(expect.violations)):
+    if sorted(rules) != sorted(set(expect.violations)):
         failures.append(
             Failure(
                 "expectation",
-                f"protocol violations {rules or 'none'}, expected {sorted(set(expect.violations)) or 'none'}",
+                f"protocol violations {sorted(rules) or 'none'}, expected {sorted(set(expect.violations)) or 'none'}",
             )
         )
     return failures
@@ -425,19 +432,8 @@ def _check_expectations(execution: Execution) -> list[Failure]:
             failures.append(
                 Failure("expectation", f"run {last['run_id']} error type {found!r}, expected {expect.error_type!r}")
             )
-    types = {e.type for e in execution.events}
-    missing = [t for t in expect.events if t not in types]
-    if missing:
-        failures.append(Failure("expectation", f"required event types never appeared: {', '.join(missing)}"))
-    rules = sorted({v["rule"] for v in execution.orchestrator.projection.violations})
-    if rules != sorted(set(expect.violations)):
-        failures.append(
-            Failure(
-                "expectation",
-                f"protocol violations {rules or 'none'}, expected {sorted(set(expect.violations)) or 'none'}",
-            )
-        )
-    return failures
+    rules = {str(v["rule"]) for v in execution.orchestrator.projection.violations}
+    return failures + _log_expectations(execution, rules)
 
 
 def golden_bytes(execution: Execution) -> bytes:

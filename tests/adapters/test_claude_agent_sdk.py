@@ -37,7 +37,7 @@ from harness.adapters.runtime import (
 )
 from harness.errors import FrameMismatch, ReplayError
 from harness.replay import ReplayDriver
-from harness.replay.driver import Inbound
+from harness.replay.driver import Inbound, ReplayLink
 from harness.transcript import EmitInbound, RuntimeExit, Transcript, read_transcript
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -48,23 +48,6 @@ CORPUS = ROOT / "fixtures" / "corpus" / "claude-cli-stream-json"
 
 
 # -- a replay session: driver, adapter and a tiny projection of what the core would keep -------
-
-
-class ExitAwareLink:
-    """A ReplayDriver as a RuntimeLink: a ``runtime_exit`` entry comes back as itself, not None."""
-
-    def __init__(self, driver: ReplayDriver) -> None:
-        self.driver = driver
-
-    def send(self, frame: Any) -> None:
-        self.driver.send(frame)
-
-    def receive(self) -> Inbound | RuntimeExit | None:
-        before = self.driver.runtime_exit
-        received = self.driver.receive()
-        if received is None and self.driver.runtime_exit is not before:
-            return self.driver.runtime_exit
-        return received
 
 
 def recorded_session_ids(transcript: Transcript) -> Callable[[], str]:
@@ -110,10 +93,10 @@ class Replay:
     native: dict[str, str] = field(default_factory=dict)
     heads: dict[str, list[str | None]] = field(default_factory=dict)
     current_head: dict[str, str] = field(default_factory=dict)
-    link: ExitAwareLink = field(init=False)
+    link: ReplayLink = field(init=False)
 
     def __post_init__(self) -> None:
-        self.link = ExitAwareLink(self.driver)
+        self.link = ReplayLink(self.driver)
         self.adapter.bind(self.link, self.record)
 
     def record(self, signal: Signal) -> None:

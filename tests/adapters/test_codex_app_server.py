@@ -32,6 +32,7 @@ from harness.adapters.runtime import (
 )
 from harness.errors import ReplayError
 from harness.replay import Inbound, ReplayDriver
+from harness.replay.driver import ReplayLink
 from harness.transcript import ExpectOutbound, RuntimeExit, read_transcript
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -41,23 +42,6 @@ RECORDINGS = sorted([*T3.glob("*/codex_transcript.ndjson"), *EXTRA.glob("*codex*
 
 
 # -- links ----------------------------------------------------------------------------------
-
-
-class ExitLink:
-    """A replay driver as a runtime link: the ``runtime_exit`` entry comes back as an object."""
-
-    def __init__(self, driver: ReplayDriver) -> None:
-        self.driver = driver
-
-    def send(self, frame: Any) -> None:
-        self.driver.send(frame)
-
-    def receive(self) -> Inbound | RuntimeExit | None:
-        before = self.driver.runtime_exit
-        item = self.driver.receive()
-        if item is None and self.driver.runtime_exit is not before:
-            return self.driver.runtime_exit
-        return item
 
 
 class FakeLink:
@@ -83,16 +67,16 @@ def inbound(frame: Any) -> Inbound:
     return Inbound(frame=frame, label=None, entry_index=0, line=None, at_ms=0)
 
 
-def replay(name: str) -> tuple[CodexAppServerAdapter, ExitLink, list[Signal]]:
+def replay(name: str) -> tuple[CodexAppServerAdapter, ReplayLink, list[Signal]]:
     path = T3 / name / "codex_transcript.ndjson" if (T3 / name).is_dir() else EXTRA / f"{name}__codex_transcript.ndjson"
-    link = ExitLink(ReplayDriver(read_transcript(path)))
+    link = ReplayLink(ReplayDriver(read_transcript(path)))
     adapter = CodexAppServerAdapter()
     signals: list[Signal] = []
     adapter.bind(link, signals.append)
     return adapter, link, signals
 
 
-def pump(adapter: CodexAppServerAdapter, link: ExitLink | FakeLink) -> None:
+def pump(adapter: CodexAppServerAdapter, link: ReplayLink | FakeLink) -> None:
     """Handle inbound frames until the app must act (or the recording is over)."""
     while (item := link.receive()) is not None:
         if isinstance(item, RuntimeExit):
@@ -183,7 +167,7 @@ def settings_from(params: dict[str, Any]) -> RuntimeSettings:
 def play_app(path: Path) -> tuple[ReplayDriver, list[Signal]]:
     """Replay a recording, acting as the app: each recorded app frame is produced by the intent behind it."""
     driver = ReplayDriver(read_transcript(path))
-    link = ExitLink(driver)
+    link = ReplayLink(driver)
     adapter = CodexAppServerAdapter()
     signals: list[Signal] = []
     adapter.bind(link, signals.append)

@@ -18,7 +18,8 @@ import pytest
 from harness.adapters import get_runtime_adapter
 from harness.core.commands import MessageDispatch, ThreadCreate
 from harness.core.events import StoredEvent
-from harness.core.runtime import RuntimeCommandResult, RuntimeOrchestrator
+from harness.core.orchestrator import CommandResult
+from harness.core.runtime import RuntimeOrchestrator
 from harness.core.sqlite_store import SqliteEventStore
 from harness.replay import FrameMatcher, LogicalClock, ReplayDriver
 from harness.replay.driver import ReplayLink
@@ -129,7 +130,7 @@ class PhaseOne:
     driver: ReplayDriver
     clock: LogicalClock
     events: list[StoredEvent]
-    first_result: RuntimeCommandResult
+    first_result: CommandResult
     second: MessageDispatch
 
 
