@@ -56,8 +56,12 @@ from harness.errors import (
     UsageError,
 )
 from harness.golden import check_golden, first_divergence, normalize_events
+from harness.record.http import AsyncRecordingTransport, RecordingTransport
+from harness.record.modes import Cassette, RecordMode
+from harness.record.redact import RedactionConfig, Redactor, SecretLeak
 from harness.replay import FrameMatcher, LogicalClock, ReplayDriver
 from harness.replay.driver import ReplayLink
+from harness.replay.http import AsyncReplayTransport, HttpReplay, ReplayTransport
 from harness.report import ReportPaths, render_summary, write_reports
 from harness.scenario import (
     Execution,
@@ -81,6 +85,9 @@ __all__ = [
     "INVARIANT_RULES",
     "AnthropicMessagesAdapter",
     "AssistantMessage",
+    "AsyncRecordingTransport",
+    "AsyncReplayTransport",
+    "Cassette",
     "CheckFailure",
     "CommandResult",
     "ContentItem",
@@ -92,6 +99,7 @@ __all__ = [
     "GoldenMismatch",
     "GoldenMissing",
     "HarnessError",
+    "HttpReplay",
     "IdAllocator",
     "ImportSourceError",
     "InMemoryEventStore",
@@ -104,9 +112,14 @@ __all__ = [
     "Projection",
     "ProviderAdapter",
     "QueryResult",
+    "RecordMode",
+    "RecordingTransport",
+    "RedactionConfig",
+    "Redactor",
     "ReplayDriver",
     "ReplayError",
     "ReplayLink",
+    "ReplayTransport",
     "ReportPaths",
     "RequestTemplate",
     "RunInterrupt",
@@ -119,6 +132,7 @@ __all__ = [
     "ScenarioError",
     "ScenarioResult",
     "ScenarioTools",
+    "SecretLeak",
     "SqliteEventStore",
     "StoredEvent",
     "SuiteResult",

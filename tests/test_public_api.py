@@ -5,6 +5,16 @@ from __future__ import annotations
 import harness
 
 EXPECTED = [
+    "AsyncRecordingTransport",
+    "AsyncReplayTransport",
+    "Cassette",
+    "HttpReplay",
+    "RecordMode",
+    "RecordingTransport",
+    "RedactionConfig",
+    "Redactor",
+    "ReplayTransport",
+    "SecretLeak",
     "RuntimeAdapter",
     "RuntimeSettings",
     "get_runtime_adapter",

@@ -81,7 +81,26 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("sql")
     p.add_argument("--db", type=Path, default=DEFAULT_REPORTS / "harness.duckdb")
     p.add_argument("--json", action="store_true", help="print rows as JSON objects, one per line")
+
+    _register_modules(commands)
     return parser
+
+
+def _register_modules(commands: Any) -> None:
+    """Commands that live in their own module: each adds its subparser and sets ``handler``."""
+    from harness.cli import fake_runtime
+
+    fake_runtime.register(commands)
+    _register_record(commands)
+
+
+def _register_record(commands: Any) -> None:
+    """The ``record`` group: live recording actions, each from its own module (``exec``; ``proxy`` goes here too)."""
+    from harness.cli.record_exec import add_exec_parser
+
+    record = commands.add_parser("record", help="record a live runtime or provider into a transcript")
+    actions = record.add_subparsers(dest="record_command", required=True, metavar="ACTION")
+    add_exec_parser(actions)
 
 
 def _run_suite_with_progress(console: Console, args: argparse.Namespace, *, update: bool) -> SuiteResult:
@@ -286,8 +305,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     console = Console(highlight=False, soft_wrap=True)
     errors = Console(stderr=True, highlight=False, soft_wrap=True)
+    handler = getattr(args, "handler", None) or _COMMANDS[args.command]
     try:
-        return _COMMANDS[args.command](args, console)
+        return int(handler(args, console))
     except UsageError as exc:
         errors.print(f"error: {exc}", markup=False)
         return EXIT_USAGE

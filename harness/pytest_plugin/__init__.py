@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.pytest_plugin.cassette import MARKER_HELP, harness_cassette
 from harness.pytest_plugin.collect import (
     SCENARIO_DIRS_INI,
     ScenarioFailed,
@@ -30,6 +31,7 @@ from harness.pytest_plugin.fixtures import HarnessGolden, HarnessReplay, harness
 from harness.pytest_plugin.outputs import write_outputs
 from harness.pytest_plugin.session import SESSION_KEY, HarnessSession, display_path, get_session
 from harness.pytest_plugin.xdist import XdistHooks, is_worker, send_to_controller
+from harness.record.modes import RECORD_MODES
 
 __all__ = [
     "HarnessGolden",
@@ -39,6 +41,7 @@ __all__ = [
     "ScenarioFile",
     "ScenarioItem",
     "get_session",
+    "harness_cassette",
     "harness_golden",
     "harness_replay",
 ]
@@ -82,6 +85,24 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         dest="harness_db",
         help="Build the DuckDB analysis database at PATH at the end of the run.",
     )
+    group.addoption(
+        "--harness-record-mode",
+        choices=RECORD_MODES,
+        default=None,
+        dest="harness_record_mode",
+        help="Record mode of harness_cassette: none (replay only; the default, and forced when CI is set), "
+        "once (record a missing transcript), new_episodes (replay, then record new requests), all (re-record).",
+    )
+    parser.addini(
+        "harness_record_mode",
+        default="none",
+        help="Default record mode of harness_cassette (none, once, new_episodes, all).",
+    )
+    parser.addini(
+        "harness_transcripts_dir",
+        default="transcripts",
+        help="Directory, relative to the rootdir, of the transcripts harness_cassette replays and records.",
+    )
     parser.addini(
         SCENARIO_DIRS_INI,
         type="linelist",
@@ -91,6 +112,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", MARKER_HELP)
     session = HarnessSession.from_config(config)
     config.stash[SESSION_KEY] = session
     if config.pluginmanager.hasplugin("xdist"):

@@ -94,6 +94,10 @@ class HarnessSession:
     seed: int | None = None
     report_dir: Path | None = None
     db_path: Path | None = None
+    #: Where ``harness_cassette`` keeps each test's transcript (``harness_transcripts_dir``).
+    transcripts_dir: Path = Path("transcripts")
+    #: ``harness_cassette``'s record mode before the ``CI`` override (``--harness-record-mode``).
+    record_mode: str = "none"
     #: Results of scenario items run in this process, by node id, in run order.
     results: dict[str, ScenarioResult] = field(default_factory=dict)
     #: Verdicts of scenario items that xdist workers ran, by node id.
@@ -128,6 +132,8 @@ class HarnessSession:
             seed=config.getoption("harness_seed"),
             report_dir=resolve_option_path(config, config.getoption("harness_report")),
             db_path=resolve_option_path(config, config.getoption("harness_db")),
+            transcripts_dir=config.rootpath / str(config.getini("harness_transcripts_dir")),
+            record_mode=config.getoption("harness_record_mode") or str(config.getini("harness_record_mode")),
         )
 
     # -- recording, while the run goes on ---------------------------------------------------------

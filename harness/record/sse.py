@@ -112,3 +112,79 @@ def parse_sse(text: str) -> SseParse:
         dropped_without_data=dropped,
         unterminated=unterminated,
     )
+
+
+class SseDecoder:
+    """Incremental SSE framing for a live stream: feed bytes as they arrive, get whole events.
+
+    The same rules as :func:`parse_sse` (LF, CRLF or CR line ends; blank line dispatches; one
+    space after the colon removed; comments, ``id:`` and ``retry:`` ignored), applied to a stream
+    that arrives in arbitrary chunks, so a recording can write each event the moment it is
+    complete. A line end split across two chunks (``\\r`` then ``\\n``) is handled.
+
+    >>> decoder = SseDecoder()
+    >>> decoder.feed(b"event: ping\\ndata: {}")
+    []
+    >>> decoder.feed(b"\\n\\n")
+    [('ping', '{}')]
+    """
+
+    def __init__(self) -> None:
+        self._buffer = b""
+        self._event: str | None = None
+        self._data: list[str] = []
+        self._bom_checked = False
+        self._pending_cr = False
+
+    def feed(self, chunk: bytes) -> list[tuple[str | None, str]]:
+        """Add bytes; return the ``(event name, data)`` of every event completed by them."""
+        if self._pending_cr and chunk.startswith(b"\n"):
+            chunk = chunk[1:]
+        self._pending_cr = False
+        self._buffer += chunk
+        if not self._bom_checked and len(self._buffer) >= 3:
+            self._buffer = self._buffer.removeprefix(b"\xef\xbb\xbf")
+            self._bom_checked = True
+        events: list[tuple[str | None, str]] = []
+        while True:
+            cut = min((i for i in (self._buffer.find(b"\n"), self._buffer.find(b"\r")) if i >= 0), default=-1)
+            if cut < 0:
+                return events
+            line = self._buffer[:cut]
+            end = cut + 1
+            if self._buffer[cut : cut + 1] == b"\r":
+                if end < len(self._buffer):
+                    if self._buffer[end : end + 1] == b"\n":
+                        end += 1
+                else:
+                    self._pending_cr = True
+            self._buffer = self._buffer[end:]
+            self._line(line.decode("utf-8", errors="replace"), events)
+
+    def _line(self, line: str, events: list[tuple[str | None, str]]) -> None:
+        if line == "":
+            if self._data:
+                events.append((self._event, "\n".join(self._data)))
+            self._event, self._data = None, []
+            return
+        if line.startswith(":"):
+            return
+        name, colon, value = line.partition(":")
+        if colon and value.startswith(" "):
+            value = value[1:]
+        if name == "event":
+            self._event = value or None
+        elif name == "data":
+            self._data.append(value)
+
+    def close(self) -> list[tuple[str | None, str]]:
+        """End of stream: an event still pending (no blank line after it) is returned, as
+        :func:`parse_sse` keeps it."""
+        events: list[tuple[str | None, str]] = []
+        if self._buffer:
+            self._line(self._buffer.decode("utf-8", errors="replace"), events)
+            self._buffer = b""
+        if self._data:
+            events.append((self._event, "\n".join(self._data)))
+        self._event, self._data = None, []
+        return events

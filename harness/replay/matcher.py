@@ -100,11 +100,15 @@ MISSING: Any = type("Missing", (), {"__repr__": lambda self: "<missing>"})()
 
 def short_json(value: Any, limit: int = 200) -> str:
     """A JSON value for an error message: sorted keys, cut with "…" past ``limit`` characters;
-    :data:`MISSING` (and anything that is not JSON) shows as its ``repr``."""
+    :data:`MISSING` (and anything that is not JSON) shows as its ``repr``. Values shaped like
+    secrets never reach an error message (:func:`harness.record.redact.scrub`)."""
+    from harness.record.redact import scrub
+
     try:
         text = orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
     except TypeError:
         text = repr(value)
+    text = scrub(text)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -117,21 +121,38 @@ def _same_scalar(a: Any, b: Any) -> bool:
     return type(a) is type(b) and a == b
 
 
-def first_difference(expected: Any, actual: Any, _path: tuple[str | int, ...] = ()) -> tuple[str, Any, Any] | None:
-    """The first JSON path (in sorted-key, index order) where two JSON values differ, or None."""
+def _same_redacted(expected: str, actual: Any) -> bool:
+    """A recorded string with ``<redacted:KIND>`` markers matches any value of those kinds there."""
+    from harness.record.redact import redacted_pattern
+
+    pattern = redacted_pattern(expected)
+    return pattern is not None and isinstance(actual, str) and pattern.fullmatch(actual) is not None
+
+
+def first_difference(
+    expected: Any, actual: Any, _path: tuple[str | int, ...] = (), *, redacted: bool = False
+) -> tuple[str, Any, Any] | None:
+    """The first JSON path (in sorted-key, index order) where two JSON values differ, or None.
+
+    With ``redacted``, a string of ``expected`` holding ``<redacted:KIND>`` markers matches an
+    ``actual`` string that has any value of that kind in their place (see
+    :func:`harness.record.redact.redacted_pattern`).
+    """
+    if redacted and isinstance(expected, str) and "<redacted" in expected and _same_redacted(expected, actual):
+        return None
     if isinstance(expected, dict) and isinstance(actual, dict):
         for key in sorted(set(expected) | set(actual)):
             if key not in expected:
                 return format_json_path((*_path, key)), MISSING, actual[key]
             if key not in actual:
                 return format_json_path((*_path, key)), expected[key], MISSING
-            found = first_difference(expected[key], actual[key], (*_path, key))
+            found = first_difference(expected[key], actual[key], (*_path, key), redacted=redacted)
             if found:
                 return found
         return None
     if isinstance(expected, list) and isinstance(actual, list):
         for index, (left, right) in enumerate(zip(expected, actual, strict=False)):
-            found = first_difference(left, right, (*_path, index))
+            found = first_difference(left, right, (*_path, index), redacted=redacted)
             if found:
                 return found
         if len(expected) != len(actual):
@@ -229,4 +250,4 @@ class FrameMatcher:
 
     def compare(self, expected: Any, actual: Any) -> tuple[str, Any, Any] | None:
         """None when the frames match, else ``(json_path, expected_value, actual_value)``."""
-        return first_difference(self.normalize(self.expected(expected)), self.normalize(actual))
+        return first_difference(self.normalize(self.expected(expected)), self.normalize(actual), redacted=True)

@@ -13,6 +13,7 @@ OPTIONS = [
     "--harness-seed=N",
     "--harness-report=DIR",
     "--harness-db=PATH",
+    "--harness-record-mode={none,once,new_episodes,all}",
 ]
 
 

@@ -322,7 +322,7 @@ def test_trailing_space_padding_inside_data_parses(tmp_path):
 def test_api_key_inside_a_request_body_is_redacted_and_counted(tmp_path):
     request = {"model": "claude-x", "system": "use key sk-ant-api03-abcdefghijklmnop please"}
     header, entries, conversion = convert_source(write(tmp_path / "c.yaml", cassette(request=request)))
-    assert entries[0].frame["body"]["system"] == "use key <redacted> please"
+    assert entries[0].frame["body"]["system"] == "use key <redacted:anthropic-key> please"
     assert conversion.redactions == 1
     assert header.metadata["redactions"] == 1
 
@@ -330,7 +330,7 @@ def test_api_key_inside_a_request_body_is_redacted_and_counted(tmp_path):
 def test_api_key_inside_sse_data_is_redacted(tmp_path):
     text = 'data: {"type":"text","text":"sk-proj-abcdefghijklmnopqrstuvwxyz"}\n\n'
     _, entries, conversion = convert_source(write(tmp_path / "s.sse.txt", text), protocol="anthropic.messages")
-    assert entries[0].frame["data"]["text"] == "<redacted>"
+    assert entries[0].frame["data"]["text"] == "<redacted:openai-key>"
     assert conversion.redactions == 1
 
 

@@ -16,9 +16,9 @@ from harness.record.redact import (
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("sk-ant-api03-AbCdEfGhIjKl_mn-op", "<redacted>"),
-        ("key is sk-proj-abcdefghijklmnopqrstuvwx, ok", "key is <redacted>, ok"),
-        ("Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.payload.sig", "Authorization: <redacted>"),
+        ("sk-ant-api03-AbCdEfGhIjKl_mn-op", "<redacted:anthropic-key>"),
+        ("key is sk-proj-abcdefghijklmnopqrstuvwx, ok", "key is <redacted:openai-key>, ok"),
+        ("Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.payload.sig", "Authorization: <redacted:bearer>"),
     ],
     ids=["anthropic-key", "openai-key-inside-text", "bearer-token"],
 )
@@ -43,7 +43,7 @@ def test_ordinary_text_is_left_alone(text):
 def test_redact_json_scrubs_nested_strings_and_counts_each_match():
     value = {"a": ["x sk-ant-0123456789abc", {"b": "sk-ant-0123456789abc sk-ant-0123456789abd"}], "n": 3}
     clean, count = redact_json(value)
-    assert clean == {"a": ["x <redacted>", {"b": "<redacted> <redacted>"}], "n": 3}
+    assert clean == {"a": ["x <redacted:anthropic-key>", {"b": "<redacted:anthropic-key> <redacted:anthropic-key>"}], "n": 3}
     assert count == 3
 
 

@@ -1,0 +1,99 @@
+"""The ``harness_cassette`` fixture: the test's own SDK clients, bound to the test's transcript.
+
+Example::
+
+    def test_weather_agent(harness_cassette):
+        agent = WeatherAgent(client=harness_cassette.anthropic())
+        assert agent.run("Weather in Paris?").startswith("It is")
+
+The transcript is ``<transcripts dir>/<test module path>/<test name>.ndjson`` unless a
+``@pytest.mark.harness_cassette("name")`` marker names it; the record mode comes from
+``--harness-record-mode`` or the ``harness_record_mode`` ini option (``none`` by default, and
+always ``none`` when ``CI`` is set). At teardown the cassette is finished: the first replay
+error, then unconsumed entries, fail the test; a recording is written.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.errors import HarnessError
+from harness.pytest_plugin.session import get_session
+from harness.record.modes import Cassette
+from harness.record.redact import Redactor
+
+MARKER = "harness_cassette"
+MARKER_HELP = (
+    "harness_cassette(name=None, *, ignore=(), protocol=None, pace='instant'): the transcript this test's "
+    "harness_cassette fixture replays or records (a path relative to the transcripts directory, "
+    "'.ndjson' optional), JSON paths of requests not to compare, the protocol of a gateway URL, pacing."
+)
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.\[\]=,+@-]+")
+
+
+def transcript_name(nodeid: str) -> Path:
+    """The default transcript of a test: its module path without ``.py``, then its name.
+
+    >>> transcript_name("tests/test_agent.py::TestLoop::test_retry[slow/1]").as_posix()
+    'tests/test_agent/TestLoop/test_retry[slow-1].ndjson'
+    """
+    module, _, rest = nodeid.partition("::")
+    parts = [p for p in Path(module.removesuffix(".py")).parts if p not in ("", ".", "..")]
+    names = [_UNSAFE.sub("-", part).strip("-") or "_" for part in rest.split("::") if part]
+    return Path(*parts, *names[:-1], f"{names[-1] if names else 'test'}.ndjson")
+
+
+def _marker_options(node: pytest.Item) -> dict[str, Any]:
+    marker = node.get_closest_marker(MARKER)
+    if marker is None:
+        return {}
+    options = dict(marker.kwargs)
+    if marker.args:
+        options["name"] = marker.args[0]
+    unknown = sorted(set(options) - {"name", "ignore", "protocol", "pace"})
+    if unknown:
+        raise pytest.UsageError(f"{node.nodeid}: @pytest.mark.{MARKER} got unknown option(s) {', '.join(unknown)}")
+    return options
+
+
+@pytest.fixture
+def harness_cassette(request: pytest.FixtureRequest) -> Iterator[Cassette]:
+    """A :class:`~harness.record.modes.Cassette` bound to this test's transcript; finished at teardown."""
+    session = get_session(request.config)
+    node = request.node
+    options = _marker_options(node)
+    name = options.get("name")
+    relative = (
+        Path(name if str(name).endswith(".ndjson") else f"{name}.ndjson") if name else transcript_name(node.nodeid)
+    )
+    directory = session.transcripts_dir
+    path = directory / relative
+    if relative.is_absolute() or not path.resolve().is_relative_to(directory.resolve()):
+        pytest.fail(f"{MARKER}: transcript name {name!r} must be a relative path inside {directory}", pytrace=False)
+    placeholders = {"<workspace>": str(session.rootpath), "<home>": str(Path.home())}
+    try:
+        cassette = Cassette(
+            path,
+            mode=session.record_mode,
+            ignore=tuple(options.get("ignore", ())),
+            pace=options.get("pace", "instant"),
+            protocol=options.get("protocol"),
+            redactor=Redactor.for_project(session.rootpath, placeholders=placeholders),
+            placeholders=placeholders,
+        )
+    except HarnessError as exc:
+        pytest.fail(f"harness_cassette: {exc}", pytrace=False)
+    yield cassette
+    try:
+        written = cassette.finish()
+    except HarnessError as exc:
+        pytest.fail(f"harness_cassette: {exc}", pytrace=False)
+    if written is not None:
+        session.notes.append(
+            f"recorded {written.relative_to(session.rootpath) if written.is_relative_to(session.rootpath) else written}"
+        )
