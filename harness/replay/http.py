@@ -160,6 +160,8 @@ class HttpReplay:
         self.redactor = redactor or Redactor()
         self.exchanges: list[Exchange] = []
         self.failures: list[ReplayError] = []
+        self.refused = 0
+        """Requests answered with the mismatch status (a retrying client shows up here)."""
         self._lock = threading.Lock()
 
     @property
@@ -267,6 +269,7 @@ class HttpReplay:
         return error
 
     def _refuse(self, error: ReplayError, *, again: bool = False) -> Exchange:
+        self.refused += 1
         message = self.redactor.text(str(error))
         if again:
             message = f"the replay already failed; no further request is answered. First failure: {message}"
