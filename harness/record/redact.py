@@ -73,8 +73,8 @@ SECRET_SHAPES: tuple[tuple[str, str], ...] = (
     ("github-token", r"(?<![A-Za-z0-9])(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,})"),
     ("google-api-key", r"(?<![A-Za-z0-9])AIza[0-9A-Za-z_\-]{35}"),
     ("slack-token", r"(?<![A-Za-z0-9])xox[abposr]-[A-Za-z0-9\-]{10,}"),
-    ("jwt", r"(?<![A-Za-z0-9_\-])eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}"),
-    ("bearer", r"\b(?i:bearer)\s+[A-Za-z0-9\-._~+/]{16,}=*"),
+    ("jwt", r"eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}"),
+    ("bearer", r"(?<![A-Za-z0-9])(?i:bearer)\s+[A-Za-z0-9\-._~+/]{16,}=*"),
 )
 """``(kind, regex)``: what counts as a secret inside any string, whatever its field is called."""
 
