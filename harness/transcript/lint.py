@@ -25,6 +25,7 @@ LINT_RULES: dict[str, str] = {
     "http.orphan.request": "every recorded request is followed by its response",
     "http.response_head.position": "http.response comes right after its request",
     "http.after_done": "nothing but a new request follows data: [DONE] or a body",
+    "http.connection_cut": "a runtime_exit inside an exchange is a recorded connection cut; the exchange ends there",
 }
 
 
@@ -84,6 +85,18 @@ def _lint_http(transcript: Transcript) -> list[LintIssue]:
     for index, entry in enumerate(transcript.entries):
         line = transcript.line_of(index)
         if isinstance(entry, RuntimeExit):
+            if in_exchange and not closed:
+                # A recording transport writes a cut connection this way: the app saw a transport
+                # error, so the truncated stream is the recording, not a protocol violation.
+                issues.append(
+                    LintIssue(
+                        line,
+                        "http.connection_cut",
+                        f"the connection was cut here ({entry.status}); the app saw a transport error",
+                        "warning",
+                    )
+                )
+                reader, failed, pending_request, closed = new_reader(), False, None, True
             continue
         kind = entry.frame.get("kind") if isinstance(entry.frame, dict) else None
         if isinstance(entry, ExpectOutbound):

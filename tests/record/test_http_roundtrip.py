@@ -224,6 +224,11 @@ def test_stream_cut_by_the_network_is_recorded_as_cut_and_replays_as_a_cut(tmp_p
     assert last.error["type"] == "connection_cut"
     assert sum(1 for e in read_transcript(path).entries if e.type == "emit_inbound" and e.frame["kind"] == "sse") == 3
 
+    from harness.transcript.lint import lint_transcript
+
+    issues = lint_transcript(read_transcript(path))
+    assert [(i.rule, i.severity) for i in issues] == [("http.connection_cut", "warning")]
+
     replay = Cassette(path, mode="none", environ={})
     assert consume(replay) == "RemoteProtocolError"
     replay.finish()
