@@ -20,6 +20,7 @@ to the recorder are forwarded to the child, which runs in its own process group.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import signal
@@ -209,10 +210,8 @@ class _Session:
         except OSError:
             pass
         finally:
-            try:
+            with contextlib.suppress(OSError):
                 child.close()
-            except OSError:
-                pass
 
     def pump_stdout(self, sink: IO[bytes]) -> None:
         """The child's stdout → record → this process's stdout, until the child closes it."""
@@ -301,8 +300,8 @@ def record_exec(
         def forward(signum: int, frame: FrameType | None) -> None:
             proc.send_signal(signum)
 
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            previous[signum] = signal.signal(signum, forward)
+        for forwarded in (signal.SIGINT, signal.SIGTERM):
+            previous[forwarded] = signal.signal(forwarded, forward)
     try:
         threading.Thread(target=session.pump_stdin, args=(stdin,), name="record-exec-stdin", daemon=True).start()
         reader = threading.Thread(target=session.pump_stdout, args=(stdout,), name="record-exec-stdout")
