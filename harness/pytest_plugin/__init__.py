@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.pytest_plugin.cassette import MARKER_HELP, harness_cassette
+from harness.pytest_plugin.cassette import MARKER_HELP, harness_cassette, harness_runtime
 from harness.pytest_plugin.collect import (
     SCENARIO_DIRS_INI,
     ScenarioFailed,
@@ -44,6 +44,7 @@ __all__ = [
     "harness_cassette",
     "harness_golden",
     "harness_replay",
+    "harness_runtime",
 ]
 
 

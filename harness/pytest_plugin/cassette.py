@@ -23,8 +23,8 @@ from typing import Any
 import pytest
 
 from harness.errors import HarnessError
-from harness.pytest_plugin.session import get_session
-from harness.record.modes import Cassette
+from harness.pytest_plugin.session import display_path, get_session
+from harness.record.modes import Cassette, RuntimeCassette
 from harness.record.redact import Redactor
 
 MARKER = "harness_cassette"
@@ -61,20 +61,24 @@ def _marker_options(node: pytest.Item) -> dict[str, Any]:
     return options
 
 
+def _transcript_path(node: pytest.Item, directory: Path, name: str | None) -> Path:
+    """The marker's transcript name, or the node id's; either must stay inside ``directory``."""
+    relative = (
+        Path(name if str(name).endswith(".ndjson") else f"{name}.ndjson") if name else transcript_name(node.nodeid)
+    )
+    path = directory / relative
+    if relative.is_absolute() or not path.resolve().is_relative_to(directory.resolve()):
+        pytest.fail(f"{MARKER}: transcript name {name!r} must be a relative path inside {directory}", pytrace=False)
+    return path
+
+
 @pytest.fixture
 def harness_cassette(request: pytest.FixtureRequest) -> Iterator[Cassette]:
     """A :class:`~harness.record.modes.Cassette` bound to this test's transcript; finished at teardown."""
     session = get_session(request.config)
     node = request.node
     options = _marker_options(node)
-    name = options.get("name")
-    relative = (
-        Path(name if str(name).endswith(".ndjson") else f"{name}.ndjson") if name else transcript_name(node.nodeid)
-    )
-    directory = session.transcripts_dir
-    path = directory / relative
-    if relative.is_absolute() or not path.resolve().is_relative_to(directory.resolve()):
-        pytest.fail(f"{MARKER}: transcript name {name!r} must be a relative path inside {directory}", pytrace=False)
+    path = _transcript_path(node, session.transcripts_dir, options.get("name"))
     placeholders = {"<workspace>": str(session.rootpath), "<home>": str(Path.home())}
     try:
         cassette = Cassette(
@@ -94,6 +98,32 @@ def harness_cassette(request: pytest.FixtureRequest) -> Iterator[Cassette]:
     except HarnessError as exc:
         pytest.fail(f"harness_cassette: {exc}", pytrace=False)
     if written is not None:
-        session.notes.append(
-            f"recorded {written.relative_to(session.rootpath) if written.is_relative_to(session.rootpath) else written}"
+        session.notes.append(f"recorded {display_path(written, session.rootpath)}")
+
+
+@pytest.fixture
+def harness_runtime(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[RuntimeCassette]:
+    """A :class:`~harness.record.modes.RuntimeCassette` for this test's stdio transcript.
+
+    Same transcript naming, marker and record mode as ``harness_cassette``; finished at teardown.
+    """
+    session = get_session(request.config)
+    node = request.node
+    options = _marker_options(node)
+    path = _transcript_path(node, session.transcripts_dir, options.get("name"))
+    try:
+        runtime = RuntimeCassette(
+            path,
+            state_dir=tmp_path / "harness-runtime",
+            mode=session.record_mode,
+            workspace=session.rootpath,
+            ignore=tuple(options.get("ignore", ())),
+            protocol=options.get("protocol"),
         )
+    except HarnessError as exc:
+        pytest.fail(f"harness_runtime: {exc}", pytrace=False)
+    yield runtime
+    try:
+        runtime.finish()
+    except HarnessError as exc:
+        pytest.fail(f"harness_runtime: {exc}", pytrace=False)

@@ -261,3 +261,92 @@ class _AsyncCassetteTransport(AsyncRecordingTransport):
 
     def finish(self) -> Path | None:
         return self.cassette.finish()
+
+
+class RuntimeCassette:
+    """One transcript as a stdio boundary: a fake runtime replaying it, or the real runtime recorded.
+
+    >>> runtime = RuntimeCassette("transcripts/test_app/test_turn.ndjson", state_dir=tmp_path)  # doctest: +SKIP
+    >>> app = MyApp(codex_bin=runtime.executable(real="codex"))                                  # doctest: +SKIP
+    >>> app.run_turn("hello"); app.stop()                                                        # doctest: +SKIP
+    >>> runtime.finish()  # replay: the first replay error, then unplayed process segments
+
+    Replaying, :meth:`executable` is a shim that starts ``harness fake-runtime`` (each start plays
+    the next process segment); recording (modes ``once`` with no transcript, or ``all``), it is a
+    shim that runs ``real`` under ``harness record exec``. A recording holds one runtime process;
+    ``new_episodes`` cannot append to a stdio recording and is refused.
+    """
+
+    def __init__(
+        self,
+        path: Path | str,
+        *,
+        state_dir: Path | str,
+        mode: str | None = "none",
+        workspace: Path | str | None = None,
+        ignore: Sequence[str] = (),
+        protocol: str | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
+        from harness.replay.stdio import FakeRuntime
+
+        self.path = Path(path)
+        self.mode: RecordMode = resolve_mode(mode, environ)
+        self.state_dir = Path(state_dir)
+        self.protocol = protocol
+        exists = self.path.is_file()
+        if self.mode == "none" and not exists:
+            raise UsageError(
+                f"{self.path}: no recording; record it once with --harness-record-mode=once "
+                "(or RuntimeCassette(mode='once')) where the runtime is installed"
+            )
+        if self.mode == "new_episodes":
+            raise UsageError(
+                f"{self.path}: a stdio recording cannot be extended with new episodes; "
+                "use mode 'all' to record it again"
+            )
+        self.fake: FakeRuntime | None = None
+        if exists and self.mode in ("none", "once"):
+            self.state_dir.mkdir(parents=True, exist_ok=True)
+            self.fake = FakeRuntime(
+                self.path, state=self.state_dir / "fake-runtime.state.json", workspace=workspace, ignore=ignore
+            )
+
+    @property
+    def recording_live(self) -> bool:
+        """True when the real runtime runs (and is recorded)."""
+        return self.fake is None
+
+    def command(self, *args: str, real: str | None = None) -> list[str]:
+        """The argv that starts the runtime with ``args``: the fake one, or ``real`` recorded."""
+        from harness.record.exec import record_exec_command
+
+        if self.fake is not None:
+            return self.fake.command(*args)
+        if real is None:
+            raise UsageError(f"{self.path}: recording needs the real runtime's executable: pass real='codex'")
+        return record_exec_command(self.path, [real, *args], protocol=self.protocol, force=self.mode == "all")
+
+    def executable(self, name: str = "runtime", *, real: str | None = None) -> Path:
+        """An executable file that stands for the runtime (``CODEX_BIN=...``, ``cli_path=...``)."""
+        import shlex
+
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        target = self.state_dir / name
+        if self.fake is not None:
+            return self.fake.write_shim(target)
+        command = " ".join(shlex.quote(part) for part in self.command(real=real))
+        target.write_text(
+            "#!/bin/sh\n# Written by harness (RuntimeCassette): records the real runtime's stdio.\n"
+            f'exec {command} "$@"\n',
+            encoding="utf-8",
+        )
+        target.chmod(0o755)
+        return target
+
+    def finish(self) -> None:
+        """Replaying: raise the first replay error, then unplayed segments. Recording: check the file was written."""
+        if self.fake is not None:
+            self.fake.finish()
+        elif not self.path.is_file():
+            raise UsageError(f"{self.path}: nothing was recorded: the app never started the runtime executable")

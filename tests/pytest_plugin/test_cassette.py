@@ -8,7 +8,7 @@ import anthropic
 import pytest
 
 from harness.pytest_plugin.cassette import transcript_name
-from tests.conftest import FakeProvider, json_canned
+from tests.conftest import ROOT, FakeProvider, json_canned
 
 pytest_plugins = ["pytester"]
 
@@ -197,3 +197,53 @@ def test_transcripts_dir_ini_resolves_against_the_rootdir_not_the_cwd(project, f
 )
 def test_default_transcript_name_follows_the_node_id(nodeid, expected):
     assert transcript_name(nodeid).as_posix() == expected
+
+
+# -- harness_runtime: the stdio boundary -------------------------------------------------------------
+
+RUNTIME_TEST = """
+import json
+import subprocess
+
+PROMPT = {prompt!r}
+
+
+def test_turn(harness_runtime):
+    process = subprocess.Popen(
+        harness_runtime.command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    user = {{"type": "user", "message": {{"role": "user", "content": PROMPT}}, "parent_tool_use_id": None, "session_id": "default"}}
+    process.stdin.write(json.dumps(user) + "\\n")
+    process.stdin.flush()
+    seen = []
+    for line in process.stdout:
+        frame = json.loads(line)
+        seen.append(frame["type"])
+        if frame["type"] == "control_request":
+            request = frame["request"]
+            answer = {{"type": "control_response", "response": {{"subtype": "success", "request_id": frame["request_id"],
+                      "response": {{"behavior": "allow", "updatedInput": request["input"]}}}}}}
+            process.stdin.write(json.dumps(answer) + "\\n")
+            process.stdin.flush()
+    process.wait(timeout=30)
+    assert seen[-1] == "result"
+"""
+
+
+def runtime_project(project: pytest.Pytester, prompt: str) -> None:
+    target = project.path / "transcripts" / "test_app" / "test_turn.ndjson"
+    target.parent.mkdir(parents=True)
+    target.write_bytes((ROOT / "transcripts" / "claude-cli" / "derived" / "tool_permission.ndjson").read_bytes())
+    project.makepyfile(test_app=RUNTIME_TEST.format(prompt=prompt))
+
+
+def test_harness_runtime_replays_the_tests_stdio_transcript_into_a_real_subprocess(project):
+    runtime_project(project, "List the files in the current directory using ls")
+    project.runpytest().assert_outcomes(passed=1)
+
+
+def test_harness_runtime_fails_a_changed_prompt_with_line_and_json_path(project):
+    runtime_project(project, "Delete everything")
+    result = project.runpytest()
+    result.assert_outcomes(failed=1, errors=1)
+    result.stdout.fnmatch_lines(["*harness_runtime: *test_turn.ndjson:2*$.message.content*"])
