@@ -193,7 +193,7 @@ class HttpRecording:
             self.recorder.abort()
 
 
-class _Tap:
+class BodyTap:
     """Watches a response body go by: SSE events are recorded as they complete, a body at its end.
 
     The transport sees the body as sent on the wire; the recording asks for ``identity`` encoding,
@@ -235,7 +235,7 @@ class _Tap:
 
 
 class _RecordingStream(httpx2.SyncByteStream, httpx.SyncByteStream):
-    def __init__(self, inner: Iterable[bytes], tap: _Tap, close: Any) -> None:
+    def __init__(self, inner: Iterable[bytes], tap: BodyTap, close: Any) -> None:
         self._inner = inner
         self._tap = tap
         self._close = close
@@ -255,7 +255,7 @@ class _RecordingStream(httpx2.SyncByteStream, httpx.SyncByteStream):
 
 
 class _AsyncRecordingStream(httpx2.AsyncByteStream, httpx.AsyncByteStream):
-    def __init__(self, inner: Any, tap: _Tap, close: Any) -> None:
+    def __init__(self, inner: Any, tap: BodyTap, close: Any) -> None:
         self._inner = inner
         self._tap = tap
         self._close = close
@@ -322,7 +322,7 @@ class RecordingTransport(httpx2.BaseTransport, httpx.BaseTransport):
             self.recording.cut(exc)
             raise
         self.recording.response(response.status_code, response.headers.multi_items())
-        tap = _Tap(self.recording, response.headers)
+        tap = BodyTap(self.recording, response.headers)
         return _lib(request).Response(
             status_code=response.status_code,
             headers=response.headers,
@@ -377,7 +377,7 @@ class AsyncRecordingTransport(httpx2.AsyncBaseTransport, httpx.AsyncBaseTranspor
             self.recording.cut(exc)
             raise
         self.recording.response(response.status_code, response.headers.multi_items())
-        tap = _Tap(self.recording, response.headers)
+        tap = BodyTap(self.recording, response.headers)
         return _lib(request).Response(
             status_code=response.status_code,
             headers=response.headers,

@@ -36,7 +36,7 @@ from urllib.parse import urlsplit
 import httpx2
 
 from harness.errors import HarnessError, UsageError
-from harness.record.http import HttpRecording, _Tap
+from harness.record.http import BodyTap, HttpRecording
 from harness.record.importers import protocol_from_url
 from harness.record.redact import Redactor
 from harness.replay.server import HOP_BY_HOP_HEADERS, LoopbackHandler, LoopbackServer
@@ -184,7 +184,7 @@ class RecordingProxy(LoopbackServer):
             return
         try:
             self.recording.response(response.status_code, response.headers.multi_items())
-            tap = _Tap(self.recording, response.headers)
+            tap = BodyTap(self.recording, response.headers)
             has_body = handler.command != "HEAD" and response.status_code not in (204, 304)
             handler.start_response(response.status_code, response.headers.multi_items(), body=has_body)
             try:
