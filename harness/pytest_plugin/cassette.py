@@ -80,6 +80,7 @@ def harness_cassette(request: pytest.FixtureRequest) -> Iterator[Cassette]:
     options = _marker_options(node)
     path = _transcript_path(node, session.transcripts_dir, options.get("name"))
     placeholders = {"<workspace>": str(session.rootpath), "<home>": str(Path.home())}
+    problem: str | None = None
     try:
         cassette = Cassette(
             path,
@@ -91,14 +92,26 @@ def harness_cassette(request: pytest.FixtureRequest) -> Iterator[Cassette]:
             placeholders=placeholders,
         )
     except HarnessError as exc:
-        pytest.fail(f"harness_cassette: {exc}", pytrace=False)
+        problem = str(exc)
+    # Failing outside the except block keeps pytest from printing the error twice.
+    if problem is not None:
+        pytest.fail(
+            f"harness_cassette: {problem}".replace(str(path), display_path(path, session.rootpath)), pytrace=False
+        )
     yield cassette
+    written: Path | None = None
     try:
         written = cassette.finish()
     except HarnessError as exc:
-        pytest.fail(f"harness_cassette: {exc}", pytrace=False)
+        problem = str(exc)
+    if problem is not None:
+        pytest.fail(
+            f"harness_cassette: {problem}".replace(str(path), display_path(path, session.rootpath)), pytrace=False
+        )
     if written is not None:
-        session.notes.append(f"recorded {display_path(written, session.rootpath)}")
+        counts = ", ".join(f"{n} {kind}" for kind, n in sorted(cassette.redactor.counts.items()))
+        redacted = f" (redacted: {counts})" if counts else ""
+        session.notes.append(f"recorded {display_path(written, session.rootpath)}{redacted}")
 
 
 @pytest.fixture

@@ -212,7 +212,8 @@ def test_turn(harness_runtime):
     process = subprocess.Popen(
         harness_runtime.command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
-    user = {{"type": "user", "message": {{"role": "user", "content": PROMPT}}, "parent_tool_use_id": None, "session_id": "default"}}
+    user = {{"type": "user", "message": {{"role": "user", "content": PROMPT}},
+            "parent_tool_use_id": None, "session_id": "default"}}
     process.stdin.write(json.dumps(user) + "\\n")
     process.stdin.flush()
     seen = []
@@ -221,7 +222,8 @@ def test_turn(harness_runtime):
         seen.append(frame["type"])
         if frame["type"] == "control_request":
             request = frame["request"]
-            answer = {{"type": "control_response", "response": {{"subtype": "success", "request_id": frame["request_id"],
+            answer = {{"type": "control_response", "response": {{"subtype": "success",
+                      "request_id": frame["request_id"],
                       "response": {{"behavior": "allow", "updatedInput": request["input"]}}}}}}
             process.stdin.write(json.dumps(answer) + "\\n")
             process.stdin.flush()
