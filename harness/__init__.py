@@ -34,12 +34,24 @@ from harness.core import (
     fold,
 )
 from harness.core.commands import RunInterrupt, RuntimeRequestRespond, ThreadFork, ThreadMergeBack, ThreadRollback
+from harness.core.event_rules import (
+    EventRules,
+    OrderedRule,
+    PairedRule,
+    SequenceRule,
+    SingleActiveRule,
+    SingleTerminalRule,
+    TerminalLastRule,
+    check_event_rules,
+    load_event_rules,
+)
 from harness.core.invariants import RULES as INVARIANT_RULES
 from harness.core.invariants import Violation, check_invariants
 from harness.core.runtime import RuntimeOrchestrator
 from harness.core.runtime_projection import RuntimeProjection
 from harness.errors import (
     CheckFailure,
+    EventLogError,
     ExpectationFailed,
     FrameMismatch,
     GoldenMismatch,
@@ -47,6 +59,7 @@ from harness.errors import (
     HarnessError,
     ImportSourceError,
     ReplayError,
+    RuleDeclarationError,
     ScenarioError,
     TranscriptError,
     TranscriptExhausted,
@@ -55,7 +68,14 @@ from harness.errors import (
     UnknownProtocolError,
     UsageError,
 )
-from harness.golden import check_golden, first_divergence, normalize_events
+from harness.golden import (
+    CoalesceDeltas,
+    GoldenNormalization,
+    check_golden,
+    first_divergence,
+    normalize_events,
+    normalize_mappings,
+)
 from harness.record.http import AsyncRecordingTransport, RecordingTransport
 from harness.record.modes import Cassette, RecordMode
 from harness.record.redact import RedactionConfig, Redactor, SecretLeak
@@ -76,6 +96,7 @@ from harness.scenario import (
     run_suite,
     scenario_for_transcript,
 )
+from harness.scenario.recorded import RecordedTest
 from harness.transcript import Transcript, TranscriptHeader, known_protocols, read_transcript, write_transcript
 
 __version__ = "0.1.0"
@@ -89,8 +110,11 @@ __all__ = [
     "AsyncReplayTransport",
     "Cassette",
     "CheckFailure",
+    "CoalesceDeltas",
     "CommandResult",
     "ContentItem",
+    "EventLogError",
+    "EventRules",
     "EventStore",
     "Execution",
     "ExpectationFailed",
@@ -98,6 +122,7 @@ __all__ = [
     "FrameMismatch",
     "GoldenMismatch",
     "GoldenMissing",
+    "GoldenNormalization",
     "HarnessError",
     "HttpReplay",
     "IdAllocator",
@@ -108,11 +133,14 @@ __all__ = [
     "OpenAIChatAdapter",
     "OpenAIResponsesAdapter",
     "Orchestrator",
+    "OrderedRule",
     "Outcome",
+    "PairedRule",
     "Projection",
     "ProviderAdapter",
     "QueryResult",
     "RecordMode",
+    "RecordedTest",
     "RecordingTransport",
     "RedactionConfig",
     "Redactor",
@@ -122,6 +150,7 @@ __all__ = [
     "ReplayTransport",
     "ReportPaths",
     "RequestTemplate",
+    "RuleDeclarationError",
     "RunInterrupt",
     "RuntimeAdapter",
     "RuntimeOrchestrator",
@@ -133,9 +162,13 @@ __all__ = [
     "ScenarioResult",
     "ScenarioTools",
     "SecretLeak",
+    "SequenceRule",
+    "SingleActiveRule",
+    "SingleTerminalRule",
     "SqliteEventStore",
     "StoredEvent",
     "SuiteResult",
+    "TerminalLastRule",
     "ThreadCreate",
     "ThreadFork",
     "ThreadMergeBack",
@@ -152,6 +185,7 @@ __all__ = [
     "UsageError",
     "Violation",
     "build_database",
+    "check_event_rules",
     "check_golden",
     "check_invariants",
     "execute",
@@ -160,8 +194,10 @@ __all__ = [
     "get_adapter",
     "get_runtime_adapter",
     "known_protocols",
+    "load_event_rules",
     "load_scenario",
     "normalize_events",
+    "normalize_mappings",
     "query",
     "read_transcript",
     "render_summary",

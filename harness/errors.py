@@ -8,7 +8,9 @@ Two families, so callers (the CLI, the pytest plugin, CI) can tell "you used it 
     │   ├── TranscriptError           a transcript file is malformed (file, line, what is wrong)
     │   ├── UnknownProtocolError      a protocol name nobody registered (lists the known ones)
     │   ├── ScenarioError             a scenario file is malformed (file, field, what is wrong)
-    │   └── ImportSourceError         an import source cannot be read or classified
+    │   ├── ImportSourceError         an import source cannot be read or classified
+    │   ├── EventLogError             a user's event log holds something that is not JSON (event index, JSON path)
+    │   └── RuleDeclarationError      an event-rule declaration is malformed (file, JSON path, what is wrong)
     └── CheckFailure                  the system under test broke a contract: exit code 1
         ├── ReplayError               the replay driver saw something it did not expect
         │   ├── FrameMismatch         an outbound frame differs from the recorded one
@@ -74,6 +76,31 @@ class ImportSourceError(UsageError):
     """An import source cannot be read, classified or converted."""
 
 
+class EventLogError(UsageError):
+    """An event log handed to the harness is not a list of JSON-able mappings.
+
+    Names the 0-based event ``index`` and the ``json_path`` inside that event; the offending
+    ``value`` stays on the exception.
+    """
+
+    def __init__(self, message: str, *, index: int, json_path: str = "$", value: Any = None) -> None:
+        self.index = index
+        self.json_path = json_path
+        self.value = value
+        self.reason = message
+        where = f"event {index}" if json_path == "$" else f"event {index}, {json_path}"
+        super().__init__(f"{where}: {message}")
+
+
+class RuleDeclarationError(UsageError):
+    """An event-rule declaration is malformed; names the file (if any) and the JSON path of the field."""
+
+    def __init__(self, message: str, *, path: Path | str | None = None) -> None:
+        self.path = str(path) if path is not None else None
+        self.reason = message
+        super().__init__(f"{self.path}: {message}" if self.path else message)
+
+
 class CheckFailure(HarnessError):
     """The system under test broke a contract the harness checks."""
 
@@ -123,7 +150,8 @@ class FrameMismatch(ReplayError):
         super().__init__(
             f"{where}: outbound frame{tag} differs from the recording at {json_path}: "
             f"expected {_short(expected_value)}, found {_short(actual_value)}. "
-            "If this field is volatile, declare it under `match.ignore` in the scenario.",
+            "If this field is volatile, ignore its JSON path: `match.ignore` in a scenario, "
+            "`ignore=` of a cassette or transport, `--ignore` of `harness serve`.",
             path=path,
             line=line,
             entry_index=entry_index,

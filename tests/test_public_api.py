@@ -5,6 +5,21 @@ from __future__ import annotations
 import harness
 
 EXPECTED = [
+    "CoalesceDeltas",
+    "EventLogError",
+    "EventRules",
+    "GoldenNormalization",
+    "OrderedRule",
+    "PairedRule",
+    "RecordedTest",
+    "RuleDeclarationError",
+    "SequenceRule",
+    "SingleActiveRule",
+    "SingleTerminalRule",
+    "TerminalLastRule",
+    "check_event_rules",
+    "load_event_rules",
+    "normalize_mappings",
     "AsyncRecordingTransport",
     "AsyncReplayTransport",
     "Cassette",
@@ -114,3 +129,5 @@ def test_error_families_share_one_root() -> None:
     assert issubclass(harness.CheckFailure, harness.HarnessError)
     assert issubclass(harness.FrameMismatch, harness.CheckFailure)
     assert issubclass(harness.TranscriptError, harness.UsageError)
+    assert issubclass(harness.EventLogError, harness.UsageError)
+    assert issubclass(harness.RuleDeclarationError, harness.UsageError)

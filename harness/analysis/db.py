@@ -33,6 +33,7 @@ import orjson
 
 from harness.analysis.rows import TABLES, collect_rows
 from harness.errors import UsageError
+from harness.scenario.recorded import RecordedTest
 from harness.scenario.runner import ScenarioResult
 from harness.transcript import Transcript
 
@@ -63,7 +64,11 @@ class DatabaseSummary:
     rows: Mapping[str, int]
 
     def __str__(self) -> str:
-        return ", ".join(f"{count} {table}" for table, count in self.rows.items())
+        # A run without recorded tests (``harness run``) does not list five empty test tables.
+        quiet = not self.rows.get("tests")
+        return ", ".join(
+            f"{count} {table}" for table, count in self.rows.items() if not (quiet and table.startswith("test"))
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,14 +92,16 @@ def build_database(
     results: Sequence[ScenarioResult] = (),
     transcript_ids: Mapping[str, str] | None = None,
     unused_goldens: Sequence[PurePath | str] = (),
+    tests: Sequence[RecordedTest] = (),
 ) -> DatabaseSummary:
     """Write the analysis database to ``db_path``, replacing any file there atomically.
 
     ``transcripts`` are loaded into ``transcripts``/``frames`` together with every transcript a
     result replayed. ``transcript_ids`` maps a :attr:`Transcript.path` (as given) to the id to
     store; by default the id is the path, relative to the current directory when it lies under
-    it. Same inputs, same rows in the same order. Raises :class:`UsageError` when two results
-    share a scenario name or DuckDB cannot write the file.
+    it. ``tests`` are ordinary tests' recorded outcomes (the ``tests`` and ``test_*`` tables).
+    Same inputs, same rows in the same order. Raises :class:`UsageError` when two results share
+    a scenario name, two tests a node id, or DuckDB cannot write the file.
     """
     rows = collect_rows(
         transcripts=transcripts,
@@ -102,6 +109,7 @@ def build_database(
         base=Path.cwd(),
         transcript_ids=transcript_ids,
         unused_goldens=unused_goldens,
+        tests=tests,
     )
     db_path = Path(db_path)
     db_path.parent.mkdir(parents=True, exist_ok=True)

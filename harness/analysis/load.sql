@@ -57,3 +57,35 @@ SELECT * FROM read_json(?, format = 'newline_delimited', maximum_object_size = 2
 -- name: unused_goldens
 INSERT INTO unused_goldens BY NAME
 SELECT * FROM read_json(?, format = 'newline_delimited', columns = {path: 'VARCHAR'});
+
+-- name: tests
+INSERT INTO tests BY NAME
+SELECT * FROM read_json(?, format = 'newline_delimited', maximum_object_size = 268435456, columns = {
+    nodeid: 'VARCHAR', position: 'INTEGER', path: 'VARCHAR', status: 'VARCHAR', message: 'VARCHAR',
+    detail: 'VARCHAR', reproduce: 'VARCHAR'
+});
+
+-- name: test_transcripts
+INSERT INTO test_transcripts BY NAME
+SELECT * FROM read_json(?, format = 'newline_delimited', columns = {
+    nodeid: 'VARCHAR', ordinal: 'INTEGER', transcript_id: 'VARCHAR'
+});
+
+-- name: test_events
+INSERT INTO test_events BY NAME
+SELECT * FROM read_json(?, format = 'newline_delimited', maximum_object_size = 268435456, columns = {
+    nodeid: 'VARCHAR', log: 'VARCHAR', event_index: 'INTEGER', type: 'VARCHAR', data: 'JSON'
+});
+
+-- name: test_violations
+INSERT INTO test_violations BY NAME
+SELECT * FROM read_json(?, format = 'newline_delimited', maximum_object_size = 268435456, columns = {
+    nodeid: 'VARCHAR', ordinal: 'INTEGER', log: 'VARCHAR', rule: 'VARCHAR', severity: 'VARCHAR',
+    event_index: 'INTEGER', message: 'VARCHAR', subject: 'VARCHAR', detail: 'JSON'
+});
+
+-- name: test_goldens
+INSERT INTO test_goldens BY NAME
+SELECT * FROM read_json(?, format = 'newline_delimited', columns = {
+    nodeid: 'VARCHAR', ordinal: 'INTEGER', path: 'VARCHAR', outcome: 'VARCHAR'
+});

@@ -1,4 +1,4 @@
-"""The rows of every analysis table, computed from transcripts and scenario results in memory.
+"""The rows of every analysis table, computed from transcripts, scenario results and recorded tests.
 
 Pure functions: no DuckDB, no files, no clock. :mod:`harness.analysis.db` writes these rows to
 NDJSON and loads them with the explicit column types of ``load.sql``. Each row is a plain dict
@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 from typing import Any
 
+from harness.core.event_log import concrete_path, value_at
 from harness.errors import UnknownProtocolError, UsageError
+from harness.scenario.recorded import RecordedTest
 from harness.scenario.runner import ScenarioResult
 from harness.transcript import EmitInbound, ExpectOutbound, Transcript
 from harness.transcript.protocols import get_protocol
@@ -31,6 +33,11 @@ TABLES: tuple[str, ...] = (
     "failures",
     "violations",
     "unused_goldens",
+    "tests",
+    "test_transcripts",
+    "test_events",
+    "test_violations",
+    "test_goldens",
 )
 
 #: sse ``data.type`` values that open a new exchange in a recording without outbound entries:
@@ -264,6 +271,64 @@ def result_rows(result: ScenarioResult, *, position: int, transcript_id: str, ba
     }
 
 
+def recorded_test_rows(test: RecordedTest, *, position: int, base: Path) -> dict[str, list[Row]]:
+    """The ``tests``, ``test_transcripts``, ``test_events``, ``test_violations`` and
+    ``test_goldens`` rows of one recorded test."""
+    nodeid = test.nodeid
+    test_row = {
+        "nodeid": nodeid,
+        "position": position,
+        "path": test.path,
+        "status": test.status,
+        "message": test.message,
+        "detail": test.detail,
+        "reproduce": test.reproduce,
+    }
+    transcript_rows_ = [
+        {"nodeid": nodeid, "ordinal": ordinal, "transcript_id": transcript_id}
+        for ordinal, transcript_id in enumerate(dict.fromkeys(display_path(p, base) for p in test.transcripts), start=1)
+    ]
+    event_rows: list[Row] = []
+    for log_name, log in test.logs.items():
+        type_path = concrete_path(log.type_field)
+        for index, event in enumerate(log.events):
+            event_type = value_at(event, type_path)
+            event_rows.append(
+                {
+                    "nodeid": nodeid,
+                    "log": log_name,
+                    "event_index": index,
+                    "type": event_type if isinstance(event_type, str) else None,
+                    "data": event,
+                }
+            )
+    violation_rows = [
+        {
+            "nodeid": nodeid,
+            "ordinal": ordinal,
+            "log": log_name,
+            "rule": violation.rule,
+            "severity": violation.severity,
+            "event_index": violation.sequence,
+            "message": violation.message,
+            "subject": violation.subject,
+            "detail": {"run_id": violation.run_id, "expected": violation.expected, "found": violation.found},
+        }
+        for ordinal, (log_name, violation) in enumerate(test.violations, start=1)
+    ]
+    golden_rows = [
+        {"nodeid": nodeid, "ordinal": ordinal, "path": display_path(path, base), "outcome": outcome}
+        for ordinal, (path, outcome) in enumerate(test.goldens, start=1)
+    ]
+    return {
+        "tests": [test_row],
+        "test_transcripts": transcript_rows_,
+        "test_events": event_rows,
+        "test_violations": violation_rows,
+        "test_goldens": golden_rows,
+    }
+
+
 def collect_rows(
     *,
     transcripts: Sequence[Transcript],
@@ -271,12 +336,15 @@ def collect_rows(
     base: Path,
     transcript_ids: Mapping[str, str] | None = None,
     unused_goldens: Sequence[PurePath | str] = (),
+    tests: Sequence[RecordedTest] = (),
 ) -> TableRows:
     """Rows for every table.
 
     Transcripts are the given ones plus every replayed one, deduplicated by id (the first wins)
     and sorted by id. Results keep the given order; a scenario name may appear only once, since
-    it keys every per-scenario table.
+    it keys every per-scenario table. Recorded tests keep the given order too, and a node id may
+    appear only once. A test's transcripts are named by id only: pass the transcripts themselves
+    in ``transcripts`` to load their frames.
     """
     rows = TableRows()
     by_id: dict[str, Transcript] = {}
@@ -301,4 +369,11 @@ def collect_rows(
             rows[table].extend(table_rows)
     for path in sorted({display_path(p, base) for p in unused_goldens}):
         rows["unused_goldens"].append({"path": path})
+    nodeids: set[str] = set()
+    for position, test in enumerate(tests, start=1):
+        if test.nodeid in nodeids:
+            raise UsageError(f"test {test.nodeid!r} was recorded twice; node ids key the test tables")
+        nodeids.add(test.nodeid)
+        for table, table_rows in recorded_test_rows(test, position=position, base=base).items():
+            rows[table].extend(table_rows)
     return rows

@@ -1,4 +1,5 @@
--- The analysis database: one row per transcript, frame, event, run, verdict, failure and violation.
+-- The analysis database: one row per transcript, frame, event, run, verdict, failure and violation,
+-- and per recorded test with its transcripts, events, violations and goldens.
 -- Every column is documented in docs/analysis.md. Tables are filled by load.sql from NDJSON row
 -- files with explicit column types; nothing here is inferred from the data.
 
@@ -105,4 +106,56 @@ CREATE TABLE violations (
 -- Golden files under the goldens directory that no scenario of the run referred to.
 CREATE TABLE unused_goldens (
     path VARCHAR PRIMARY KEY
+);
+
+-- One row per ordinary pytest test that recorded its outcome with the harness_results fixture.
+CREATE TABLE tests (
+    nodeid    VARCHAR PRIMARY KEY,       -- pytest node id, e.g. 'tests/test_app.py::test_tool_loop'
+    position  INTEGER NOT NULL,          -- 1-based, collection order
+    path      VARCHAR NOT NULL,          -- the test file (the node id up to '::')
+    status    VARCHAR NOT NULL,          -- 'passed' | 'failed' | 'skipped'
+    message   VARCHAR,                   -- one line: why it failed or was skipped; NULL when it passed
+    detail    VARCHAR NOT NULL,          -- pytest's failure text; '' when there is none
+    reproduce VARCHAR NOT NULL           -- the command that reruns the test alone: pytest '<nodeid>'
+);
+
+-- One row per transcript a test recorded (or replayed with harness_replay).
+CREATE TABLE test_transcripts (
+    nodeid        VARCHAR NOT NULL,
+    ordinal       INTEGER NOT NULL,      -- 1-based, in the order the test recorded them
+    transcript_id VARCHAR NOT NULL,      -- transcripts.transcript_id
+    PRIMARY KEY (nodeid, ordinal)
+);
+
+-- One row per event of every event log a test recorded (its own orchestrator's events, verbatim).
+CREATE TABLE test_events (
+    nodeid      VARCHAR NOT NULL,
+    log         VARCHAR NOT NULL,        -- the log's name within the test (default 'events')
+    event_index INTEGER NOT NULL,        -- 0-based position in the log
+    type        VARCHAR,                 -- the value at the log's type field (default $.type) when a string
+    data        JSON NOT NULL,           -- the event, verbatim
+    PRIMARY KEY (nodeid, log, event_index)
+);
+
+-- One row per rule violation a test recorded.
+CREATE TABLE test_violations (
+    nodeid      VARCHAR NOT NULL,
+    ordinal     INTEGER NOT NULL,        -- 1-based within the test
+    log         VARCHAR NOT NULL,        -- the log the violation was found in
+    rule        VARCHAR NOT NULL,
+    severity    VARCHAR NOT NULL,        -- 'error' | 'warning'
+    event_index INTEGER,                 -- test_events.event_index of the offending event; NULL at end of log
+    message     VARCHAR NOT NULL,
+    subject     VARCHAR,                 -- the key the rule is about
+    detail      JSON NOT NULL,           -- {"run_id", "expected", "found"}
+    PRIMARY KEY (nodeid, ordinal)
+);
+
+-- One row per golden check a test made with harness_golden.assert_match.
+CREATE TABLE test_goldens (
+    nodeid  VARCHAR NOT NULL,
+    ordinal INTEGER NOT NULL,            -- 1-based, in the order of the checks
+    path    VARCHAR NOT NULL,            -- the golden file
+    outcome VARCHAR NOT NULL,            -- 'matched' | 'created' | 'updated' | 'missing' | 'differs' | 'skipped'
+    PRIMARY KEY (nodeid, ordinal)
 );

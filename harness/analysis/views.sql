@@ -73,3 +73,23 @@ SELECT scenario, type, count(*) AS count
 FROM events
 GROUP BY scenario, type
 ORDER BY scenario, type;
+
+-- One row per recorded test: its verdict and how much it recorded.
+CREATE VIEW test_summary AS
+SELECT t.nodeid, t.status,
+       (SELECT count(*) FROM test_transcripts x WHERE x.nodeid = t.nodeid) AS transcripts,
+       (SELECT count(DISTINCT e.log) FROM test_events e WHERE e.nodeid = t.nodeid) AS logs,
+       (SELECT count(*) FROM test_events e WHERE e.nodeid = t.nodeid) AS events,
+       (SELECT count(*) FROM test_violations v WHERE v.nodeid = t.nodeid) AS violations,
+       (SELECT count(*) FROM test_violations v WHERE v.nodeid = t.nodeid AND v.severity = 'error') AS errors,
+       (SELECT string_agg(g.outcome, ', ' ORDER BY g.ordinal) FROM test_goldens g WHERE g.nodeid = t.nodeid)
+           AS goldens
+FROM tests AS t
+ORDER BY t.position;
+
+-- Scenarios and recorded tests side by side: one row per verdict of either kind.
+CREATE VIEW outcomes AS
+SELECT 'scenario' AS kind, scenario AS name, status, position, reproduce FROM verdicts
+UNION ALL
+SELECT 'test' AS kind, nodeid AS name, status, position, reproduce FROM tests
+ORDER BY kind, position;

@@ -53,7 +53,16 @@ def _parser() -> argparse.ArgumentParser:
     for name, help_text in (("run", "run scenarios, check goldens, write reports/"),):
         p = commands.add_parser(name, help=help_text)
         p.add_argument("scenarios", type=Path, nargs="*", help="scenario files or directories (default: scenarios/)")
-        p.add_argument("--update-goldens", action="store_true", help="write goldens instead of comparing")
+        p.add_argument(
+            "--update-goldens",
+            action="store_true",
+            help="write goldens instead of comparing (not for scenarios whose replay failed)",
+        )
+        p.add_argument(
+            "--include-failed",
+            action="store_true",
+            help="with --update-goldens: also write the goldens of scenarios whose replay failed",
+        )
         p.add_argument("--goldens-dir", type=Path, default=DEFAULT_GOLDENS)
         p.add_argument("--report-dir", type=Path, default=DEFAULT_REPORTS)
         p.add_argument("--transcripts-dir", type=Path, default=DEFAULT_TRANSCRIPTS)
@@ -65,7 +74,14 @@ def _parser() -> argparse.ArgumentParser:
     p = goldens.add_parser("update", help="write the goldens of the given (default: all) scenarios")
     p.add_argument("scenarios", type=Path, nargs="*")
     p.add_argument("--goldens-dir", type=Path, default=DEFAULT_GOLDENS)
-    p.add_argument("--prune", action="store_true", help="delete goldens no scenario uses (whole suite only)")
+    p.add_argument(
+        "--prune",
+        action="store_true",
+        help="delete goldens no scenario uses (whole suite only; goldens owned by tests are kept)",
+    )
+    p.add_argument(
+        "--include-failed", action="store_true", help="also write the goldens of scenarios whose replay failed"
+    )
 
     db = commands.add_parser("db", help="the DuckDB analysis file").add_subparsers(
         dest="db_command", required=True, metavar="ACTION"
@@ -88,19 +104,22 @@ def _parser() -> argparse.ArgumentParser:
 
 def _register_modules(commands: Any) -> None:
     """Commands that live in their own module: each adds its subparser and sets ``handler``."""
-    from harness.cli import fake_runtime
+    from harness.cli import fake_runtime, serve
 
     fake_runtime.register(commands)
+    serve.register(commands)
     _register_record(commands)
 
 
 def _register_record(commands: Any) -> None:
-    """The ``record`` group: live recording actions, each from its own module (``exec``; ``proxy`` goes here too)."""
+    """The ``record`` group: live recording actions, each from its own module (``exec``, ``proxy``)."""
     from harness.cli.record_exec import add_exec_parser
+    from harness.cli.record_proxy import add_proxy_parser
 
     record = commands.add_parser("record", help="record a live runtime or provider into a transcript")
     actions = record.add_subparsers(dest="record_command", required=True, metavar="ACTION")
     add_exec_parser(actions)
+    add_proxy_parser(actions)
 
 
 def _run_suite_with_progress(console: Console, args: argparse.Namespace, *, update: bool) -> SuiteResult:
@@ -130,7 +149,19 @@ def _run_suite_with_progress(console: Console, args: argparse.Namespace, *, upda
             transcripts_dir=getattr(args, "transcripts_dir", None),
             on_start=started,
             on_result=finished,
+            update_failed=bool(getattr(args, "include_failed", False)),
         )
+
+
+def _print_skipped_goldens(console: Console, suite: SuiteResult) -> None:
+    for result in suite.results:
+        for checked in result.variants or [result]:
+            if checked.golden_skipped is not None:
+                console.print(
+                    f"  skipped  {checked.golden_path} ({checked.golden_skipped}; pass --include-failed to write it)",
+                    highlight=False,
+                    markup=False,
+                )
 
 
 def _print_verdicts(console: Console, suite: SuiteResult) -> None:
@@ -145,6 +176,7 @@ def _print_verdicts(console: Console, suite: SuiteResult) -> None:
             console.print(f"     reproduce: {result.reproduce}", highlight=False, markup=False)
     for path in suite.unused_goldens:
         console.print(f"[yellow]unused golden[/yellow] {path}", highlight=False)
+    _print_skipped_goldens(console, suite)
     passed = sum(r.passed for r in suite.results)
     console.print(f"{passed} passed, {len(suite.results) - passed} failed", highlight=False)
 
@@ -232,6 +264,8 @@ def _cmd_replay(args: argparse.Namespace, console: Console) -> int:
 def _cmd_run(args: argparse.Namespace, console: Console) -> int:
     from harness.report import write_reports
 
+    if args.include_failed and not args.update_goldens:
+        raise UsageError("--include-failed only makes sense with --update-goldens")
     suite = _run_suite_with_progress(console, args, update=args.update_goldens)
     paths = write_reports(
         args.report_dir, results=suite.results, transcripts=suite.transcripts, unused_goldens=suite.unused_goldens
@@ -246,6 +280,13 @@ def _cmd_goldens(args: argparse.Namespace, console: Console) -> int:
     suite = _run_suite_with_progress(console, args, update=True)
     for result in suite.results:
         for checked in result.variants or [result]:  # a provider-neutral scenario: one golden per variant
+            if checked.golden_skipped is not None:
+                console.print(
+                    f"  skipped  {checked.golden_path} ({checked.golden_skipped}; pass --include-failed to write it)",
+                    highlight=False,
+                    markup=False,
+                )
+                continue
             console.print(
                 f"{checked.golden_outcome or 'no golden':>9}  {checked.golden_path or checked.scenario.name}",
                 highlight=False,
@@ -259,6 +300,14 @@ def _cmd_goldens(args: argparse.Namespace, console: Console) -> int:
             console.print(f"   pruned  {path}", highlight=False, markup=False)
         else:
             console.print(f"   unused  {path} (delete it, or pass --prune)", highlight=False, markup=False)
+    if args.prune:
+        # Only a test run knows whether a harness_golden golden is used; pruning it would break tests.
+        for path in suite.test_goldens:
+            console.print(
+                f'     kept  {path} (owner "test": written by harness_golden.assert_match; the tests check it)',
+                highlight=False,
+                markup=False,
+            )
     return EXIT_OK if suite.passed else EXIT_FAILED
 
 

@@ -169,7 +169,12 @@ _REQUEST_NODES = {"user_input": "user_input_request"}
 
 @dataclass(frozen=True, slots=True)
 class Violation:
-    """One broken rule: where (event index = sequence), which ids, what was expected and found."""
+    """One broken rule: where (event index = sequence), which ids, what was expected and found.
+
+    For this harness's logs ``sequence`` is the event's ``sequence``; for a user's log checked
+    with :func:`harness.core.event_rules.check_event_rules` it is the 0-based index of the event
+    in the log given. ``None`` means the end of the log.
+    """
 
     rule: str
     severity: Severity
@@ -179,6 +184,20 @@ class Violation:
     subject: str | None = None
     expected: Any = None
     found: Any = None
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Violation:
+        """The inverse of :meth:`to_json` (for violations shipped between processes)."""
+        return cls(
+            rule=data["rule"],
+            severity=data["severity"],
+            sequence=data["sequence"],
+            message=data["message"],
+            run_id=data.get("run_id"),
+            subject=data.get("subject"),
+            expected=data.get("expected"),
+            found=data.get("found"),
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {

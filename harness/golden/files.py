@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 import orjson
 
+from harness.core.event_log import concrete_path, value_at
 from harness.errors import GoldenMismatch, GoldenMissing
 from harness.replay.matcher import MISSING, first_difference, short_json
 from harness.transcript.io import write_atomic
@@ -32,18 +33,26 @@ class Divergence:
         )
 
 
-def first_divergence(expected: list[dict[str, Any]], actual: list[dict[str, Any]]) -> Divergence | None:
-    """Compare two normalized logs event by event."""
+def _type_of(record: Any, type_path: tuple[str | int, ...]) -> str | None:
+    value = value_at(record, type_path)
+    return value if isinstance(value, str) else None
+
+
+def first_divergence(
+    expected: list[dict[str, Any]], actual: list[dict[str, Any]], *, type_field: str = "$.type"
+) -> Divergence | None:
+    """Compare two normalized logs event by event; ``type_field`` is where an event names its type."""
+    type_path = concrete_path(type_field)
     for index, (left, right) in enumerate(zip(expected, actual, strict=False)):
         found = first_difference(left, right)
         if found is not None:
             path, exp, act = found
-            return Divergence(index, left.get("type") or right.get("type"), path, exp, act)
+            return Divergence(index, _type_of(left, type_path) or _type_of(right, type_path), path, exp, act)
     if len(expected) != len(actual):
         index = min(len(expected), len(actual))
         exp = expected[index] if index < len(expected) else MISSING
         act = actual[index] if index < len(actual) else MISSING
-        event_type = (exp if exp is not MISSING else act).get("type")
+        event_type = _type_of(exp if exp is not MISSING else act, type_path)
         return Divergence(index, event_type, "$", exp, act)
     return None
 
@@ -51,11 +60,12 @@ def first_divergence(expected: list[dict[str, Any]], actual: list[dict[str, Any]
 GoldenOutcome = Literal["matched", "created", "updated"]
 
 
-def check_golden(path: Path, content: bytes, *, update: bool = False) -> GoldenOutcome:
+def check_golden(path: Path, content: bytes, *, update: bool = False, type_field: str = "$.type") -> GoldenOutcome:
     """Compare ``content`` with the golden at ``path``; write it when ``update`` is set.
 
     Raises :class:`GoldenMissing` or :class:`GoldenMismatch` (with the first divergence and a
-    unified diff) when not updating.
+    unified diff) when not updating. ``type_field`` is where an event names its type, for the
+    divergence message.
     """
     if not path.exists():
         if update:
@@ -72,7 +82,7 @@ def check_golden(path: Path, content: bytes, *, update: bool = False) -> GoldenO
     actual_lines = content.decode().splitlines()
     expected = [orjson.loads(line) for line in expected_lines[1:]]
     actual = [orjson.loads(line) for line in actual_lines[1:]]
-    divergence = first_divergence(expected, actual)
+    divergence = first_divergence(expected, actual, type_field=type_field)
     if divergence is None:  # only the header differs
         found = first_difference(orjson.loads(expected_lines[0]), orjson.loads(actual_lines[0]))
         assert found is not None
@@ -89,8 +99,26 @@ def check_golden(path: Path, content: bytes, *, update: bool = False) -> GoldenO
     )
 
 
+def golden_owner(path: Path) -> str | None:
+    """The ``owner`` in a golden file's header line (``"test"`` for ``harness_golden`` goldens).
+
+    ``None`` for a scenario golden, and for a file whose first line is not a JSON object.
+    """
+    try:
+        with open(path, "rb") as handle:
+            header = orjson.loads(handle.readline())
+    except (OSError, orjson.JSONDecodeError):
+        return None
+    owner = header.get("owner") if isinstance(header, dict) else None
+    return owner if isinstance(owner, str) else None
+
+
 def unused_goldens(goldens_dir: Path, used: Iterable[Path]) -> list[Path]:
-    """Golden files under ``goldens_dir`` that no scenario refers to."""
+    """Golden files under ``goldens_dir`` that nothing in ``used`` refers to.
+
+    Test-owned goldens (:func:`golden_owner` ``"test"``) are included: only the caller knows
+    whether the tests ran.
+    """
     if not goldens_dir.is_dir():
         return []
     used_resolved = {p.resolve() for p in used}

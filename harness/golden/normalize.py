@@ -26,6 +26,9 @@ import orjson
 from harness.core.events import StoredEvent
 
 GOLDEN_FORMAT = "replay-harness.golden/v1"
+#: The header ``owner`` of goldens written by ``harness_golden.assert_match``. Only a test run
+#: knows whether such a golden is still used, so ``harness goldens update --prune`` keeps them.
+TEST_OWNER = "test"
 # Anthropic: msg_, toolu_, srvtoolu_, mcptoolu_, req_. OpenAI: resp_, msg_, rs_, fc_, call_, ws_,
 # ct_, ctc_, chatcmpl-; OpenRouter gen-. Ids are volatile across recordings; their cross-references are not.
 # Agent runtimes: UUIDs (Codex thread/turn/item ids, Claude session and message uuids).
@@ -103,9 +106,18 @@ def normalize_events(
     return out
 
 
-def dump_golden(scenario: str, records: list[dict[str, Any]], *, deltas: str) -> bytes:
-    """Serialize a golden file: a header line, then one sorted-key JSON object per event."""
-    header = {"format": GOLDEN_FORMAT, "scenario": scenario, "deltas": deltas, "events": len(records)}
+def dump_golden(scenario: str, records: list[dict[str, Any]], *, deltas: str | None, owner: str | None = None) -> bytes:
+    """Serialize a golden file: a header line, then one sorted-key JSON object per event.
+
+    ``deltas`` is the built-in normalization's mode (``None`` for a log of plain mappings, whose
+    normalization is declared); ``owner`` marks who keeps the golden (``"test"``: a
+    ``harness_golden.assert_match`` call, see :data:`TEST_OWNER`). Either is left out when ``None``.
+    """
+    header: dict[str, Any] = {"format": GOLDEN_FORMAT, "scenario": scenario, "events": len(records)}
+    if deltas is not None:
+        header["deltas"] = deltas
+    if owner is not None:
+        header["owner"] = owner
     lines = [orjson.dumps(header, option=orjson.OPT_SORT_KEYS)]
     lines.extend(orjson.dumps(r, option=orjson.OPT_SORT_KEYS) for r in records)
     return b"\n".join(lines) + b"\n"

@@ -3,7 +3,9 @@
 * Scenario files under a ``scenarios`` directory become test items, one per file, named after
   the scenario (:mod:`harness.pytest_plugin.collect`).
 * Fixtures ``harness_replay`` and ``harness_golden`` for ordinary tests
-  (:mod:`harness.pytest_plugin.fixtures`).
+  (:mod:`harness.pytest_plugin.fixtures`), and ``harness_results``, which puts a test's own
+  transcripts, event logs, violations and verdict into the report and the DuckDB file
+  (:mod:`harness.pytest_plugin.results`).
 * At the end of the run: unused goldens in the terminal summary, and the report and DuckDB file
   when asked for (:mod:`harness.pytest_plugin.outputs`).
 
@@ -15,6 +17,7 @@ registered only when pytest-xdist is installed (:mod:`harness.pytest_plugin.xdis
 
 from __future__ import annotations
 
+from collections.abc import Generator
 from pathlib import Path
 
 import pytest
@@ -29,13 +32,23 @@ from harness.pytest_plugin.collect import (
 )
 from harness.pytest_plugin.fixtures import HarnessGolden, HarnessReplay, harness_golden, harness_replay
 from harness.pytest_plugin.outputs import write_outputs
-from harness.pytest_plugin.session import SESSION_KEY, HarnessSession, display_path, get_session
+from harness.pytest_plugin.results import HarnessResults, harness_results, note_report
+from harness.pytest_plugin.session import (
+    GOLDENS_DIR_INI,
+    REPORTS_DIR_INI,
+    SESSION_KEY,
+    TRANSCRIPTS_DIR_INI,
+    HarnessSession,
+    display_path,
+    get_session,
+)
 from harness.pytest_plugin.xdist import XdistHooks, is_worker, send_to_controller
 from harness.record.modes import RECORD_MODES
 
 __all__ = [
     "HarnessGolden",
     "HarnessReplay",
+    "HarnessResults",
     "HarnessSession",
     "ScenarioFailed",
     "ScenarioFile",
@@ -44,6 +57,7 @@ __all__ = [
     "harness_cassette",
     "harness_golden",
     "harness_replay",
+    "harness_results",
     "harness_runtime",
 ]
 
@@ -55,14 +69,23 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="store_true",
         default=False,
         dest="harness_update_goldens",
-        help="Create missing golden files and rewrite differing ones instead of failing.",
+        help="Create missing golden files and rewrite differing ones instead of failing "
+        "(not for scenarios whose replay failed).",
+    )
+    group.addoption(
+        "--harness-update-failed-goldens",
+        action="store_true",
+        default=False,
+        dest="harness_update_failed_goldens",
+        help="Like --harness-update-goldens, and also write the goldens of scenarios whose replay failed.",
     )
     group.addoption(
         "--harness-goldens",
         metavar="DIR",
         default=None,
         dest="harness_goldens",
-        help="Directory of golden files (default: <rootdir>/fixtures/goldens).",
+        help="Directory of golden files, relative to the rootdir (default: the harness_goldens_dir ini "
+        "option, else fixtures/goldens).",
     )
     group.addoption(
         "--harness-seed",
@@ -77,14 +100,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="DIR",
         default=None,
         dest="harness_report",
-        help="Write the scenario report into DIR at the end of the run.",
+        help="Write the report (scenarios and recorded tests) into DIR, relative to the rootdir, at the end "
+        "of the run (default: the harness_reports_dir ini option, else no report).",
     )
     group.addoption(
         "--harness-db",
         metavar="PATH",
         default=None,
         dest="harness_db",
-        help="Build the DuckDB analysis database at PATH at the end of the run.",
+        help="Build the DuckDB analysis database at PATH, relative to the rootdir, at the end of the run.",
     )
     group.addoption(
         "--harness-record-mode",
@@ -100,9 +124,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="Default record mode of harness_cassette (none, once, new_episodes, all).",
     )
     parser.addini(
-        "harness_transcripts_dir",
+        TRANSCRIPTS_DIR_INI,
         default="transcripts",
         help="Directory, relative to the rootdir, of the transcripts harness_cassette replays and records.",
+    )
+    parser.addini(
+        GOLDENS_DIR_INI,
+        default="",
+        help="Directory of golden files, relative to the rootdir (default fixtures/goldens); "
+        "--harness-goldens overrides it.",
+    )
+    parser.addini(
+        REPORTS_DIR_INI,
+        default="",
+        help="Write the report into this directory, relative to the rootdir, after every run "
+        "(default: none); --harness-report overrides it.",
     )
     parser.addini(
         SCENARIO_DIRS_INI,
@@ -130,7 +166,8 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     state = get_session(session.config)
     # Nothing has run yet, so every failure counted so far is a collection error.
     state.collection_errors = session.testsfailed
-    for item in session.items:
+    for position, item in enumerate(session.items):
+        state.positions[item.nodeid] = position
         if isinstance(item, ScenarioItem):
             state.scenario_goldens[item.nodeid] = item.golden_path()
             # A provider-neutral scenario keeps one golden per variant; they count as used too.
@@ -138,6 +175,18 @@ def pytest_collection_finish(session: pytest.Session) -> None:
                 name = item.scenario.for_variant(variant).golden_name()
                 if name is not None:
                     state.scenario_goldens[f"{item.nodeid}::{variant}"] = state.goldens_dir / name
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """A test that uses ``harness_results`` gets pytest's verdict on each phase recorded."""
+    report = yield
+    record = get_session(item.config).recorded.get(item.nodeid)
+    if record is not None:
+        note_report(record, report)
+    return report
 
 
 def pytest_deselected(items: list[pytest.Item]) -> None:
@@ -168,6 +217,11 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: p
     lines: list[str] = []
     for outcome, path in sorted(set(state.golden_writes), key=lambda w: (w[1], w[0])):
         lines.append(f"golden {outcome}: {display_path(path, state.rootpath)}")
+    for path, why in sorted(set(state.golden_skips)):
+        lines.append(
+            f"golden skipped: {display_path(path, state.rootpath)} ({why}; pass --harness-update-failed-goldens "
+            "to write it anyway)"
+        )
     if state.unused:
         count = len(state.unused)
         lines.append(

@@ -84,6 +84,7 @@ class ScenarioItem(pytest.Item):
                 goldens_dir=session.goldens_dir,
                 update_goldens=session.update_goldens,
                 seed=session.seed,
+                update_failed=session.update_failed_goldens,
             )
         session.record_result(self.nodeid, result)
         if not result.passed:
@@ -121,6 +122,13 @@ class ScenarioItem(pytest.Item):
             lines.append(f"[{failure.kind}] {message}")
             if failure.detail:
                 lines.append(textwrap.indent(failure.detail, "    "))
+        for checked in result.variants or [result]:
+            if checked.golden_skipped is not None and checked.golden_path is not None:
+                where = display_path(checked.golden_path, self.config.rootpath)
+                lines.append(
+                    f"golden {where} not written: {checked.golden_skipped} "
+                    "(pass --harness-update-failed-goldens to write it anyway)"
+                )
         lines.append("")
         lines.extend(self._reproduce())
         return "\n".join(lines)

@@ -1,7 +1,8 @@
 """Per-run plugin state: one :class:`HarnessSession` in ``config.stash``, never module globals.
 
 The session collects what the end of the run needs: the :class:`ScenarioResult` of every scenario
-item, the transcripts that scenarios and the ``harness_replay`` fixture read, the goldens that
+item, the :class:`~harness.scenario.recorded.RecordedTest` of every test that used
+``harness_results``, the transcripts that scenarios and the fixtures read, the goldens that
 collected scenarios and the ``harness_golden`` fixture refer to, and enough about the selection
 to decide whether "unused golden" means anything. Under pytest-xdist the workers ship a plain-data
 summary (:meth:`HarnessSession.worker_payload`) to the controller, which merges it
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 
@@ -21,6 +22,7 @@ from harness.core.invariants import check_invariants
 from harness.errors import HarnessError
 from harness.golden import unused_goldens
 from harness.scenario import ScenarioResult, execute, load_scenario
+from harness.scenario.recorded import RecordedTest
 from harness.scenario.runner import Failure
 from harness.transcript import Transcript, read_transcript
 
@@ -28,12 +30,34 @@ DEFAULT_GOLDENS = Path("fixtures") / "goldens"
 PAYLOAD_KEY = "harness"
 
 
-def resolve_option_path(config: pytest.Config, value: str | None) -> Path | None:
-    """A path given on the command line, relative to the directory pytest was invoked from."""
+#: Ini options that give a directory when the matching command-line option is not given.
+GOLDENS_DIR_INI = "harness_goldens_dir"
+TRANSCRIPTS_DIR_INI = "harness_transcripts_dir"
+REPORTS_DIR_INI = "harness_reports_dir"
+
+
+def resolve_option_path(config: pytest.Config, value: str | None, ini: str | None = None) -> Path | None:
+    """A path from the command line, or else from the ini option ``ini``, relative to the rootdir.
+
+    Never relative to the working directory: ``pytest`` started from a subdirectory must read
+    and write the same goldens, transcripts and reports as ``pytest`` at the top.
+    """
+    if value is None and ini is not None:
+        value = str(config.getini(ini) or "").strip() or None
     if value is None:
         return None
     path = Path(value).expanduser()
-    return path if path.is_absolute() else config.invocation_params.dir / path
+    return path if path.is_absolute() else config.rootpath / path
+
+
+def fail_test(message: str) -> NoReturn:
+    """Fail the running test with ``message`` alone: no traceback, no chained exception.
+
+    ``pytest.fail`` inside an ``except`` block would print the caught harness error (with its
+    absolute paths) as "During handling of the above exception" before the message.
+    """
+    __tracebackhide__ = True
+    raise pytest.fail.Exception(message, pytrace=False) from None
 
 
 def display_path(path: Path, rootpath: Path) -> str:
@@ -91,6 +115,8 @@ class HarnessSession:
     rootpath: Path
     goldens_dir: Path
     update_goldens: bool = False
+    #: Also write the goldens of replays that failed (``--harness-update-failed-goldens``).
+    update_failed_goldens: bool = False
     seed: int | None = None
     report_dir: Path | None = None
     db_path: Path | None = None
@@ -112,6 +138,12 @@ class HarnessSession:
     remote_transcripts: set[str] = field(default_factory=set)
     #: Golden files written in this run, as (outcome, path) with outcome ``created`` or ``updated``.
     golden_writes: list[tuple[str, Path]] = field(default_factory=list)
+    #: Goldens not written although goldens were being updated, as (path, why).
+    golden_skips: list[tuple[Path, str]] = field(default_factory=list)
+    #: Tests that use ``harness_results``, by node id: run here or shipped by xdist workers.
+    recorded: dict[str, RecordedTest] = field(default_factory=dict)
+    #: Collection position of every collected item, for ordering recorded tests.
+    positions: dict[str, int] = field(default_factory=dict)
     deselected: int = 0
     collection_errors: int = 0
     #: xdist workers that went down without sending their payload (crashed or killed).
@@ -124,15 +156,19 @@ class HarnessSession:
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> HarnessSession:
-        goldens = resolve_option_path(config, config.getoption("harness_goldens"))
+        goldens = resolve_option_path(config, config.getoption("harness_goldens"), GOLDENS_DIR_INI)
+        transcripts = resolve_option_path(config, None, TRANSCRIPTS_DIR_INI)
+        update_failed = bool(config.getoption("harness_update_failed_goldens"))
         return cls(
             rootpath=config.rootpath,
             goldens_dir=goldens if goldens is not None else config.rootpath / DEFAULT_GOLDENS,
-            update_goldens=bool(config.getoption("harness_update_goldens")),
+            # Writing failed replays' goldens is a kind of updating: asking for it implies updating.
+            update_goldens=bool(config.getoption("harness_update_goldens")) or update_failed,
+            update_failed_goldens=update_failed,
             seed=config.getoption("harness_seed"),
-            report_dir=resolve_option_path(config, config.getoption("harness_report")),
+            report_dir=resolve_option_path(config, config.getoption("harness_report"), REPORTS_DIR_INI),
             db_path=resolve_option_path(config, config.getoption("harness_db")),
-            transcripts_dir=config.rootpath / str(config.getini("harness_transcripts_dir")),
+            transcripts_dir=transcripts if transcripts is not None else config.rootpath / "transcripts",
             record_mode=config.getoption("harness_record_mode") or str(config.getini("harness_record_mode")),
         )
 
@@ -142,6 +178,9 @@ class HarnessSession:
         self.results[nodeid] = result
         self.note_transcript(result.execution.transcript)
         self._note_golden_write(result.golden_outcome, result.golden_path)
+        for checked in result.variants or [result]:
+            if checked.golden_skipped is not None and checked.golden_path is not None:
+                self.golden_skips.append((checked.golden_path, checked.golden_skipped))
 
     def note_transcript(self, transcript: Transcript) -> None:
         self.transcripts.setdefault(transcript.path or "", transcript)
@@ -153,6 +192,16 @@ class HarnessSession:
     def _note_golden_write(self, outcome: str | None, path: Path | str | None) -> None:
         if outcome in ("created", "updated") and path is not None:
             self.golden_writes.append((outcome, Path(path)))
+
+    def start_recorded_test(self, nodeid: str) -> RecordedTest:
+        """The record of a test that asked for ``harness_results`` (one per test run)."""
+        record = RecordedTest(nodeid=nodeid, position=self.positions.get(nodeid, len(self.positions)))
+        self.recorded[nodeid] = record
+        return record
+
+    def recorded_tests(self) -> list[RecordedTest]:
+        """Every recorded test, in collection order (the node id breaks ties)."""
+        return sorted(self.recorded.values(), key=lambda t: (t.position, t.nodeid))
 
     # -- xdist ------------------------------------------------------------------------------------
 
@@ -171,6 +220,8 @@ class HarnessSession:
             "transcripts": sorted(self.transcripts),
             "deselected": self.deselected,
             "collection_errors": self.collection_errors,
+            "tests": [test.to_wire() for test in self.recorded.values()],
+            "golden_skips": [[str(path), why] for path, why in self.golden_skips],
         }
 
     def merge_worker_payload(self, payload: dict[str, Any] | None) -> None:
@@ -182,6 +233,11 @@ class HarnessSession:
             summary = ScenarioSummary.from_wire(wire)
             self.remote[summary.nodeid] = summary
             self._note_golden_write(summary.golden_outcome, summary.golden_path)
+        self.golden_skips.extend((Path(path), why) for path, why in payload["golden_skips"])
+        for wire in payload["tests"]:
+            test = RecordedTest.from_wire(wire)
+            self.recorded[test.nodeid] = test
+            self.remote_transcripts.update(test.transcripts)
         # Every worker collects the whole selection, so these agree across workers.
         for nodeid, golden in payload["scenario_goldens"].items():
             self.scenario_goldens.setdefault(nodeid, Path(golden) if golden is not None else None)

@@ -85,6 +85,28 @@ ORDER BY transcript_id, exchange
 
 UNUSED_GOLDENS_SQL = "SELECT path FROM unused_goldens ORDER BY path"
 
+#: Recorded tests (``harness_results``), in collection order, with what each recorded.
+TESTS_SQL = """
+SELECT nodeid, status, transcripts, events, violations, goldens
+FROM test_summary
+"""
+
+#: Failed recorded tests with their failure text and the command that reruns them.
+FAILED_TESTS_SQL = """
+SELECT nodeid, path, message, detail, reproduce
+FROM tests
+WHERE status = 'failed'
+ORDER BY position
+"""
+
+#: Violations that recorded tests found in their own event logs.
+TEST_VIOLATIONS_SQL = """
+SELECT x.nodeid, x.log, x.rule, x.severity, x.event_index, x.subject, x.message
+FROM test_violations AS x
+JOIN tests AS t USING (nodeid)
+ORDER BY t.position, x.ordinal
+"""
+
 #: Every query the summary runs, in the order it runs them (on one read-only connection).
 SUMMARY_QUERIES: tuple[str, ...] = (
     VERDICT_COUNTS_SQL,
@@ -94,6 +116,9 @@ SUMMARY_QUERIES: tuple[str, ...] = (
     VIOLATIONS_SQL,
     TTFT_SQL,
     UNUSED_GOLDENS_SQL,
+    TESTS_SQL,
+    FAILED_TESTS_SQL,
+    TEST_VIOLATIONS_SQL,
 )
 
 
@@ -133,15 +158,31 @@ def render_summary(db_path: Path) -> str:
 
     Sections: pass/fail counts, a table of scenarios, one section per failing scenario (each
     failure's message and detail in a fenced block, and the reproduce command), violations,
-    time to first token where known, and unused goldens.
+    time to first token where known, and unused goldens. When tests recorded their outcome
+    (``harness_results``) there are also their counts, a table of tests, a section per failing
+    test and their violations; without them the summary is exactly the scenario one.
     """
-    counts_result, scenarios_result, failing_result, failures_result, violations_result, ttft_result, unused_result = (
-        query_many(db_path, SUMMARY_QUERIES)
-    )
+    (
+        counts_result,
+        scenarios_result,
+        failing_result,
+        failures_result,
+        violations_result,
+        ttft_result,
+        unused_result,
+        tests_result,
+        failed_tests_result,
+        test_violations_result,
+    ) = query_many(db_path, SUMMARY_QUERIES)
     counts = counts_result.rows[0]
     total, passed, failed = (int(v or 0) for v in counts)
+    tests = tests_result.rows
     out = ["# Harness report", ""]
     out.append(f"{total} scenario{'' if total == 1 else 's'}: {passed} passed, {failed} failed.")
+    if tests:
+        statuses = [row[1] for row in tests]
+        tallies = ", ".join(f"{statuses.count(s)} {s}" for s in ("passed", "failed", "skipped"))
+        out.append(f"{len(tests)} recorded test{'' if len(tests) == 1 else 's'}: {tallies}.")
     out.append("")
 
     out += ["## Scenarios", ""]
@@ -170,8 +211,14 @@ def render_summary(db_path: Path) -> str:
         out.append("No scenarios ran.")
     out.append("")
 
+    if tests:
+        out += ["## Tests", ""]
+        out += _table(("test", "status", "transcripts", "events", "violations", "goldens"), "llrrrl", tests)
+        out.append("")
+
     failing = failing_result.rows
-    if failing:
+    failed_tests = failed_tests_result.rows
+    if failing or failed_tests:
         out += ["## Failures", ""]
         by_scenario: dict[str, list[tuple[Any, ...]]] = {}
         for row in failures_result.rows:
@@ -189,6 +236,11 @@ def render_summary(db_path: Path) -> str:
                 out += _fenced(body)
                 out.append("")
             out += ["Reproduce:", "", *_fenced(reproduce, "sh"), ""]
+        for nodeid, path, message, detail, reproduce in failed_tests:
+            out += [f"### {_code(nodeid)}", "", f"Test file: {_code(path)}", ""]
+            body = message or "failed"
+            out += _fenced(body if not detail else f"{body}\n\n{detail}")
+            out += ["", "Reproduce:", "", *_fenced(reproduce, "sh"), ""]
 
     out += ["## Violations", ""]
     violations = violations_result.rows
@@ -197,6 +249,17 @@ def render_summary(db_path: Path) -> str:
     else:
         out.append("None.")
     out.append("")
+
+    if tests:
+        out += ["## Test violations", ""]
+        test_violations = test_violations_result.rows
+        if test_violations:
+            out += _table(
+                ("test", "log", "rule", "severity", "event", "subject", "message"), "llllrll", test_violations
+            )
+        else:
+            out.append("None.")
+        out.append("")
 
     out += ["## Time to first token", ""]
     ttft = ttft_result.rows

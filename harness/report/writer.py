@@ -3,6 +3,8 @@
 Layout of ``report_dir``::
 
     events/<scenario>.ndjson   the full event log of one scenario, one StoredEvent per line
+    test-events/<test>.<log>.ndjson
+                               an event log a test recorded (harness_results), one event per line
     harness.duckdb             the analysis database (harness.analysis.build_database)
     summary.md                 rendered from queries on harness.duckdb (render_summary)
 
@@ -12,10 +14,13 @@ inputs: running the same scenarios twice gives identical files.
 
 from __future__ import annotations
 
+import hashlib
 import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -23,6 +28,7 @@ from harness.analysis import DatabaseSummary, build_database
 from harness.core.events import StoredEvent
 from harness.errors import UsageError
 from harness.report.summary import render_summary
+from harness.scenario.recorded import RecordedTest
 from harness.scenario.runner import ScenarioResult
 from harness.transcript import Transcript
 from harness.transcript.io import write_atomic
@@ -30,6 +36,7 @@ from harness.transcript.io import write_atomic
 DATABASE_NAME = "harness.duckdb"
 SUMMARY_NAME = "summary.md"
 EVENTS_DIR = "events"
+TEST_EVENTS_DIR = "test-events"
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 
@@ -61,18 +68,57 @@ def event_log_bytes(events: Sequence[StoredEvent]) -> bytes:
     return b"".join(orjson.dumps(event.to_json(), option=option) for event in events)
 
 
+def recorded_log_names(tests: Sequence[RecordedTest]) -> dict[tuple[str, str], str]:
+    """The file name of every recorded test's every log: ``<node id>.<log>.ndjson`` made safe.
+
+    Two logs whose safe names collide (node ids differing only in characters a file name cannot
+    hold) get the first 8 hex digits of the SHA-1 of ``<node id>::<log>`` appended.
+
+    >>> from harness.scenario.recorded import EventLog, RecordedTest
+    >>> recorded_log_names([RecordedTest("tests/test_a.py::test_x[1]", logs={"events": EventLog([])})])
+    {('tests/test_a.py::test_x[1]', 'events'): 'tests_test_a.py__test_x_1_.events.ndjson'}
+    """
+    stems = {(t.nodeid, log): _UNSAFE.sub("_", f"{t.nodeid}.{log}") for t in tests for log in t.logs}
+    counts = Counter(stems.values())
+    names = {}
+    for (nodeid, log), stem in stems.items():
+        if counts[stem] > 1:
+            stem += "-" + hashlib.sha1(f"{nodeid}::{log}".encode()).hexdigest()[:8]
+        names[(nodeid, log)] = stem + ".ndjson"
+    return names
+
+
+def _json_lines(events: Sequence[dict[str, Any]]) -> bytes:
+    option = orjson.OPT_SORT_KEYS | orjson.OPT_APPEND_NEWLINE
+    return b"".join(orjson.dumps(event, option=option) for event in events)
+
+
+def _replace_logs(directory: Path, logs: dict[str, bytes]) -> list[Path]:
+    """Write ``logs`` (file name -> bytes) into ``directory`` and remove every other ``*.ndjson``."""
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, content in logs.items():
+        write_atomic(directory / name, content, force=True)
+        written.append(directory / name)
+    for stale in sorted(directory.glob("*.ndjson")):
+        if stale.name not in logs:
+            stale.unlink()
+    return written
+
+
 def write_reports(
     report_dir: Path,
     *,
     results: Sequence[ScenarioResult],
     transcripts: Sequence[Transcript],
     unused_goldens: Sequence[Path] = (),
+    tests: Sequence[RecordedTest] = (),
 ) -> ReportPaths:
     """Write event logs, ``harness.duckdb`` and ``summary.md`` under ``report_dir``.
 
-    Event logs of scenarios not in ``results`` are removed from ``events/``, so the directory
-    always describes one run. Raises :class:`UsageError` when two scenarios would share an
-    event-log file.
+    Event logs of scenarios not in ``results`` are removed from ``events/``, and logs of tests not
+    in ``tests`` from ``test-events/``, so the directory always describes one run. Raises
+    :class:`UsageError` when two scenarios would share an event-log file.
 
     >>> paths = write_reports(Path("reports"), results=suite.results, transcripts=suite.transcripts)  # doctest: +SKIP
     >>> paths.summary  # doctest: +SKIP
@@ -97,8 +143,19 @@ def write_reports(
     for stale in sorted(events_dir.glob("*.ndjson")):
         if stale.name not in written:
             stale.unlink()
+    test_events_dir = report_dir / TEST_EVENTS_DIR
+    if tests or test_events_dir.is_dir():
+        names = recorded_log_names(tests)
+        logs.extend(
+            _replace_logs(
+                test_events_dir,
+                {names[(t.nodeid, name)]: _json_lines(log.events) for t in tests for name, log in t.logs.items()},
+            )
+        )
     database = report_dir / DATABASE_NAME
-    database_summary = build_database(database, transcripts=transcripts, results=results, unused_goldens=unused_goldens)
+    database_summary = build_database(
+        database, transcripts=transcripts, results=results, unused_goldens=unused_goldens, tests=tests
+    )
     summary = report_dir / SUMMARY_NAME
     write_atomic(summary, render_summary(database).encode("utf-8"), force=True)
     return ReportPaths(

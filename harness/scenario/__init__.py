@@ -1,6 +1,7 @@
 """Scenarios: files that say what to replay and what must come out, and the runner."""
 
 from harness.scenario.model import Expectations, Scenario, discover_scenarios, load_scenario
+from harness.scenario.recorded import EventLog, RecordedTest
 from harness.scenario.runner import (
     Execution,
     Failure,
@@ -15,9 +16,11 @@ from harness.scenario.runner import (
 from harness.scenario.suite import SuiteResult, run_suite
 
 __all__ = [
+    "EventLog",
     "Execution",
     "Expectations",
     "Failure",
+    "RecordedTest",
     "Scenario",
     "ScenarioResult",
     "SuiteResult",

@@ -98,6 +98,8 @@ class ScenarioResult:
     variants: list[ScenarioResult] = field(default_factory=list)
     #: The scenario as written (for variants, ``execution.scenario`` is the first variant's).
     declared: Scenario | None = None
+    #: Why the golden was neither compared nor written while updating goldens (the replay failed).
+    golden_skipped: str | None = None
 
     @property
     def scenario(self) -> Scenario:
@@ -463,14 +465,22 @@ def run_scenario(
     goldens_dir: Path,
     update_goldens: bool = False,
     seed: int | None = None,
+    update_failed: bool = False,
 ) -> ScenarioResult:
     """Replay a scenario and judge it: replay errors, invariants, expectations, golden.
 
     A scenario with ``variants`` replays each variant as its own scenario and adds the parity
     check: their canonical projections must agree on ``expect.parity``.
+
+    With ``update_goldens``, the golden of a replay that failed (a frame mismatch, unconsumed
+    entries: ``execution.driver.failure``) is not written -- it would record the broken replay as
+    the truth -- and :attr:`ScenarioResult.golden_skipped` says why; ``update_failed`` writes it
+    anyway.
     """
     if scenario.variants:
-        return _run_variants(scenario, goldens_dir=goldens_dir, update_goldens=update_goldens, seed=seed)
+        return _run_variants(
+            scenario, goldens_dir=goldens_dir, update_goldens=update_goldens, seed=seed, update_failed=update_failed
+        )
     execution = execute(scenario, seed=seed)
     result = ScenarioResult(execution=execution)
     if execution.driver.failure is not None:
@@ -484,6 +494,10 @@ def run_scenario(
     name = scenario.golden_name()
     if name is not None:
         result.golden_path = goldens_dir / name
+        if update_goldens and execution.driver.failure is not None and not update_failed:
+            # The scenario already fails on its replay failure; comparing would only repeat it.
+            result.golden_skipped = "the replay failed, so the event log is not one to keep"
+            return result
         try:
             result.golden_outcome = check_golden(result.golden_path, golden_bytes(execution), update=update_goldens)
         except GoldenMissing as exc:
@@ -576,10 +590,16 @@ def parity_view(execution: Execution) -> dict[str, Any]:
     return {"runs": runs}
 
 
-def _run_variants(scenario: Scenario, *, goldens_dir: Path, update_goldens: bool, seed: int | None) -> ScenarioResult:
+def _run_variants(
+    scenario: Scenario, *, goldens_dir: Path, update_goldens: bool, seed: int | None, update_failed: bool
+) -> ScenarioResult:
     results = {
         name: run_scenario(
-            scenario.for_variant(name), goldens_dir=goldens_dir, update_goldens=update_goldens, seed=seed
+            scenario.for_variant(name),
+            goldens_dir=goldens_dir,
+            update_goldens=update_goldens,
+            seed=seed,
+            update_failed=update_failed,
         )
         for name in scenario.variants
     }

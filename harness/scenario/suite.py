@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.errors import UsageError
-from harness.golden import unused_goldens
+from harness.golden import TEST_OWNER, golden_owner, unused_goldens
 from harness.scenario.model import discover_scenarios, load_scenario
 from harness.scenario.runner import ScenarioResult, run_scenario
 from harness.transcript import Transcript, read_transcript
@@ -24,6 +24,10 @@ class SuiteResult:
     results: list[ScenarioResult] = field(default_factory=list)
     transcripts: list[Transcript] = field(default_factory=list)
     unused_goldens: list[Path] = field(default_factory=list)
+    #: Goldens no scenario uses whose header says ``"owner": "test"`` (written by
+    #: ``harness_golden.assert_match``): only a test run knows whether they are used, so they are
+    #: never counted as unused here, and ``harness goldens update --prune`` keeps them.
+    test_goldens: list[Path] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -50,12 +54,14 @@ def run_suite(
     transcripts_dir: Path | None = None,
     on_start: Callable[[int], None] | None = None,
     on_result: Callable[[ScenarioResult], None] | None = None,
+    update_failed: bool = False,
 ) -> SuiteResult:
     """Load and run every scenario under ``paths`` (default ``scenarios/``), in sorted order.
 
     Unused goldens are reported only when the whole default scenario set ran; with explicit
     paths the run is a subset and "unused" would be meaningless. ``transcripts_dir`` adds every
     transcript under it to :attr:`SuiteResult.transcripts` (for the DuckDB file), used or not.
+    ``update_failed`` also writes the goldens of replays that failed (see :func:`run_scenario`).
     """
     whole_suite = not paths
     files = discover_scenarios([_relative(p) for p in (paths or [DEFAULT_SCENARIOS])])
@@ -72,7 +78,9 @@ def run_suite(
     if on_start:
         on_start(len(scenarios))
     for scenario in scenarios:
-        result = run_scenario(scenario, goldens_dir=goldens_dir, update_goldens=update_goldens, seed=seed)
+        result = run_scenario(
+            scenario, goldens_dir=goldens_dir, update_goldens=update_goldens, seed=seed, update_failed=update_failed
+        )
         suite.results.append(result)
         if on_result:
             on_result(result)
@@ -89,5 +97,7 @@ def run_suite(
     suite.transcripts = [seen[k] for k in sorted(seen)]
     if whole_suite:
         used = [path for r in suite.results for path in r.golden_paths]
-        suite.unused_goldens = unused_goldens(goldens_dir, used)
+        unused = unused_goldens(goldens_dir, used)
+        suite.unused_goldens = [p for p in unused if golden_owner(p) != TEST_OWNER]
+        suite.test_goldens = [p for p in unused if golden_owner(p) == TEST_OWNER]
     return suite

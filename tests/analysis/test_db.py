@@ -107,6 +107,35 @@ EXPECTED_TYPES: dict[str, dict[str, str]] = {
         "detail": "JSON",
     },
     "unused_goldens": {"path": "VARCHAR"},
+    "tests": {
+        "nodeid": "VARCHAR",
+        "position": "INTEGER",
+        "path": "VARCHAR",
+        "status": "VARCHAR",
+        "message": "VARCHAR",
+        "detail": "VARCHAR",
+        "reproduce": "VARCHAR",
+    },
+    "test_transcripts": {"nodeid": "VARCHAR", "ordinal": "INTEGER", "transcript_id": "VARCHAR"},
+    "test_events": {
+        "nodeid": "VARCHAR",
+        "log": "VARCHAR",
+        "event_index": "INTEGER",
+        "type": "VARCHAR",
+        "data": "JSON",
+    },
+    "test_violations": {
+        "nodeid": "VARCHAR",
+        "ordinal": "INTEGER",
+        "log": "VARCHAR",
+        "rule": "VARCHAR",
+        "severity": "VARCHAR",
+        "event_index": "INTEGER",
+        "message": "VARCHAR",
+        "subject": "VARCHAR",
+        "detail": "JSON",
+    },
+    "test_goldens": {"nodeid": "VARCHAR", "ordinal": "INTEGER", "path": "VARCHAR", "outcome": "VARCHAR"},
 }
 
 
@@ -178,6 +207,11 @@ def test_summary_row_counts_equal_python_side_counts(tmp_path: Path, results: li
         "failures": sum(len(r.failures) for r in results),
         "violations": 0,
         "unused_goldens": 1,
+        "tests": 0,
+        "test_transcripts": 0,
+        "test_events": 0,
+        "test_violations": 0,
+        "test_goldens": 0,
     }
     assert list(summary.rows) == list(TABLES)
 

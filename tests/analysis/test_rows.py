@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import orjson
 import pytest
 
 from harness.analysis import display_path, transcript_id_of
-from harness.analysis.rows import transcript_rows
+from harness.analysis.rows import collect_rows, recorded_test_rows, transcript_rows
+from harness.core.invariants import Violation
+from harness.errors import UsageError
+from harness.scenario.recorded import EventLog, RecordedTest
 from harness.transcript import EmitInbound, ExpectOutbound, RuntimeExit, Transcript, TranscriptHeader
 
 BASE = Path("/repo")
@@ -100,3 +104,61 @@ def test_exchanges_start_at_each_message_start_in_stream_only_recordings() -> No
     _, frames = transcript_rows(transcript, "t", base=BASE)
     # Frames before the first start belong to exchange 1.
     assert [f["exchange"] for f in frames] == [1, 1, 1, 2]
+
+
+# -- recorded tests (harness_results) ------------------------------------------------------------
+
+
+def _recorded() -> RecordedTest:
+    return RecordedTest(
+        nodeid="tests/test_app.py::test_loop[x y]",
+        status="failed",
+        message="boom",
+        detail="long text",
+        transcripts=["/repo/transcripts/a.ndjson", "transcripts/a.ndjson", "transcripts/b.ndjson"],
+        logs={"events": EventLog([{"type": "a"}, {"kind": "b"}]), "other": EventLog([{"kind": "c"}], "$.kind")},
+        violations=[("events", Violation("app.seq", "warning", 1, "gap", subject="k", expected=2, found=3))],
+        goldens=[("/repo/fixtures/goldens/app.ndjson", "differs")],
+    )
+
+
+def test_a_recorded_test_gives_one_row_per_test_transcript_event_violation_and_golden() -> None:
+    rows = recorded_test_rows(_recorded(), position=4, base=BASE)
+    assert rows["tests"] == [
+        {
+            "nodeid": "tests/test_app.py::test_loop[x y]",
+            "position": 4,
+            "path": "tests/test_app.py",
+            "status": "failed",
+            "message": "boom",
+            "detail": "long text",
+            "reproduce": "pytest 'tests/test_app.py::test_loop[x y]'",
+        }
+    ]
+    assert [r["transcript_id"] for r in rows["test_transcripts"]] == ["transcripts/a.ndjson", "transcripts/b.ndjson"]
+    assert [(r["log"], r["event_index"], r["type"]) for r in rows["test_events"]] == [
+        ("events", 0, "a"),
+        ("events", 1, None),
+        ("other", 0, "c"),
+    ]
+    (violation,) = rows["test_violations"]
+    assert (violation["rule"], violation["severity"], violation["event_index"], violation["subject"]) == (
+        "app.seq",
+        "warning",
+        1,
+        "k",
+    )
+    assert violation["detail"] == {"run_id": None, "expected": 2, "found": 3}
+    assert rows["test_goldens"] == [
+        {"nodeid": _recorded().nodeid, "ordinal": 1, "path": "fixtures/goldens/app.ndjson", "outcome": "differs"}
+    ]
+
+
+def test_a_recorded_test_survives_the_xdist_wire() -> None:
+    original = _recorded()
+    assert RecordedTest.from_wire(orjson.loads(orjson.dumps(original.to_wire()))) == original
+
+
+def test_a_node_id_recorded_twice_is_a_usage_error() -> None:
+    with pytest.raises(UsageError, match="recorded twice"):
+        collect_rows(transcripts=[], results=[], base=BASE, tests=[_recorded(), _recorded()])

@@ -153,6 +153,93 @@ def test_goldens_update_reports_and_prunes_unused(
     assert not stale.exists()
 
 
+def test_goldens_update_prune_keeps_goldens_owned_by_tests(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(_project(tmp_path))
+    goldens = tmp_path / "fixtures/goldens"
+    goldens.mkdir(parents=True)
+    owned = goldens / "app" / "run.ndjson"
+    owned.parent.mkdir()
+    owned.write_text('{"events":0,"format":"replay-harness.golden/v1","owner":"test","scenario":"app/run"}\n')
+    stale = goldens / "stale.ndjson"
+    stale.write_text('{"deltas":"coalesced","events":0,"format":"replay-harness.golden/v1","scenario":"stale"}\n')
+
+    assert main(["goldens", "update", "--prune"]) == EXIT_OK
+
+    out = capsys.readouterr().out
+    assert "pruned  fixtures/goldens/stale.ndjson" in out
+    assert 'kept  fixtures/goldens/app/run.ndjson (owner "test": written by harness_golden.assert_match' in out
+    assert owned.exists() and not stale.exists()
+
+
+def test_run_does_not_list_goldens_owned_by_tests_as_unused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(_project(tmp_path))
+    main(["goldens", "update"])
+    owned = tmp_path / "fixtures/goldens/from_test.ndjson"
+    owned.write_text('{"events":0,"format":"replay-harness.golden/v1","owner":"test","scenario":"from_test"}\n')
+    capsys.readouterr()
+
+    assert main(["run"]) == EXIT_OK
+
+    assert "unused golden" not in capsys.readouterr().out
+
+
+def _break_replay(project: Path) -> Path:
+    """Change a request parameter, so the first outbound frame differs from the recording."""
+    scenario = project / "scenarios" / "loop.yaml"
+    scenario.write_text(scenario.read_text().replace("max_tokens: 4096", "max_tokens: 4095"))
+    return project / "fixtures/goldens/tool_loop_two_requests.ndjson"
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["goldens", "update"], ["run", "--update-goldens"]],
+    ids=["goldens-update", "run-update-goldens"],
+)
+def test_updating_goldens_skips_a_scenario_whose_replay_failed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], command: list[str]
+) -> None:
+    monkeypatch.chdir(_project(tmp_path))
+    golden = _break_replay(tmp_path)
+
+    assert main(command) == EXIT_FAILED
+
+    out = capsys.readouterr().out
+    assert (
+        "skipped  fixtures/goldens/tool_loop_two_requests.ndjson (the replay failed, so the event log is not one "
+        "to keep; pass --include-failed to write it)"
+    ) in out
+    assert "replay: " in out
+    assert not golden.exists()
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["goldens", "update", "--include-failed"], ["run", "--update-goldens", "--include-failed"]],
+    ids=["goldens-update", "run-update-goldens"],
+)
+def test_include_failed_writes_the_golden_of_a_failed_replay(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: list[str]
+) -> None:
+    monkeypatch.chdir(_project(tmp_path))
+    golden = _break_replay(tmp_path)
+
+    assert main(command) == EXIT_FAILED  # the replay still fails
+
+    assert golden.exists()
+
+
+def test_include_failed_without_update_goldens_is_a_usage_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(_project(tmp_path))
+    assert main(["run", "--include-failed"]) == EXIT_USAGE
+    assert "--include-failed only makes sense with --update-goldens" in capsys.readouterr().err
+
+
 def test_db_build_then_query(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

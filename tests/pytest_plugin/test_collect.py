@@ -185,3 +185,38 @@ def test_scenario_with_a_missing_transcript_fails_with_the_message(project):
         ]
     )
     project.assert_no_traceback(result)
+
+
+def _broken_replay(project):
+    """A scenario whose dispatched text differs from the recording: its replay fails."""
+    path = project.scenario("plain_text")
+    path.write_text(path.read_text().replace("What is 1+1?", "What is 3+3?"))
+    return path
+
+
+def test_update_goldens_skips_the_golden_of_a_failed_replay(project):
+    _broken_replay(project)
+
+    result = project.run("--harness-update-goldens")
+
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "[[]replay[]] *differs from the recording*",
+            "golden fixtures/goldens/plain_text.ndjson not written: the replay failed, so the event log is not one "
+            "to keep (pass --harness-update-failed-goldens to write it anyway)",
+            "*- harness -*",
+            "golden skipped: fixtures/goldens/plain_text.ndjson (the replay failed*",
+        ]
+    )
+    assert not project.golden("plain_text").exists()
+
+
+def test_update_failed_goldens_writes_the_golden_of_a_failed_replay(project):
+    _broken_replay(project)
+
+    result = project.run("--harness-update-failed-goldens")
+
+    result.assert_outcomes(failed=1)  # the replay still fails; the golden is written as asked
+    result.stdout.fnmatch_lines(["golden created: fixtures/goldens/plain_text.ndjson"])
+    assert project.golden("plain_text").is_file()

@@ -157,3 +157,163 @@ def test_harness_golden_rejects_a_name_outside_the_goldens_directory(project):
 
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["harness_golden: golden name '../escape' must be a relative path inside *"])
+
+
+# -- harness_golden on a user's own event log (plain mappings) -----------------------------------
+
+APP_TEST = """
+    from harness import CoalesceDeltas, GoldenNormalization
+
+    NORMALIZATION = GoldenNormalization(
+        volatile=["$.at"],
+        ids=["$.run_id", "$.parent_run_id"],
+        coalesce=[CoalesceDeltas(type="text.delta", text="$.text", group_by=["$.run_id"])],
+    )
+
+    def app_events(answer="Hello"):
+        return [
+            {"type": "run.started", "run_id": "run-7f3a", "at": 1733000000.1},
+            {"type": "text.delta", "run_id": "run-7f3a", "text": answer[:3], "at": 1733000000.2},
+            {"type": "text.delta", "run_id": "run-7f3a", "text": answer[3:], "at": 1733000000.3},
+            {"type": "run.completed", "run_id": "run-7f3a", "at": 1733000000.4},
+            {"type": "run.started", "run_id": "run-0b12", "parent_run_id": "run-7f3a", "at": 1733000001.0},
+        ]
+
+    def test_app(harness_golden):
+        assert harness_golden.assert_match("app/run", app_events(), normalization=NORMALIZATION) in (
+            "created", "matched"
+        )
+"""
+
+
+def _app_golden(project):
+    return [line for line in project.golden("app/run").read_text().splitlines()]
+
+
+def test_plain_events_golden_is_created_normalized_and_a_rerun_matches(project):
+    project.pytester.makepyfile(test_app=APP_TEST)
+
+    created = project.run("--harness-update-goldens")
+
+    created.assert_outcomes(passed=1)
+    created.stdout.fnmatch_lines(["golden created: fixtures/goldens/app/run.ndjson"])
+    assert _app_golden(project) == [
+        '{"events":4,"format":"replay-harness.golden/v1","owner":"test","scenario":"app/run"}',
+        '{"at":"<volatile>","run_id":"<id-1>","type":"run.started"}',
+        '{"at":"<volatile>","fragments":2,"run_id":"<id-1>","text":"Hello","type":"text.delta"}',
+        '{"at":"<volatile>","run_id":"<id-1>","type":"run.completed"}',
+        '{"at":"<volatile>","parent_run_id":"<id-1>","run_id":"<id-2>","type":"run.started"}',
+    ]
+    project.run().assert_outcomes(passed=1)
+
+
+def test_plain_events_golden_mismatch_names_the_first_divergence(project):
+    project.pytester.makepyfile(test_app=APP_TEST)
+    project.run("--harness-update-goldens").assert_outcomes(passed=1)
+    project.pytester.makepyfile(test_app=APP_TEST.replace("app_events()", 'app_events("Howdy")'))
+
+    result = project.run()
+
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "golden fixtures/goldens/app/run.ndjson does not match:",
+            "fixtures/goldens/app/run.ndjson: first divergence at event index 1 (text.delta), "
+            '$.text: expected "Hello", found "Howdy"*',
+        ]
+    )
+    project.assert_no_traceback(result)
+
+
+def test_plain_events_with_a_non_json_value_fail_naming_index_and_path(project):
+    project.pytester.makepyfile(
+        test_app="""
+        import datetime
+
+        def test_app(harness_golden):
+            harness_golden.assert_match("app", [{"type": "a"}, {"type": "b", "at": datetime.date(2026, 1, 1)}])
+    """
+    )
+
+    result = project.run("--harness-update-goldens")
+
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        ["harness_golden.assert_match('app'): event 1, $.at: date value datetime.date(2026, 1, 1) is not JSON;*"]
+    )
+    assert not project.golden("app").exists()
+    project.assert_no_traceback(result)
+
+
+def test_deltas_option_is_refused_for_plain_events(project):
+    project.pytester.makepyfile(
+        test_app="""
+        def test_app(harness_golden):
+            harness_golden.assert_match("app", [{"type": "a"}], deltas="full")
+    """
+    )
+
+    result = project.run("--harness-update-goldens")
+
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        ["*deltas= applies to this harness's own stored events; *GoldenNormalization(coalesce=*"]
+    )
+
+
+def test_stored_event_golden_from_a_test_carries_the_owner_marker(project):
+    project.pytester.makepyfile(test_golden=GOLDEN_TEST)
+
+    project.run("--harness-update-goldens").assert_outcomes(passed=1)
+
+    header = project.golden("from_test").read_text().splitlines()[0]
+    assert header.startswith('{"deltas":"coalesced","events":') and '"owner":"test"' in header
+
+
+def test_an_old_stored_event_golden_without_owner_asks_for_one_rewrite(project):
+    project.pytester.makepyfile(test_golden=GOLDEN_TEST)
+    project.run("--harness-update-goldens").assert_outcomes(passed=1)
+    golden = project.golden("from_test")
+    golden.write_text(golden.read_text().replace(',"owner":"test"', "", 1))
+
+    result = project.run()
+
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*golden header*$.owner*rewrite this one once with --harness-update-goldens)"])
+
+
+FAILED_REPLAY_GOLDEN_TEST = """
+    def test_golden(harness_replay, harness_golden):
+        execution = harness_replay(
+            "transcripts/plain_text.ndjson",
+            commands=[{"type": "thread.create", "thread_id": "t1"},
+                      {"type": "message.dispatch", "thread_id": "t1", "text": "Something else"}],
+        )
+        assert execution.driver.failure is not None
+        harness_golden.assert_match("broken_replay", execution)
+"""
+
+
+def test_update_does_not_write_the_golden_of_a_failed_replay(project):
+    project.pytester.makepyfile(test_golden=FAILED_REPLAY_GOLDEN_TEST)
+
+    result = project.run("--harness-update-goldens")
+
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "golden fixtures/goldens/broken_replay.ndjson not written: the replay failed (*). Fix the replay, "
+            "or pass --harness-update-failed-goldens to write it anyway.",
+            "golden skipped: fixtures/goldens/broken_replay.ndjson (the replay failed*",
+        ]
+    )
+    assert not project.golden("broken_replay").exists()
+
+
+def test_update_failed_goldens_writes_the_golden_of_a_failed_replay(project):
+    project.pytester.makepyfile(test_golden=FAILED_REPLAY_GOLDEN_TEST)
+
+    result = project.run("--harness-update-failed-goldens")
+
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["golden created: fixtures/goldens/broken_replay.ndjson"])

@@ -9,6 +9,7 @@ pytest_plugins = ["pytester"]
 
 OPTIONS = [
     "--harness-update-goldens",
+    "--harness-update-failed-goldens",
     "--harness-goldens=DIR",
     "--harness-seed=N",
     "--harness-report=DIR",
@@ -30,6 +31,8 @@ def test_every_option_is_listed_in_the_harness_group_of_help(pytester):
     listed = [line.split()[0] for line in group if line.lstrip().startswith("--")]
     assert listed == OPTIONS
     result.stdout.fnmatch_lines(["  harness_scenario_dirs (linelist):*"])
+    for ini in ("harness_goldens_dir", "harness_reports_dir", "harness_transcripts_dir"):
+        result.stdout.fnmatch_lines([f"  {ini} (string):*"])
 
 
 def test_unused_golden_is_reported_after_a_whole_run(project):
@@ -116,3 +119,71 @@ def test_database_includes_transcripts_replayed_by_the_fixture(project):
     with duckdb.connect(str(project.root / "run.duckdb"), read_only=True) as conn:
         ids = conn.execute("SELECT transcript_id FROM transcripts").fetchall()
     assert ids == [("transcripts/plain_text.ndjson",)]
+
+
+# -- directories resolve against the rootdir, never the working directory --------------------------
+
+
+def _from_subdirectory(project, monkeypatch, ini: str = "") -> None:
+    """Pin the rootdir with an ini file and start pytest from a subdirectory of it."""
+    project.pytester.makeini("[pytest]\n" + ini)
+    (project.root / "sub").mkdir()
+    monkeypatch.chdir(project.root / "sub")
+
+
+def test_path_options_resolve_against_the_rootdir_from_a_subdirectory(project, monkeypatch):
+    project.scenario("plain_text")
+    _from_subdirectory(project, monkeypatch)
+
+    result = project.run(
+        str(project.root),
+        "--harness-update-goldens",
+        "--harness-goldens",
+        "golden_files",
+        "--harness-report",
+        "out/report",
+        "--harness-db",
+        "out/run.duckdb",
+    )
+
+    result.assert_outcomes(passed=1)
+    assert (project.root / "golden_files" / "plain_text.ndjson").is_file()
+    assert (project.root / "out" / "report" / "summary.md").is_file()
+    assert (project.root / "out" / "run.duckdb").is_file()
+    assert not (project.root / "sub" / "golden_files").exists()
+    assert not (project.root / "sub" / "out").exists()
+
+
+def test_directory_ini_options_resolve_against_the_rootdir_from_a_subdirectory(project, monkeypatch):
+    project.scenario("plain_text")
+    project.pytester.makepyfile(
+        test_dirs="""
+        from harness.pytest_plugin import get_session
+
+        def test_dirs(request):
+            assert get_session(request.config).transcripts_dir == request.config.rootpath / "recordings"
+    """
+    )
+    _from_subdirectory(
+        project,
+        monkeypatch,
+        "harness_goldens_dir = golden_files\nharness_reports_dir = out/report\nharness_transcripts_dir = recordings\n",
+    )
+
+    result = project.run(str(project.root), "--harness-update-goldens")
+
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["report written to out/report (1 scenarios)"])
+    assert (project.root / "golden_files" / "plain_text.ndjson").is_file()
+    assert (project.root / "out" / "report" / "summary.md").is_file()
+    assert not (project.root / "sub" / "out").exists()
+
+
+def test_the_command_line_overrides_the_goldens_ini_option(project):
+    project.pytester.makeini("[pytest]\nharness_goldens_dir = golden_files\n")
+    project.scenario("plain_text")
+
+    project.run("--harness-update-goldens", "--harness-goldens", "other").assert_outcomes(passed=1)
+
+    assert (project.root / "other" / "plain_text.ndjson").is_file()
+    assert not (project.root / "golden_files").exists()

@@ -7,9 +7,11 @@ from pathlib import Path
 import pytest
 
 from harness.analysis import build_database
+from harness.core.invariants import Violation
 from harness.report import render_summary
 from harness.report.summary import _cell, _fenced
 from harness.scenario import ScenarioResult
+from harness.scenario.recorded import EventLog, RecordedTest
 from harness.transcript import Transcript
 
 FAILING_SOURCE = "scenarios/report/expects_failure.yaml"
@@ -80,3 +82,37 @@ def test_table_cells_escape_pipes_and_newlines() -> None:
 
 def test_fenced_block_outlasts_backticks_in_its_content() -> None:
     assert _fenced("x ``` y") == ["````text", "x ``` y", "````"]
+
+
+def test_summary_without_recorded_tests_has_no_test_sections(db: Path) -> None:
+    text = render_summary(db)
+    assert "recorded test" not in text
+    assert "## Tests" not in text and "## Test violations" not in text
+
+
+def test_recorded_tests_get_counts_a_table_a_failure_section_and_their_violations(
+    tmp_path: Path, results: list[ScenarioResult]
+) -> None:
+    tests = [
+        RecordedTest("tests/test_app.py::test_ok", logs={"events": EventLog([{"type": "a"}])}),
+        RecordedTest(
+            "tests/test_app.py::test_bad",
+            position=1,
+            status="failed",
+            message="1 rule violation in log 'events':",
+            detail="  [app.seq] event 0: $.seq is 5 where 1 was due",
+            logs={"events": EventLog([{"type": "a", "seq": 5}])},
+            violations=[("events", Violation("app.seq", "error", 0, "$.seq is 5 where 1 was due", subject=None))],
+            goldens=[("fixtures/goldens/app.ndjson", "matched")],
+        ),
+    ]
+    path = tmp_path / "h.duckdb"
+    build_database(path, results=results, tests=tests)
+    text = render_summary(path)
+    assert "2 scenarios: 1 passed, 1 failed.\n2 recorded tests: 1 passed, 1 failed, 0 skipped." in text
+    assert "| tests/test_app.py::test_ok | passed | 0 | 1 | 0 |  |" in text
+    assert "| tests/test_app.py::test_bad | failed | 0 | 1 | 1 | matched |" in text
+    section = text.split("### `tests/test_app.py::test_bad`", 1)[1].split("\n## ", 1)[0]
+    assert "$.seq is 5 where 1 was due" in section and "pytest tests/test_app.py::test_bad" in section
+    assert "| tests/test_app.py::test_bad | events | app.seq | error | 0 |  | $.seq is 5 where 1 was due |" in text
+    assert render_summary(path) == text

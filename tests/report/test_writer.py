@@ -8,7 +8,9 @@ import orjson
 
 from harness.analysis import query
 from harness.report import event_log_name, render_summary, write_reports
+from harness.report.writer import recorded_log_names
 from harness.scenario import ScenarioResult
+from harness.scenario.recorded import EventLog, RecordedTest
 from harness.transcript import Transcript
 
 
@@ -52,3 +54,22 @@ def test_event_logs_of_scenarios_not_in_this_run_are_removed(tmp_path: Path, res
 
 def test_event_log_names_replace_characters_unsafe_in_paths() -> None:
     assert event_log_name("a/b c:d") == "a_b_c_d.ndjson"
+
+
+def test_recorded_tests_get_their_event_logs_and_stale_ones_go(tmp_path: Path, results: list[ScenarioResult]) -> None:
+    test = RecordedTest("tests/test_app.py::test_x", logs={"events": EventLog([{"type": "b", "a": 1}])})
+    paths = write_reports(tmp_path / "reports", results=results, transcripts=[], tests=[test])
+    log = tmp_path / "reports" / "test-events" / "tests_test_app.py__test_x.events.ndjson"
+    assert log.read_bytes() == b'{"a":1,"type":"b"}\n'
+    assert log in paths.event_logs
+    assert query(paths.database, "SELECT nodeid FROM tests").rows == [("tests/test_app.py::test_x",)]
+    write_reports(tmp_path / "reports", results=results, transcripts=[])
+    assert list((tmp_path / "reports" / "test-events").iterdir()) == []
+
+
+def test_colliding_test_log_names_get_a_hash() -> None:
+    names = recorded_log_names(
+        [RecordedTest("t.py::a[x y]", logs={"e": EventLog([])}), RecordedTest("t.py::a[x/y]", logs={"e": EventLog([])})]
+    )
+    assert len(set(names.values())) == 2
+    assert all(name.startswith("t.py__a_x_y_.e-") for name in names.values())
