@@ -77,11 +77,14 @@ from harness.golden import (
     normalize_mappings,
 )
 from harness.record.http import AsyncRecordingTransport, RecordingTransport
-from harness.record.modes import Cassette, RecordMode
+from harness.record.modes import Cassette, RecordMode, RuntimeCassette
+from harness.record.proxy import RecordingProxy
 from harness.record.redact import RedactionConfig, Redactor, SecretLeak
 from harness.replay import FrameMatcher, LogicalClock, ReplayDriver
 from harness.replay.driver import ReplayLink
 from harness.replay.http import AsyncReplayTransport, HttpReplay, ReplayTransport
+from harness.replay.server import ReplayServer
+from harness.replay.stdio import FakeRuntime
 from harness.report import ReportPaths, render_summary, write_reports
 from harness.scenario import (
     Execution,
@@ -118,6 +121,7 @@ __all__ = [
     "EventStore",
     "Execution",
     "ExpectationFailed",
+    "FakeRuntime",
     "FrameMatcher",
     "FrameMismatch",
     "GoldenMismatch",
@@ -141,18 +145,21 @@ __all__ = [
     "QueryResult",
     "RecordMode",
     "RecordedTest",
+    "RecordingProxy",
     "RecordingTransport",
     "RedactionConfig",
     "Redactor",
     "ReplayDriver",
     "ReplayError",
     "ReplayLink",
+    "ReplayServer",
     "ReplayTransport",
     "ReportPaths",
     "RequestTemplate",
     "RuleDeclarationError",
     "RunInterrupt",
     "RuntimeAdapter",
+    "RuntimeCassette",
     "RuntimeOrchestrator",
     "RuntimeProjection",
     "RuntimeRequestRespond",

@@ -5,6 +5,10 @@ from __future__ import annotations
 import harness
 
 EXPECTED = [
+    "FakeRuntime",
+    "RecordingProxy",
+    "ReplayServer",
+    "RuntimeCassette",
     "CoalesceDeltas",
     "EventLogError",
     "EventRules",
