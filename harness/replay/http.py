@@ -392,10 +392,22 @@ def _lib(request: Any) -> Any:
     return httpx2 if isinstance(request, httpx2.Request) else httpx
 
 
-def _source(source: Transcript | Path | str | Sequence[Transcript | Path | str]) -> list[Any]:
-    if isinstance(source, (Transcript, Path, str)):
-        return [source]
-    return list(source)
+def as_replay(
+    source: HttpReplay | Transcript | Path | str | Sequence[Transcript | Path | str],
+    *,
+    matcher: FrameMatcher | None = None,
+    clock: Clock | None = None,
+    pace: Pace = "instant",
+    redactor: Redactor | None = None,
+    placeholders: Sequence[tuple[str, str]] = (),
+) -> HttpReplay:
+    """``source`` itself when it is an :class:`HttpReplay` (shared), else a new one over its transcripts."""
+    if isinstance(source, HttpReplay):
+        return source
+    transcripts = [source] if isinstance(source, (Transcript, Path, str)) else list(source)
+    return HttpReplay(
+        transcripts, matcher=matcher, clock=clock, pace=pace, redactor=redactor, placeholders=placeholders
+    )
 
 
 class ReplayTransport(httpx2.BaseTransport, httpx.BaseTransport):
@@ -421,17 +433,8 @@ class ReplayTransport(httpx2.BaseTransport, httpx.BaseTransport):
         redactor: Redactor | None = None,
         placeholders: Sequence[tuple[str, str]] = (),
     ) -> None:
-        self.replay = (
-            source
-            if isinstance(source, HttpReplay)
-            else HttpReplay(
-                _source(source),
-                matcher=matcher,
-                clock=clock,
-                pace=pace,
-                redactor=redactor,
-                placeholders=placeholders,
-            )
+        self.replay = as_replay(
+            source, matcher=matcher, clock=clock, pace=pace, redactor=redactor, placeholders=placeholders
         )
 
     def handle_request(self, request: Any) -> Any:
@@ -459,17 +462,8 @@ class AsyncReplayTransport(httpx2.AsyncBaseTransport, httpx.AsyncBaseTransport):
         redactor: Redactor | None = None,
         placeholders: Sequence[tuple[str, str]] = (),
     ) -> None:
-        self.replay = (
-            source
-            if isinstance(source, HttpReplay)
-            else HttpReplay(
-                _source(source),
-                matcher=matcher,
-                clock=clock,
-                pace=pace,
-                redactor=redactor,
-                placeholders=placeholders,
-            )
+        self.replay = as_replay(
+            source, matcher=matcher, clock=clock, pace=pace, redactor=redactor, placeholders=placeholders
         )
 
     async def handle_async_request(self, request: Any) -> Any:

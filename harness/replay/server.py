@@ -53,7 +53,7 @@ import orjson
 from harness.errors import CheckFailure, UsageError
 from harness.record.redact import Redactor
 from harness.replay.clock import Clock
-from harness.replay.http import Exchange, HttpReplay, Pace
+from harness.replay.http import Exchange, HttpReplay, Pace, as_replay
 from harness.replay.matcher import FrameMatcher
 from harness.transcript import Transcript
 
@@ -334,12 +334,6 @@ class LoopbackServer:
         )
 
 
-def _transcripts(source: Transcript | Path | str | Sequence[Transcript | Path | str]) -> list[Any]:
-    if isinstance(source, (Transcript, Path, str)):
-        return [source]
-    return list(source)
-
-
 class ReplayServer(LoopbackServer):
     """Serve an :class:`HttpReplay` to real HTTP clients on ``127.0.0.1``; see the module docstring.
 
@@ -366,17 +360,8 @@ class ReplayServer(LoopbackServer):
         redactor: Redactor | None = None,
         placeholders: Sequence[tuple[str, str]] = (),
     ) -> None:
-        self.replay = (
-            source
-            if isinstance(source, HttpReplay)
-            else HttpReplay(
-                _transcripts(source),
-                matcher=matcher,
-                clock=clock,
-                pace=pace,
-                redactor=redactor,
-                placeholders=placeholders,
-            )
+        self.replay = as_replay(
+            source, matcher=matcher, clock=clock, pace=pace, redactor=redactor, placeholders=placeholders
         )
         self._writing = 0
         self._abandoned = False
