@@ -30,6 +30,27 @@ def repo_root(monkeypatch: pytest.MonkeyPatch) -> Path:
 CORPUS = ROOT / "fixtures" / "corpus"
 
 
+# A complete Messages answer and Chat Completions answer, as the providers send them unstreamed.
+ANTHROPIC_MESSAGE = {
+    "id": "msg_01XFDUDYJgAACzvnptvVoYEL",
+    "type": "message",
+    "role": "assistant",
+    "model": "claude-sonnet-4-5-20250929",
+    "content": [{"type": "text", "text": "2"}],
+    "stop_reason": "end_turn",
+    "stop_sequence": None,
+    "usage": {"input_tokens": 20, "output_tokens": 5},
+}
+CHAT_COMPLETION = {
+    "id": "chatcmpl-abc123",
+    "object": "chat.completion",
+    "created": 1700000000,
+    "model": "gpt-4o-mini",
+    "choices": [{"index": 0, "message": {"role": "assistant", "content": "2"}, "finish_reason": "stop"}],
+    "usage": {"prompt_tokens": 12, "completion_tokens": 1, "total_tokens": 13},
+}
+
+
 @dataclass
 class Canned:
     """One response the fake provider gives: status, headers, and body chunks sent with a delay."""

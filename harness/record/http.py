@@ -31,12 +31,12 @@ import httpx2
 import orjson
 
 from harness.errors import UsageError
-from harness.record.importers import protocol_from_url
 from harness.record.recorder import TranscriptRecorder
 from harness.record.redact import Redactor
 from harness.record.sse import SseDecoder
 from harness.transcript import HttpBody, HttpRequest, HttpResponse, SseDone, SseEvent, TranscriptHeader, get_protocol
 from harness.transcript.io import Entry
+from harness.transcript.protocols import protocol_from_url
 
 RECORDER_NAME = "harness record"
 _DONE = "[DONE]"
@@ -278,7 +278,49 @@ def _lib(request: Any) -> Any:
     return httpx2 if isinstance(request, httpx2.Request) else httpx
 
 
-class RecordingTransport(httpx2.BaseTransport, httpx.BaseTransport):
+class _Recorder:
+    """What the sync and async recording transports share: the recording and the real transport."""
+
+    def __init__(
+        self,
+        path: Path | str | HttpRecording,
+        *,
+        inner: Any = None,
+        protocol: str | None = None,
+        redactor: Redactor | None = None,
+        force: bool = False,
+    ) -> None:
+        self.recording = (
+            path
+            if isinstance(path, HttpRecording)
+            else HttpRecording(path, protocol=protocol, redactor=redactor, force=force)
+        )
+        self._inner = inner
+        self.path: Path | None = None
+
+    def finish(self) -> Path | None:
+        """Write the transcript now; returns its path (None when no request was made)."""
+        if self.path is None:
+            self.path = self.recording.close()
+        return self.path
+
+    def _start(self, request: Any, body: bytes) -> None:
+        # Identity encoding: the transcript is written from the bytes as they pass.
+        request.headers["accept-encoding"] = "identity"
+        self.recording.request(request.method, str(request.url), request.headers.multi_items(), body)
+
+    def _respond(self, request: Any, response: Any, stream: type[Any], close: Any) -> Any:
+        self.recording.response(response.status_code, response.headers.multi_items())
+        tap = BodyTap(self.recording, response.headers)
+        return _lib(request).Response(
+            status_code=response.status_code,
+            headers=response.headers,
+            stream=stream(response.stream, tap, close),
+            extensions=response.extensions,
+        )
+
+
+class RecordingTransport(_Recorder, httpx2.BaseTransport, httpx.BaseTransport):
     """A sync transport that sends for real through ``inner`` and records every exchange.
 
     >>> transport = RecordingTransport("tests/transcripts/hello.ndjson")  # doctest: +SKIP
@@ -290,51 +332,19 @@ class RecordingTransport(httpx2.BaseTransport, httpx.BaseTransport):
     transport when they are closed) or on :meth:`finish`.
     """
 
-    def __init__(
-        self,
-        path: Path | str | HttpRecording,
-        *,
-        inner: Any = None,
-        protocol: str | None = None,
-        redactor: Redactor | None = None,
-        force: bool = False,
-    ) -> None:
-        self.recording = (
-            path
-            if isinstance(path, HttpRecording)
-            else HttpRecording(path, protocol=protocol, redactor=redactor, force=force)
-        )
-        self._inner = inner
-        self.path: Path | None = None
-
     def _inner_for(self, request: Any) -> Any:
         if self._inner is None:
             self._inner = _lib(request).HTTPTransport()
         return self._inner
 
     def handle_request(self, request: Any) -> Any:
-        body = request.read()
-        request.headers["accept-encoding"] = "identity"
-        self.recording.request(request.method, str(request.url), request.headers.multi_items(), body)
+        self._start(request, request.read())
         try:
             response = self._inner_for(request).handle_request(request)
         except (httpx2.TransportError, httpx.TransportError) as exc:
             self.recording.cut(exc)
             raise
-        self.recording.response(response.status_code, response.headers.multi_items())
-        tap = BodyTap(self.recording, response.headers)
-        return _lib(request).Response(
-            status_code=response.status_code,
-            headers=response.headers,
-            stream=_RecordingStream(response.stream, tap, response.close),
-            extensions=response.extensions,
-        )
-
-    def finish(self) -> Path | None:
-        """Write the transcript now; returns its path (None when no request was made)."""
-        if self.path is None:
-            self.path = self.recording.close()
-        return self.path
+        return self._respond(request, response, _RecordingStream, response.close)
 
     def close(self) -> None:
         self.finish()
@@ -342,25 +352,8 @@ class RecordingTransport(httpx2.BaseTransport, httpx.BaseTransport):
             self._inner.close()
 
 
-class AsyncRecordingTransport(httpx2.AsyncBaseTransport, httpx.AsyncBaseTransport):
+class AsyncRecordingTransport(_Recorder, httpx2.AsyncBaseTransport, httpx.AsyncBaseTransport):
     """The async twin of :class:`RecordingTransport`, for ``AsyncAnthropic`` and ``AsyncOpenAI``."""
-
-    def __init__(
-        self,
-        path: Path | str | HttpRecording,
-        *,
-        inner: Any = None,
-        protocol: str | None = None,
-        redactor: Redactor | None = None,
-        force: bool = False,
-    ) -> None:
-        self.recording = (
-            path
-            if isinstance(path, HttpRecording)
-            else HttpRecording(path, protocol=protocol, redactor=redactor, force=force)
-        )
-        self._inner = inner
-        self.path: Path | None = None
 
     def _inner_for(self, request: Any) -> Any:
         if self._inner is None:
@@ -368,28 +361,13 @@ class AsyncRecordingTransport(httpx2.AsyncBaseTransport, httpx.AsyncBaseTranspor
         return self._inner
 
     async def handle_async_request(self, request: Any) -> Any:
-        body = await request.aread()
-        request.headers["accept-encoding"] = "identity"
-        self.recording.request(request.method, str(request.url), request.headers.multi_items(), body)
+        self._start(request, await request.aread())
         try:
             response = await self._inner_for(request).handle_async_request(request)
         except (httpx2.TransportError, httpx.TransportError) as exc:
             self.recording.cut(exc)
             raise
-        self.recording.response(response.status_code, response.headers.multi_items())
-        tap = BodyTap(self.recording, response.headers)
-        return _lib(request).Response(
-            status_code=response.status_code,
-            headers=response.headers,
-            stream=_AsyncRecordingStream(response.stream, tap, response.aclose),
-            extensions=response.extensions,
-        )
-
-    def finish(self) -> Path | None:
-        """Write the transcript now; returns its path (None when no request was made)."""
-        if self.path is None:
-            self.path = self.recording.close()
-        return self.path
+        return self._respond(request, response, _AsyncRecordingStream, response.aclose)
 
     async def aclose(self) -> None:
         self.finish()

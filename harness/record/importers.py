@@ -20,7 +20,6 @@ Example::
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -30,13 +29,7 @@ import orjson
 
 from harness.errors import ImportSourceError
 from harness.record.cassette import Cassette, CassetteInteraction, load_cassette
-from harness.record.redact import (
-    REQUEST_HEADER_ALLOWLIST,
-    RESPONSE_HEADER_ALLOWLIST,
-    keep_headers,
-    redact_json,
-    redact_mapping,
-)
+from harness.record.redact import Redactor
 from harness.record.sse import parse_sse, split_lines
 from harness.transcript import (
     EmitInbound,
@@ -52,7 +45,7 @@ from harness.transcript import (
     known_protocols,
     write_transcript,
 )
-from harness.transcript.protocols import PROTOCOLS
+from harness.transcript.protocols import PROTOCOLS, protocol_from_url
 
 SourceFormat = Literal["vcr-cassette", "sse", "sse-payload-ndjson"]
 
@@ -60,17 +53,6 @@ IMPORTER = "harness import"
 
 SOURCE_SUFFIXES: tuple[str, ...] = (".sse.txt", ".yaml", ".yml", ".ndjson", ".jsonl", ".sse", ".txt", ".json")
 """File endings :func:`source_stem` removes (longest first) to name an imported transcript."""
-
-PROTOCOL_HOSTS: dict[str, str] = {"api.anthropic.com": "anthropic.messages"}
-"""A cassette request to one of these hosts was made with the mapped protocol."""
-
-PROTOCOL_PATHS: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"/v1/messages$"), "anthropic.messages"),
-    # POST .../responses creates a response; GET .../responses/<id> resumes its stream.
-    (re.compile(r"/responses(?:/[^/]+)?$"), "openai.responses"),
-    (re.compile(r"/chat/completions$"), "openai.chat"),
-)
-"""A cassette request whose URL path matches one of these (any host: compatible providers, gateways)."""
 
 PROTOCOL_ENDPOINTS: dict[str, tuple[str, str]] = {
     "anthropic.messages": ("POST", "/v1/messages"),
@@ -283,14 +265,16 @@ class _Builder:
     def __init__(self, name: str) -> None:
         self.name = name
         self.entries: list[Entry] = []
-        self.redactions = 0
+        self.redactor = Redactor()
         self.warnings: list[str] = []
         self.version: str | None = None
 
+    @property
+    def redactions(self) -> int:
+        return self.redactor.total
+
     def _scrub(self, value: Any) -> Any:
-        clean, count = redact_json(value)
-        self.redactions += count
-        return clean
+        return self.redactor.json(value)
 
     def add_bare_request(self, protocol: str, body: Any) -> None:
         endpoint = PROTOCOL_ENDPOINTS.get(protocol)
@@ -308,9 +292,8 @@ class _Builder:
         where = f"{self.name}: interactions[{interaction.index}]"
         request = interaction.request
         url = urlsplit(request.uri)
-        query, count = redact_mapping(dict(sorted(parse_qsl(url.query, keep_blank_values=True))))
-        headers, header_count = keep_headers(request.headers, REQUEST_HEADER_ALLOWLIST)
-        self.redactions += count + header_count
+        query = self.redactor.query(dict(parse_qsl(url.query, keep_blank_values=True)).items())
+        headers = self.redactor.headers(request.headers, direction="request")
         version = headers.get("anthropic-version")
         if version is not None:
             if self.version is None:
@@ -324,8 +307,7 @@ class _Builder:
         path = url.path or "/"
         frame = HttpRequest(method=method, path=path, query=query, headers=headers, body=self._scrub(request.body))
         self.entries.append(ExpectOutbound(label=f"{method} {path}", frame=frame.model_dump(mode="json")))
-        response_headers, count = keep_headers(interaction.headers, RESPONSE_HEADER_ALLOWLIST)
-        self.redactions += count
+        response_headers = self.redactor.headers(interaction.headers, direction="response")
         head = HttpResponse(status=interaction.status, headers=response_headers)
         self.entries.append(EmitInbound(label="http.response", frame=head.model_dump(mode="json")))
         body = interaction.body
@@ -429,20 +411,6 @@ def _cassette_protocol(cassette: Cassette, *, name: str, given: str | None) -> s
             f"(known: {', '.join(known_protocols())})"
         )
     return detected
-
-
-def protocol_from_url(uri: str) -> str | None:
-    """The protocol a request URL implies, else None.
-
-    The path decides first (``…/v1/messages``, ``…/responses[/<id>]``, ``…/chat/completions``),
-    because one host serves several protocols; a known host decides otherwise.
-    """
-    url = urlsplit(uri)
-    path = url.path.rstrip("/")
-    for pattern, protocol in PROTOCOL_PATHS:
-        if pattern.search(path):
-            return protocol
-    return PROTOCOL_HOSTS.get((url.hostname or "").lower())
 
 
 def _require_http(protocol: str, name: str) -> None:

@@ -207,15 +207,6 @@ class Cassette:
             self.recording.abort()
 
 
-def _replay_has_more(cassette: Cassette, url: str) -> bool:
-    replay = cassette.replay
-    if replay is None:
-        return False
-    if replay.failures:
-        return True
-    return replay._driver_for(url) is not None
-
-
 class _CassetteTransport(RecordingTransport):
     """Replay while the recording has exchanges; record live (``once``/``all``/``new_episodes``) after."""
 
@@ -226,7 +217,7 @@ class _CassetteTransport(RecordingTransport):
 
     def handle_request(self, request: Any) -> Any:
         if self._replayer is not None and (
-            self.cassette.recording is None or _replay_has_more(self.cassette, str(request.url))
+            self.cassette.recording is None or self._replayer.replay.can_answer(str(request.url))
         ):
             return self._replayer.handle_request(request)
         return super().handle_request(request)
@@ -250,7 +241,7 @@ class _AsyncCassetteTransport(AsyncRecordingTransport):
 
     async def handle_async_request(self, request: Any) -> Any:
         if self._replayer is not None and (
-            self.cassette.recording is None or _replay_has_more(self.cassette, str(request.url))
+            self.cassette.recording is None or self._replayer.replay.can_answer(str(request.url))
         ):
             return await self._replayer.handle_async_request(request)
         return await super().handle_async_request(request)

@@ -37,10 +37,10 @@ import httpx2
 
 from harness.errors import HarnessError, UsageError
 from harness.record.http import BodyTap, HttpRecording
-from harness.record.importers import protocol_from_url
 from harness.record.redact import Redactor
 from harness.replay.server import HOP_BY_HOP_HEADERS, LoopbackHandler, LoopbackServer
 from harness.transcript import get_protocol
+from harness.transcript.protocols import protocol_from_url
 
 PROG = "harness record proxy"
 UPSTREAM_TIMEOUT = httpx2.Timeout(600.0, connect=30.0)

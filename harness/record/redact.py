@@ -377,7 +377,7 @@ def scrub(text: str) -> str:
     return _SHAPES.sub(REDACTED, text)
 
 
-# -- the importer's older interface: (clean value, count) -----------------------------------------
+# -- one-shot helpers: (clean value, count) -----------------------------------------------------------
 
 
 def redact_text(text: str) -> tuple[str, int]:
@@ -403,9 +403,3 @@ def keep_headers(headers: Iterable[tuple[str, str]], allowlist: frozenset[str]) 
     if allowlist not in (REQUEST_HEADER_ALLOWLIST, RESPONSE_HEADER_ALLOWLIST):
         raise ValueError("keep_headers takes REQUEST_HEADER_ALLOWLIST or RESPONSE_HEADER_ALLOWLIST")
     return redactor.headers(headers, direction=direction), redactor.total
-
-
-def redact_mapping(values: Mapping[str, str]) -> tuple[dict[str, str], int]:
-    """Scrub every value of a query mapping; secret-named parameters are replaced whole."""
-    redactor = Redactor()
-    return redactor.query(values.items()), redactor.total

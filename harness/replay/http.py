@@ -33,7 +33,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -43,12 +43,13 @@ import httpx2
 import orjson
 
 from harness.errors import ReplayError, UnconsumedEntries, UnexpectedOutbound, UsageError
-from harness.record.importers import protocol_from_url
+from harness.record.http import request_frame
 from harness.record.redact import Redactor
 from harness.replay.clock import Clock, LogicalClock
 from harness.replay.driver import ReplayDriver
-from harness.replay.matcher import FrameMatcher, _map_strings
+from harness.replay.matcher import FrameMatcher
 from harness.transcript import EmitInbound, ExpectOutbound, RuntimeExit, Transcript, get_protocol, read_transcript
+from harness.transcript.protocols import protocol_from_url
 
 Pace = Literal["instant", "recorded"]
 MISMATCH_STATUS = 400
@@ -77,7 +78,6 @@ class Exchange:
     cut_line: int | None = None
     transcript: Transcript | None = None
     delivered: int = 0
-    closed: bool = False
     replayed: bool = True
     """False for the synthetic answer to a request the recording does not have."""
 
@@ -144,17 +144,12 @@ class HttpReplay:
                 )
         if pace not in ("instant", "recorded"):
             raise UsageError(f"pace must be 'instant' or 'recorded', found {pace!r}")
-        self.placeholders = tuple(placeholders)
         base = matcher or FrameMatcher()
-        if self.placeholders and not base.placeholders:
-            base = FrameMatcher(
-                ignore=base.ignore,
-                ignore_paths=base.ignore_paths,
-                placeholders=self.placeholders,
-                handoff_summaries=base.handoff_summaries,
-            )
+        placeholders = tuple(placeholders)
+        # Placeholders fill the expected requests (matching) and the served frames alike.
+        self.matcher = replace(base, placeholders=placeholders) if placeholders and not base.placeholders else base
         self.clock: Clock = clock or LogicalClock()
-        self.drivers = [ReplayDriver(t, matcher=base, clock=self.clock) for t in loaded]
+        self.drivers = [ReplayDriver(t, matcher=self.matcher, clock=self.clock) for t in loaded]
         self.pace = pace
         self._sleep = sleep
         self.redactor = redactor or Redactor()
@@ -173,8 +168,6 @@ class HttpReplay:
 
     def request(self, method: str, url: str, headers: Iterable[tuple[str, str]], body: bytes) -> Exchange:
         """Check one live request against the recording and return what to answer."""
-        from harness.record.http import request_frame
-
         frame = request_frame(method, url, headers, body, self.redactor)
         with self._lock:
             if self.failures:
@@ -203,6 +196,12 @@ class HttpReplay:
             exchange = self._claim(driver)
             self.exchanges.append(exchange)
             return exchange
+
+    def can_answer(self, url: str) -> bool:
+        """Whether a request to ``url`` would be answered from the recording (or refused after a
+        failure) rather than find the recording exhausted: ``new_episodes`` records the rest live."""
+        with self._lock:
+            return bool(self.failures) or self._driver_for(url) is not None
 
     def _driver_for(self, url: str) -> ReplayDriver | None:
         protocol = protocol_from_url(url)
@@ -248,21 +247,10 @@ class HttpReplay:
         if not any(k.lower() == "content-type" for k, _ in headers):
             headers.append(("content-type", _content_type([f.frame for _, f in frames])))
         for entry_index, entry in frames:
-            data = encode_frame(self._fill(entry.frame))
+            data = encode_frame(self.matcher.expected(entry.frame))
             if data is not None:
                 parts.append(Part(data, entry.after_ms or 0, entry_index, transcript.line_of(entry_index)))
         return Exchange(status, headers, parts, cut=cut, cut_line=cut_line, transcript=transcript)
-
-    def _fill(self, frame: Any) -> Any:
-        if not self.placeholders:
-            return frame
-
-        def fill(text: str) -> str:
-            for placeholder, value in self.placeholders:
-                text = text.replace(placeholder, value)
-            return text
-
-        return _map_strings(frame, fill)
 
     def _record(self, error: ReplayError) -> ReplayError:
         self.failures.append(error)
@@ -364,28 +352,22 @@ def _kind(frame: Any) -> Any:
 
 
 class _Stream(httpx2.SyncByteStream, httpx.SyncByteStream):
-    def __init__(self, chunks: Iterator[bytes], exchange: Exchange) -> None:
+    """A body the client pulls part by part; both libraries accept it."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
         self._chunks = chunks
-        self._exchange = exchange
 
     def __iter__(self) -> Iterator[bytes]:
         yield from self._chunks
 
-    def close(self) -> None:
-        self._exchange.closed = True
-
 
 class _AsyncStream(httpx2.AsyncByteStream, httpx.AsyncByteStream):
-    def __init__(self, chunks: AsyncIterator[bytes], exchange: Exchange) -> None:
+    def __init__(self, chunks: AsyncIterator[bytes]) -> None:
         self._chunks = chunks
-        self._exchange = exchange
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         async for chunk in self._chunks:
             yield chunk
-
-    async def aclose(self) -> None:
-        self._exchange.closed = True
 
 
 def _lib(request: Any) -> Any:
@@ -441,7 +423,7 @@ class ReplayTransport(httpx2.BaseTransport, httpx.BaseTransport):
         lib = _lib(request)
         body = request.read()
         exchange = self.replay.request(request.method, str(request.url), request.headers.multi_items(), body)
-        stream = _Stream(self.replay.iter_parts(exchange, lib.RemoteProtocolError), exchange)
+        stream = _Stream(self.replay.iter_parts(exchange, lib.RemoteProtocolError))
         return lib.Response(status_code=exchange.status, headers=exchange.headers, stream=stream)
 
     def finish(self) -> None:
@@ -470,7 +452,7 @@ class AsyncReplayTransport(httpx2.AsyncBaseTransport, httpx.AsyncBaseTransport):
         lib = _lib(request)
         body = await request.aread()
         exchange = self.replay.request(request.method, str(request.url), request.headers.multi_items(), body)
-        stream = _AsyncStream(self.replay.aiter_parts(exchange, lib.RemoteProtocolError), exchange)
+        stream = _AsyncStream(self.replay.aiter_parts(exchange, lib.RemoteProtocolError))
         return lib.Response(status_code=exchange.status, headers=exchange.headers, stream=stream)
 
     def finish(self) -> None:

@@ -406,7 +406,6 @@ class ReplayServer(LoopbackServer):
 
     def _abandon(self, exchange: Exchange, written: int) -> None:
         with self._state:
-            exchange.closed = True
             # iter_parts counts a part as delivered when it hands it over, before its write failed.
             exchange.delivered = min(exchange.delivered, written)
             if not exchange.complete and exchange.replayed:

@@ -6,8 +6,10 @@ through the core depends on an adapter being registered (``harness.adapters.repl
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Literal
+from urllib.parse import urlsplit
 
 from harness.errors import UnknownProtocolError
 
@@ -56,3 +58,29 @@ def get_protocol(name: str, *, where: str | None = None) -> ProtocolInfo:
 def known_protocols() -> list[str]:
     """Names of every protocol the transcript format can read, sorted."""
     return sorted(PROTOCOLS)
+
+
+PROTOCOL_HOSTS: dict[str, str] = {"api.anthropic.com": "anthropic.messages"}
+"""A request to one of these hosts was made with the mapped protocol."""
+
+PROTOCOL_PATHS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"/v1/messages$"), "anthropic.messages"),
+    # POST .../responses creates a response; GET .../responses/<id> resumes its stream.
+    (re.compile(r"/responses(?:/[^/]+)?$"), "openai.responses"),
+    (re.compile(r"/chat/completions$"), "openai.chat"),
+)
+"""A request whose URL path matches one of these (any host: compatible providers, gateways)."""
+
+
+def protocol_from_url(uri: str) -> str | None:
+    """The protocol a request URL implies, else None.
+
+    The path decides first (``…/v1/messages``, ``…/responses[/<id>]``, ``…/chat/completions``),
+    because one host serves several protocols; a known host decides otherwise.
+    """
+    url = urlsplit(uri)
+    path = url.path.rstrip("/")
+    for pattern, protocol in PROTOCOL_PATHS:
+        if pattern.search(path):
+            return protocol
+    return PROTOCOL_HOSTS.get((url.hostname or "").lower())

@@ -17,28 +17,9 @@ import pytest
 
 from harness import Cassette
 from harness.transcript import read_transcript
-from tests.conftest import FakeProvider, json_canned, sse_canned
+from tests.conftest import ANTHROPIC_MESSAGE, CHAT_COMPLETION, FakeProvider, json_canned, sse_canned
 
 PROMPT = "What is 1+1? Answer with just the number."
-
-ANTHROPIC_MESSAGE = {
-    "id": "msg_01XFDUDYJgAACzvnptvVoYEL",
-    "type": "message",
-    "role": "assistant",
-    "model": "claude-sonnet-4-5-20250929",
-    "content": [{"type": "text", "text": "2"}],
-    "stop_reason": "end_turn",
-    "stop_sequence": None,
-    "usage": {"input_tokens": 20, "output_tokens": 5},
-}
-CHAT_COMPLETION = {
-    "id": "chatcmpl-abc123",
-    "object": "chat.completion",
-    "created": 1700000000,
-    "model": "gpt-4o-mini",
-    "choices": [{"index": 0, "message": {"role": "assistant", "content": "2"}, "finish_reason": "stop"}],
-    "usage": {"prompt_tokens": 12, "completion_tokens": 1, "total_tokens": 13},
-}
 
 
 def anthropic_stream(cassette: Cassette, url: str) -> Any:

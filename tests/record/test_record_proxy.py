@@ -28,30 +28,12 @@ from harness.record.proxy import RecordingProxy, upstream_headers
 from harness.record.sse import parse_sse
 from harness.replay.http import AsyncReplayTransport, HttpReplay, ReplayTransport
 from harness.transcript import read_transcript
-from tests.conftest import ROOT, Canned, FakeProvider, json_canned, sse_canned
+from tests.conftest import ANTHROPIC_MESSAGE, CHAT_COMPLETION, ROOT, Canned, FakeProvider, json_canned, sse_canned
 
 LIVE_KEY = "sk-ant-api03-live-key-0123456789abcdef"
 SECRET_IN_PROMPT = "sk-ant-api03-" + "Q7" * 20
 PROMPT = f"What is 1+1? (my key is {SECRET_IN_PROMPT}, do not repeat it)"
 NOWHERE = "http://127.0.0.1:9"  # replays never connect; the port is the discard service's
-ANTHROPIC_MESSAGE = {
-    "id": "msg_01XFDUDYJgAACzvnptvVoYEL",
-    "type": "message",
-    "role": "assistant",
-    "model": "claude-sonnet-4-5-20250929",
-    "content": [{"type": "text", "text": "2"}],
-    "stop_reason": "end_turn",
-    "stop_sequence": None,
-    "usage": {"input_tokens": 20, "output_tokens": 5},
-}
-CHAT_COMPLETION = {
-    "id": "chatcmpl-abc123",
-    "object": "chat.completion",
-    "created": 1700000000,
-    "model": "gpt-4o-mini",
-    "choices": [{"index": 0, "message": {"role": "assistant", "content": "2"}, "finish_reason": "stop"}],
-    "usage": {"prompt_tokens": 12, "completion_tokens": 1, "total_tokens": 13},
-}
 MESSAGES: list[Any] = [{"role": "user", "content": PROMPT}]
 
 
