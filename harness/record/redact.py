@@ -305,17 +305,17 @@ class Redactor:
         return [(m.start(), self._groups[m.lastgroup or ""]) for m in self._pattern.finditer(text)]
 
 
-def redacted_pattern(expected: str, redactor: Redactor | None = None) -> re.Pattern[str] | None:
+def redacted_pattern(expected: str, patterns: Iterable[tuple[str, str]] = ()) -> re.Pattern[str] | None:
     """A regex that matches ``expected`` with each ``<redacted:KIND>`` standing for any value of that kind.
 
-    None when ``expected`` holds no redaction marker. ``<redacted:secret>`` and user kinds the
-    redactor does not know stand for any non-empty text; ``<redacted>`` for any known shape.
+    None when ``expected`` holds no redaction marker. ``patterns`` are a project's own
+    ``(kind, regex)`` pairs (``RedactionConfig.patterns``); ``<redacted:secret>`` and kinds
+    neither built in nor given stand for any non-empty text; ``<redacted>`` for any known shape.
     """
     if "<redacted" not in expected:
         return None
     shapes = dict(SECRET_SHAPES)
-    if redactor is not None:
-        shapes.update(redactor.config.patterns)
+    shapes.update(patterns)
     parts: list[str] = []
     position = 0
     found = False

@@ -144,15 +144,20 @@ class HttpReplay:
                 )
         if pace not in ("instant", "recorded"):
             raise UsageError(f"pace must be 'instant' or 'recorded', found {pace!r}")
+        self.redactor = redactor or Redactor()
         base = matcher or FrameMatcher()
         placeholders = tuple(placeholders)
-        # Placeholders fill the expected requests (matching) and the served frames alike.
-        self.matcher = replace(base, placeholders=placeholders) if placeholders and not base.placeholders else base
+        # Placeholders fill the expected requests (matching) and the served frames alike; the
+        # project's redaction kinds make its markers match only values of their kind.
+        self.matcher = replace(
+            base,
+            placeholders=base.placeholders or placeholders,
+            redaction_kinds=base.redaction_kinds or self.redactor.config.patterns,
+        )
         self.clock: Clock = clock or LogicalClock()
         self.drivers = [ReplayDriver(t, matcher=self.matcher, clock=self.clock) for t in loaded]
         self.pace = pace
         self._sleep = sleep
-        self.redactor = redactor or Redactor()
         self.exchanges: list[Exchange] = []
         self.failures: list[ReplayError] = []
         self.refused = 0

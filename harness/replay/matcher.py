@@ -121,24 +121,30 @@ def _same_scalar(a: Any, b: Any) -> bool:
     return type(a) is type(b) and a == b
 
 
-def _same_redacted(expected: str, actual: Any) -> bool:
+def _same_redacted(expected: str, actual: Any, kinds: tuple[tuple[str, str], ...]) -> bool:
     """A recorded string with ``<redacted:KIND>`` markers matches any value of those kinds there."""
     from harness.record.redact import redacted_pattern
 
-    pattern = redacted_pattern(expected)
+    pattern = redacted_pattern(expected, kinds)
     return pattern is not None and isinstance(actual, str) and pattern.fullmatch(actual) is not None
 
 
 def first_difference(
-    expected: Any, actual: Any, _path: tuple[str | int, ...] = (), *, redacted: bool = False
+    expected: Any,
+    actual: Any,
+    _path: tuple[str | int, ...] = (),
+    *,
+    redacted: bool = False,
+    kinds: tuple[tuple[str, str], ...] = (),
 ) -> tuple[str, Any, Any] | None:
     """The first JSON path (in sorted-key, index order) where two JSON values differ, or None.
 
     With ``redacted``, a string of ``expected`` holding ``<redacted:KIND>`` markers matches an
     ``actual`` string that has any value of that kind in their place (see
-    :func:`harness.record.redact.redacted_pattern`).
+    :func:`harness.record.redact.redacted_pattern`); ``kinds`` adds a project's own
+    ``(kind, regex)`` pairs.
     """
-    if redacted and isinstance(expected, str) and "<redacted" in expected and _same_redacted(expected, actual):
+    if redacted and isinstance(expected, str) and "<redacted" in expected and _same_redacted(expected, actual, kinds):
         return None
     if isinstance(expected, dict) and isinstance(actual, dict):
         for key in sorted(set(expected) | set(actual)):
@@ -146,13 +152,13 @@ def first_difference(
                 return format_json_path((*_path, key)), MISSING, actual[key]
             if key not in actual:
                 return format_json_path((*_path, key)), expected[key], MISSING
-            found = first_difference(expected[key], actual[key], (*_path, key), redacted=redacted)
+            found = first_difference(expected[key], actual[key], (*_path, key), redacted=redacted, kinds=kinds)
             if found:
                 return found
         return None
     if isinstance(expected, list) and isinstance(actual, list):
         for index, (left, right) in enumerate(zip(expected, actual, strict=False)):
-            found = first_difference(left, right, (*_path, index), redacted=redacted)
+            found = first_difference(left, right, (*_path, index), redacted=redacted, kinds=kinds)
             if found:
                 return found
         if len(expected) != len(actual):
@@ -211,6 +217,8 @@ class FrameMatcher:
     ignore_paths: tuple[str, ...] = ()
     placeholders: tuple[tuple[str, str], ...] = ()
     handoff_summaries: bool = False
+    redaction_kinds: tuple[tuple[str, str], ...] = ()
+    """A project's own ``(kind, regex)`` pairs, so ``<redacted:KIND>`` matches only values of that kind."""
 
     @classmethod
     def from_paths(
@@ -250,4 +258,6 @@ class FrameMatcher:
 
     def compare(self, expected: Any, actual: Any) -> tuple[str, Any, Any] | None:
         """None when the frames match, else ``(json_path, expected_value, actual_value)``."""
-        return first_difference(self.normalize(self.expected(expected)), self.normalize(actual), redacted=True)
+        return first_difference(
+            self.normalize(self.expected(expected)), self.normalize(actual), redacted=True, kinds=self.redaction_kinds
+        )

@@ -422,3 +422,19 @@ def test_mismatch_messages_never_show_a_secret(tmp_path):
         transport.finish()
     assert "real-key" not in str(seen.value)
     assert "real-key" not in str(error.value)
+
+
+def test_a_project_redaction_kind_matches_only_values_of_its_own_pattern(tmp_path):
+    from harness import RedactionConfig, Redactor
+
+    config = RedactionConfig.from_mapping({"patterns": {"customer-id": "cus_[A-Za-z0-9]{14}"}})
+    path = transcript(tmp_path, *exchange("customer <redacted:customer-id>", "ok"))
+    transport = ReplayTransport(path, redactor=Redactor(config=config))
+    assert ask(client(transport), "customer cus_ABCDEFGHIJKLMN") == "ok"
+    transport.finish()
+
+    transport = ReplayTransport(path, redactor=Redactor(config=config))
+    with pytest.raises(anthropic.BadRequestError):
+        ask(client(transport), "customer bob")
+    with pytest.raises(FrameMismatch):
+        transport.finish()
