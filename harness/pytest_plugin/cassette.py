@@ -26,6 +26,7 @@ from harness.errors import HarnessError
 from harness.pytest_plugin.session import display_path, get_session
 from harness.record.modes import Cassette, RuntimeCassette
 from harness.record.redact import Redactor
+from harness.transcript import read_transcript
 
 MARKER = "harness_cassette"
 MARKER_HELP = (
@@ -108,6 +109,9 @@ def harness_cassette(request: pytest.FixtureRequest) -> Iterator[Cassette]:
         pytest.fail(
             f"harness_cassette: {problem}".replace(str(path), display_path(path, session.rootpath)), pytrace=False
         )
+    if path.is_file():
+        # Like harness_replay's transcripts, it lands in --harness-report and --harness-db.
+        session.note_transcript(read_transcript(path, path=display_path(path, session.rootpath)))
     if written is not None:
         counts = ", ".join(f"{n} {kind}" for kind, n in sorted(cassette.redactor.counts.items()))
         redacted = f" (redacted: {counts})" if counts else ""

@@ -249,3 +249,13 @@ def test_harness_runtime_fails_a_changed_prompt_with_line_and_json_path(project)
     result = project.runpytest()
     result.assert_outcomes(failed=1, errors=1)
     result.stdout.fnmatch_lines(["*harness_runtime: *test_turn.ndjson:2*$.message.content*"])
+
+
+def test_the_cassettes_transcript_lands_in_the_duckdb_file(project, fake_provider):
+    import duckdb
+
+    record(project, fake_provider, ["What is 1+1?"])
+    project.runpytest("--harness-db=out.duckdb").assert_outcomes(passed=1)
+    with duckdb.connect(str(project.path / "out.duckdb"), read_only=True) as db:
+        paths = [row[0] for row in db.execute("select path from transcripts").fetchall()]
+    assert paths == ["transcripts/test_agent/test_answer.ndjson"]
