@@ -25,7 +25,11 @@ DEFAULT_REPORTS = Path("reports")
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="harness", description="Replay recorded LLM provider transcripts through an orchestrator core."
+        prog="harness",
+        description=(
+            "Record LLM provider and agent-runtime traffic; replay it into your own code "
+            "or the reference orchestrator core."
+        ),
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
