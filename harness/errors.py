@@ -10,7 +10,9 @@ Two families, so callers (the CLI, the pytest plugin, CI) can tell "you used it 
     │   ├── ScenarioError             a scenario file is malformed (file, field, what is wrong)
     │   ├── ImportSourceError         an import source cannot be read or classified
     │   ├── EventLogError             a user's event log holds something that is not JSON (event index, JSON path)
-    │   └── RuleDeclarationError      an event-rule declaration is malformed (file, JSON path, what is wrong)
+    │   ├── RuleDeclarationError      an event-rule declaration is malformed (file, JSON path, what is wrong)
+    │   ├── OutputError               a file cannot be written (path, reason); the previous file is kept
+    │   └── GoldenError               a golden file is unreadable or lies outside the goldens dir (file, line)
     └── CheckFailure                  the system under test broke a contract: exit code 1
         ├── ReplayError               the replay driver saw something it did not expect
         │   ├── FrameMismatch         an outbound frame differs from the recorded one
@@ -228,3 +230,31 @@ def _short(value: Any, limit: int = 160) -> str:
     from harness.replay.matcher import short_json
 
     return short_json(value, limit)
+
+
+class OutputError(UsageError):
+    """A file could not be written or a directory made: read-only, no permission, a full disk.
+
+    The message names the ``path`` and the ``reason`` in one line, and says whether a previous
+    file there was left unchanged (it always is: files are replaced atomically).
+    """
+
+    def __init__(self, message: str, *, path: Path | str, reason: str) -> None:
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(message)
+
+
+class GoldenError(UsageError):
+    """A golden file is unreadable (not a regular file, not UTF-8, not JSON) or would be written
+    outside the goldens directory; names the file and, where it applies, the 1-based line.
+
+    A scenario run reports it as that scenario's ``golden`` failure and goes on with the others.
+    """
+
+    def __init__(self, message: str, *, path: Path | str, line: int | None = None) -> None:
+        self.path = str(path)
+        self.line = line
+        self.reason = message
+        where = f"{self.path}:{line}" if line is not None else self.path
+        super().__init__(f"{where}: {message}")

@@ -8,7 +8,10 @@ the response with the provider's error type and message.
 
 Where the SDK silently tolerates a broken stream, this adapter names the broken rule instead
 (:data:`RULES`): a second ``message_start``, a delta for a block that was never started, a stream
-that stops without ``message_stop``, a block left open by anything but ``max_tokens``.
+that stops without ``message_stop``, a block left open by anything but ``max_tokens``. A value
+the reader uses that has another JSON type than the API gives it (``"delta": 3``, ``"index":
+false``, ``"text": null``) fails the response with ``anthropic.frame.shape``, whose message names
+the JSON path inside the entry (``$.frame.data.delta``), what was expected and what was found.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from harness.adapters.base import (
     AssistantTurn,
     ContentItem,
     ConversationTurn,
+    FrameShapeError,
     ItemCompleted,
     ItemDelta,
     ItemKind,
@@ -38,6 +42,10 @@ from harness.adapters.base import (
     ToolResultsTurn,
     UnrecognizedFrame,
     UserTurn,
+    expect,
+    json_path,
+    request_template,
+    wire_field,
 )
 
 PROTOCOL = "anthropic.messages"
@@ -58,6 +66,10 @@ RULES: dict[str, str] = {
     "anthropic.stream.empty": "a response carries at least one event",
     "anthropic.sse.event_mismatch": "the SSE event name equals data.type",
     "anthropic.frame.unexpected": "frames after message_stop or error belong to the next response",
+    "anthropic.frame.shape": (
+        "every value the adapter reads has its wire type (data and blocks are objects, index an integer, "
+        "text a string, usage counts integers, ...)"
+    ),
 }
 
 _TOOL_BLOCKS = {"tool_use": "tool_call", "server_tool_use": "server_tool_call", "mcp_tool_use": "server_tool_call"}
@@ -87,6 +99,92 @@ def _block_kind(block_type: str) -> ItemKind:
 def _parse_json(buffer: str, *, partial: bool) -> Any:
     # jiter is what the SDK uses, so numbers and partial values come out the same way.
     return jiter.from_json(buffer.encode(), partial_mode=partial)
+
+
+# -- wire shapes: what each value the reader uses must be (FrameShapeError otherwise) ----------------
+
+#: Usage counts the canonical message reads; other usage fields (objects, strings) pass as they are.
+_USAGE_COUNTS = ("input_tokens", "output_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")
+#: Required string field of each delta type this reader applies.
+_DELTA_TEXT = {
+    "text_delta": "text",
+    "thinking_delta": "thinking",
+    "signature_delta": "signature",
+    "input_json_delta": "partial_json",
+}
+
+
+def _check_usage(container: dict[str, Any], key: str, path: str) -> None:
+    usage = wire_field(container, key, path, "object", "null")
+    for count in _USAGE_COUNTS if usage else ():
+        wire_field(usage, count, json_path(path, key), "integer", "null")
+
+
+def _check_message(message: dict[str, Any], path: str) -> None:
+    """``message_start.message`` (or a non-streamed body): id, model and usage."""
+    wire_field(message, "id", path, "string", "null")
+    wire_field(message, "model", path, "string", "null")
+    _check_usage(message, "usage", path)
+
+
+def _check_block(block: Any, path: str) -> None:
+    """A content block as ``content_block_start`` (or a body's ``content``) gives it."""
+    expect(block, path, "object")
+    block_type = wire_field(block, "type", path, "string", required=True)
+    if block_type == "text":
+        wire_field(block, "text", path, "string")
+        wire_field(block, "citations", path, "array", "null")
+    elif block_type == "thinking":
+        wire_field(block, "thinking", path, "string")
+        wire_field(block, "signature", path, "string", "null")
+    elif block_type in _TOOL_BLOCKS:
+        wire_field(block, "id", path, "string", required=True)
+        wire_field(block, "name", path, "string", required=True)
+        wire_field(block, "input", path, "object")
+
+
+def _check_stop(delta: dict[str, Any], path: str) -> None:
+    wire_field(delta, "stop_reason", path, "string", "null")
+    wire_field(delta, "stop_sequence", path, "string", "null")
+
+
+def check_event(name: str, data: dict[str, Any], path: str = "$.frame.data") -> None:
+    """Raise :class:`FrameShapeError` when a value of event ``name`` that the reader uses has
+    another JSON type than the Messages API gives it (``path`` is where ``data`` is)."""
+    if name == "error":
+        error = wire_field(data, "error", path, "object")
+        if error:
+            wire_field(error, "type", json_path(path, "error"), "string")
+            wire_field(error, "message", json_path(path, "error"), "string")
+    elif name == "message_start":
+        _check_message(wire_field(data, "message", path, "object", required=True), json_path(path, "message"))
+    elif name == "content_block_start":
+        wire_field(data, "index", path, "integer", required=True)
+        _check_block(data.get("content_block"), json_path(path, "content_block"))
+    elif name == "content_block_delta":
+        wire_field(data, "index", path, "integer", required=True)
+        delta = wire_field(data, "delta", path, "object", required=True)
+        delta_path = json_path(path, "delta")
+        delta_type = wire_field(delta, "type", delta_path, "string", required=True)
+        if delta_type in _DELTA_TEXT:
+            wire_field(delta, _DELTA_TEXT[delta_type], delta_path, "string", required=True)
+        elif delta_type == "citations_delta":
+            wire_field(delta, "citation", delta_path, "object", required=True)
+    elif name == "content_block_stop":
+        wire_field(data, "index", path, "integer", required=True)
+    elif name == "message_delta":
+        delta = wire_field(data, "delta", path, "object", "null")
+        if delta:
+            _check_stop(delta, json_path(path, "delta"))
+        _check_usage(data, "usage", path)
+
+
+def check_body(body: dict[str, Any], path: str = "$.frame.body") -> None:
+    """A non-streamed ``message`` body, value by value as :func:`check_event` checks a stream."""
+    _check_message(body, path)
+    for position, block in enumerate(wire_field(body, "content", path, "array") or []):
+        _check_block(block, json_path(path, "content", position))
+    _check_stop(body, path)
 
 
 class AnthropicResponseReader:
@@ -173,7 +271,13 @@ class AnthropicResponseReader:
             events.append(UnrecognizedFrame(name=str(kind), frame=frame, frame_index=frame_index))
             return events
         data = frame.get("data")
-        data_type = data.get("type") if isinstance(data, dict) else None
+        if not isinstance(data, dict):
+            problem = FrameShapeError("$.frame.data", "an object (the event's JSON payload)", data)
+            return self._fail(events, frame_index, "anthropic.frame.shape", str(problem))
+        data_type = data.get("type")
+        if not isinstance(data_type, str | None):
+            problem = FrameShapeError("$.frame.data.type", "a string", data_type)
+            return self._fail(events, frame_index, "anthropic.frame.shape", str(problem))
         name = frame.get("event") or data_type
         if frame.get("event") and data_type and frame["event"] != data_type:
             events.append(
@@ -184,11 +288,14 @@ class AnthropicResponseReader:
                     fatal=False,
                 )
             )
-        return self._feed_event(str(name), data if isinstance(data, dict) else {}, frame_index, events)
+        return self._feed_event(str(name), data, frame_index, events)
 
     def _feed_body(self, body: Any, frame_index: int, events: list[ProviderEvent]) -> list[ProviderEvent]:
         if (isinstance(body, dict) and body.get("type") == "error") or (self.http_status or 200) >= 400:
             error = body.get("error", {}) if isinstance(body, dict) else {}
+            if not isinstance(error, dict):
+                problem = FrameShapeError("$.frame.body.error", "an object", error)
+                return self._fail(events, frame_index, "anthropic.frame.shape", str(problem))
             return self._fail(
                 events,
                 frame_index,
@@ -200,6 +307,10 @@ class AnthropicResponseReader:
         if not isinstance(body, dict) or body.get("type") != "message":
             events.append(UnrecognizedFrame(name="http.body", frame=body, frame_index=frame_index))
             return events
+        try:
+            check_body(body)
+        except FrameShapeError as problem:
+            return self._fail(events, frame_index, "anthropic.frame.shape", str(problem))
         # A non-streamed message: replay it as the equivalent stream.
         self._feed_event("message_start", {"message": {**body, "content": []}}, frame_index, events)
         for index, block in enumerate(body.get("content", [])):
@@ -221,6 +332,10 @@ class AnthropicResponseReader:
     ) -> list[ProviderEvent]:
         if name == "ping":
             return events
+        try:
+            check_event(name, data)
+        except FrameShapeError as problem:
+            return self._fail(events, frame_index, "anthropic.frame.shape", str(problem))
         if name == "error":
             error = data.get("error") if isinstance(data.get("error"), dict) else {}
             assert isinstance(error, dict)
@@ -494,15 +609,19 @@ class AnthropicMessagesAdapter:
         return "stop"
 
     def split_request(self, frame: Any) -> tuple[RequestTemplate, UserTurn]:
-        body = dict(frame.get("body") or {}) if isinstance(frame, dict) else {}
-        messages = body.pop("messages", None)
-        template = RequestTemplate(
-            method=frame["method"],
-            path=frame["path"],
-            query=dict(frame.get("query") or {}),
-            headers=dict(frame.get("headers") or {}),
-            params=body,
-        )
+        template, body = request_template(frame)
+        messages = wire_field(body, "messages", "$.frame.body", "array")
+        template.params.pop("messages", None)
+        for position, message in enumerate(messages or []):
+            path = json_path("$.frame.body.messages", position)
+            expect(message, path, "object")
+            wire_field(message, "role", path, "string")
+            content = wire_field(message, "content", path, "string", "array")
+            for block_position, block in enumerate(content if isinstance(content, list) else []):
+                block_path = json_path(path, "content", block_position)
+                expect(block, block_path, "object")
+                if block.get("type") == "text":
+                    wire_field(block, "text", block_path, "string", required=True)
         if not (isinstance(messages, list) and len(messages) == 1 and messages[0].get("role") == "user"):
             count = len(messages) if isinstance(messages, list) else 0
             raise ValueError(f"the first recorded request carries {count} messages, not one user message")
@@ -534,7 +653,7 @@ class AnthropicMessagesAdapter:
                 name = call.name or ""
                 if block.get("is_error"):
                     parts = result if isinstance(result, list) else [{"text": str(result)}]
-                    error = "".join(b.get("text", "") for b in parts if isinstance(b, dict))
+                    error = "".join(str(b.get("text", "")) for b in parts if isinstance(b, dict))
                     return ToolResult(call.native_id, name, "failed", error=error)
                 return ToolResult(call.native_id, name, "succeeded", output=result, verbatim=True)
         return None

@@ -14,6 +14,8 @@ Adapters are pure: the same frames give the same events, with no clock, I/O or r
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -304,3 +306,137 @@ class ProviderAdapter(Protocol):
     def recorded_tool_result(self, frame: Any, call: ContentItem) -> ToolResult | None:
         """The outcome of ``call`` as a recorded request frame reports it, or None if absent."""
         ...
+
+
+# -- reading wire values --------------------------------------------------------------------------
+
+JsonKind = Literal["object", "array", "string", "integer", "number", "boolean", "null"]
+
+_KIND_TEXT: dict[str, str] = {
+    "object": "an object",
+    "array": "an array",
+    "string": "a string",
+    "integer": "an integer",
+    "number": "a number",
+    "boolean": "a boolean",
+    "null": "null",
+}
+
+
+class _Missing:
+    def __repr__(self) -> str:
+        return "<missing>"
+
+
+#: What :func:`wire_field` finds for a key the object does not have.
+MISSING: Any = _Missing()
+
+
+def json_kind(value: Any) -> str:
+    """The JSON type of a decoded value: ``object``, ``array``, ``string``, ``integer``, ``number``,
+    ``boolean`` or ``null`` (a boolean is never an integer here, although Python says it is)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    return type(value).__name__
+
+
+def is_kind(value: Any, kinds: tuple[str, ...]) -> bool:
+    """Whether ``value`` has one of the JSON types ``kinds`` (an integer is also a ``number``)."""
+    kind = json_kind(value)
+    return kind in kinds or (kind == "integer" and "number" in kinds)
+
+
+def json_path(path: str, *segments: str | int) -> str:
+    """``path`` (``$.frame.data``) extended by keys and array indexes, as the replay matcher writes paths."""
+    for segment in segments:
+        if isinstance(segment, int):
+            path += f"[{segment}]"
+        elif re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", segment):
+            path += f".{segment}"
+        else:
+            path += "['" + segment.replace("'", "\\'") + "']"
+    return path
+
+
+def describe_found(value: Any) -> str:
+    """A wire value for a message: its JSON type and a short, secret-free rendering of it."""
+    if value is MISSING:
+        return "nothing (the key is missing)"
+    from harness.replay.matcher import short_json
+
+    kind = json_kind(value)
+    text = _KIND_TEXT.get(kind, kind)
+    return text if kind == "null" else f"{text} ({short_json(value, 80)})"
+
+
+class FrameShapeError(ValueError):
+    """A wire value whose JSON type the protocol does not allow there.
+
+    ``path`` is the JSON path inside the transcript entry (``$.frame.data.delta``), ``expected``
+    says what belongs there and ``found`` is the value (:data:`MISSING` for an absent key). Adapters
+    turn it into a located :class:`ProtocolViolation` (or ``RuleBroken``); a recorded request that
+    cannot be read raises it from ``split_request``, so the caller can name the line.
+    """
+
+    def __init__(self, path: str, expected: str, found: Any = MISSING) -> None:
+        self.path = path
+        self.expected = expected
+        self.found = found
+        super().__init__(f"{path}: expected {expected}, found {describe_found(found)}")
+
+
+def expected_text(kinds: tuple[str, ...]) -> str:
+    """``("string", "null")`` -> ``"a string or null"``; ``("string", "array", "null")`` -> ``"a string,
+    an array or null"``."""
+    texts = [_KIND_TEXT.get(kind, kind) for kind in kinds]
+    return texts[0] if len(texts) == 1 else ", ".join(texts[:-1]) + " or " + texts[-1]
+
+
+def expect(value: Any, path: str, *kinds: JsonKind) -> Any:
+    """``value`` if its JSON type is one of ``kinds``, else :class:`FrameShapeError` at ``path``."""
+    if not is_kind(value, kinds):
+        raise FrameShapeError(path, expected_text(kinds), value)
+    return value
+
+
+def wire_field(container: Mapping[str, Any], key: str, path: str, *kinds: JsonKind, required: bool = False) -> Any:
+    """``container[key]`` checked against ``kinds`` (``path`` is the container's path).
+
+    An absent key gives None, or a :class:`FrameShapeError` when ``required``.
+    """
+    value = container.get(key, MISSING)
+    if value is MISSING:
+        if required:
+            raise FrameShapeError(json_path(path, key), expected_text(kinds))
+        return None
+    return expect(value, json_path(path, key), *kinds)
+
+
+def request_template(frame: Any) -> tuple[RequestTemplate, dict[str, Any]]:
+    """The template of a recorded ``http.request`` frame and its body (an object), checked value by
+    value: a frame that is not such a request raises :class:`FrameShapeError` naming the path.
+
+    ``template.params`` is a copy of the whole body; the caller removes the conversation from it.
+    """
+    expect(frame, "$.frame", "object")
+    if frame.get("kind") != "http.request":
+        raise FrameShapeError("$.frame.kind", 'the outbound frame kind "http.request"', frame.get("kind", MISSING))
+    method = wire_field(frame, "method", "$.frame", "string", required=True)
+    path = wire_field(frame, "path", "$.frame", "string", required=True)
+    query = wire_field(frame, "query", "$.frame", "object", "null") or {}
+    headers = wire_field(frame, "headers", "$.frame", "object", "null") or {}
+    body = wire_field(frame, "body", "$.frame", "object", "null") or {}
+    template = RequestTemplate(method=method, path=path, query=dict(query), headers=dict(headers), params=dict(body))
+    return template, body

@@ -34,10 +34,11 @@ from __future__ import annotations
 import json
 import random
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from harness.adapters.base import FrameShapeError, expect, json_path, wire_field
 from harness.adapters.runtime import (
     ConversationHead,
     FrameIgnored,
@@ -60,7 +61,8 @@ from harness.adapters.runtime import (
 )
 from harness.errors import ReplayError, UsageError
 from harness.replay.driver import Inbound
-from harness.transcript import RuntimeExit
+from harness.transcript import EmitInbound, RuntimeExit
+from harness.transcript.io import Entry
 
 PROTOCOL = "claude-agent-sdk.query"
 PROVIDER = "claudeAgent"
@@ -77,6 +79,10 @@ RULES: dict[str, str] = {
     "claude.result.unexpected": "a result answers a prompt that is still pending",
     "claude.tool_result.unknown": "a tool_result names a tool_use the runtime announced",
     "claude.request.unknown": "control_cancel_request names a permission request that is pending",
+    "claude.frame.shape": (
+        "every value the adapter reads has its wire type (a message is an object, its content an array of "
+        "blocks, a block's text a string, ...); a frame that breaks it is reported and not applied"
+    ),
 }
 
 #: Turn item type of a tool, by the tool's name; any other tool is a ``dynamic_tool``.
@@ -471,6 +477,10 @@ class ClaudeAgentSdkAdapter:
             )
             return
         thread_id = state.thread_id
+        problem = frame_shape_problem(frame, self.dialect)
+        if problem is not None:
+            self._emit(RuleBroken(thread_id, "claude.frame.shape", problem))
+            return
         if kind == "system":
             self._on_system(state, frame)
         elif kind == "assistant":
@@ -743,6 +753,79 @@ class ClaudeAgentSdkAdapter:
                 self._end_turn(state, "failed", f"{_MID_TURN}: {error}" if error else _MID_TURN)
         self._close(state)
         self._emit(SessionExited((state.thread_id,), exit_.status, error))
+
+
+# -- wire shapes -----------------------------------------------------------------------------------
+
+
+def _check_blocks(content: Any, path: str) -> None:
+    """Content blocks: objects whose ``type`` is a string; the fields the adapter reads, typed."""
+    for position, block in enumerate(content if isinstance(content, list) else []):
+        block_path = json_path(path, position)
+        expect(block, block_path, "object")
+        block_type = wire_field(block, "type", block_path, "string", required=True)
+        if block_type == "text":
+            wire_field(block, "text", block_path, "string", required=True)
+        elif block_type == "thinking":
+            wire_field(block, "thinking", block_path, "string", required=True)
+        elif block_type in ("tool_use", "server_tool_use"):
+            wire_field(block, "id", block_path, "string", required=True)
+            wire_field(block, "name", block_path, "string", required=True)
+        elif block_type == "tool_result":
+            wire_field(block, "tool_use_id", block_path, "string", required=True)
+            wire_field(block, "is_error", block_path, "boolean", "null")
+            wire_field(block, "content", block_path, "string", "array", "null")
+
+
+def frame_shape_problem(frame: dict[str, Any], dialect: Dialect = "sdk") -> str | None:
+    """What is wrong with an inbound message (``claude.frame.shape``), or None: a value the adapter
+    reads that has another JSON type than the SDK and the CLI send."""
+    kind = frame.get("type")
+    try:
+        if kind == "system":
+            wire_field(frame, "subtype", "$.frame", "string", "null")
+            wire_field(frame, "session_id", "$.frame", "string", "null")
+        elif kind in ("assistant", "user"):
+            wire_field(frame, "uuid", "$.frame", "string", "null")
+            wire_field(frame, "parent_tool_use_id", "$.frame", "string", "null")
+            message = wire_field(frame, "message", "$.frame", "object", required=True)
+            if kind == "assistant":
+                wire_field(message, "content", "$.frame.message", "array", required=True)
+            else:
+                wire_field(message, "content", "$.frame.message", "string", "array", "null")
+            _check_blocks(message.get("content"), "$.frame.message.content")
+        elif kind == "result":
+            wire_field(frame, "subtype", "$.frame", "string", "null")
+            wire_field(frame, "is_error", "$.frame", "boolean", "null")
+            wire_field(frame, "result", "$.frame", "string", "null")
+            wire_field(frame, "errors", "$.frame", "array", "null")
+            wire_field(frame, "usage", "$.frame", "object", "null")
+        elif kind == "permission.request" and dialect == "sdk":
+            wire_field(frame, "toolName", "$.frame", "string", required=True)
+            options = wire_field(frame, "options", "$.frame", "object", "null") or {}
+            wire_field(options, "toolUseID", "$.frame.options", "string", "null")
+        elif kind == "control_request" and dialect == "cli":
+            wire_field(frame, "request_id", "$.frame", "string", required=True)
+            request = wire_field(frame, "request", "$.frame", "object", required=True)
+            if request.get("subtype") == "can_use_tool":
+                wire_field(request, "tool_name", "$.frame.request", "string", required=True)
+                wire_field(request, "tool_use_id", "$.frame.request", "string", "null")
+        elif kind == "control_response" and dialect == "cli":
+            wire_field(frame, "response", "$.frame", "object", "null")
+    except FrameShapeError as exc:
+        return f"{kind}: {exc}"
+    return None
+
+
+def lint_frames(entries: Sequence[Entry], dialect: Dialect = "sdk") -> list[tuple[int, str, str]]:
+    """The shape problems the adapter reports, found without a replay: ``(entry index, rule, message)``."""
+    found: list[tuple[int, str, str]] = []
+    for index, entry in enumerate(entries):
+        if isinstance(entry, EmitInbound) and isinstance(entry.frame, dict):
+            problem = frame_shape_problem(entry.frame, dialect)
+            if problem is not None:
+                found.append((index, "claude.frame.shape", problem))
+    return found
 
 
 # -- frames ------------------------------------------------------------------------------------

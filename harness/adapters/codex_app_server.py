@@ -43,11 +43,13 @@ signal.
 **Rules** (:data:`RULES`), reported as :class:`RuleBroken`:
 
 * ``codex.frame.shape`` -- an inbound frame is a JSON object that is a response, a server
-  request or a notification, with the fields its method needs;
+  request or a notification, with the fields its method needs, each of its wire type (an item's
+  ``text`` a string, its ``content`` an array, ...); one that is not is reported and not applied;
 * ``codex.response.unmatched`` -- a response answers a pending request of this process;
 * ``codex.response.error`` -- a request other than ``turn/start`` succeeds;
 * ``codex.response.shape`` -- a ``thread/start``, ``thread/resume`` or ``thread/fork`` result
-  names its thread (``result.thread.id``);
+  names its thread (``result.thread.id``), a ``turn/start`` result its turn (``result.turn.id``);
+  one that does not is reported (naming the JSON path) and not applied;
 * ``codex.request.unsupported`` -- the server only sends requests the app can answer (command and
   file-change approvals, user input);
 * ``codex.request.unknown_thread`` -- a server request names a provider thread bound to an app
@@ -59,10 +61,11 @@ signal.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from harness.adapters.base import FrameShapeError, JsonKind, expect, json_path, wire_field
 from harness.adapters.runtime import (
     CollaborationMode,
     FrameIgnored,
@@ -90,7 +93,8 @@ from harness.adapters.runtime import (
 )
 from harness.errors import HarnessError, ReplayError, UsageError
 from harness.replay.driver import Inbound
-from harness.transcript import RuntimeExit
+from harness.transcript import EmitInbound, ExpectOutbound, RuntimeExit
+from harness.transcript.io import Entry
 
 PROTOCOL = "codex.app-server"
 PROVIDER = "codex"
@@ -100,7 +104,9 @@ RULES: dict[str, str] = {
     "codex.frame.shape": "an inbound frame is a response, a server request or a notification with the fields it needs",
     "codex.response.unmatched": "a response answers a pending request of this app-server process",
     "codex.response.error": "a request other than turn/start succeeds",
-    "codex.response.shape": "a thread/start, thread/resume or thread/fork result names its thread",
+    "codex.response.shape": (
+        "a thread/start, thread/resume or thread/fork result names its thread; a turn/start result names its turn"
+    ),
     "codex.request.unsupported": "the server only sends requests the app can answer",
     "codex.request.unknown_thread": "a server request names a provider thread bound to an app thread",
     "codex.turn.status": "turn/completed carries completed, interrupted or failed",
@@ -505,11 +511,13 @@ class CodexAppServerAdapter:
             self._broken(thread_id, "codex.response.error", f"{pending.method} (id {request_id}) failed: {message}")
             return
         result = _obj(frame.get("result"))
+        problem = response_shape_problem(pending.method, frame)
+        if problem is not None:
+            self._broken(thread_id, "codex.response.shape", f"{pending.method} (id {request_id}) {problem}")
+            return
         if pending.method in ("thread/start", "thread/resume", "thread/fork"):
             native = _str(_obj(result.get("thread")).get("id"))
-            if native is None:
-                self._broken(thread_id, "codex.response.shape", f"{pending.method} (id {request_id}) names no thread")
-                return
+            assert native is not None  # response_shape_problem
             self._bind_thread(thread_id, native)
             if pending.method == "thread/fork":
                 self._emit(ProviderThreadBound(thread_id, native, forked_from_native=pending.native_thread_id))
@@ -519,7 +527,8 @@ class CodexAppServerAdapter:
         elif pending.method == "turn/start":
             turn = pending.turn
             native_turn = _str(_obj(result.get("turn")).get("id"))
-            if turn is not None and native_turn is not None and self._turns.get(thread_id) is turn:
+            assert native_turn is not None  # response_shape_problem
+            if turn is not None and self._turns.get(thread_id) is turn:
                 self._report_turn_started(thread_id, turn, native_turn)
 
     def _report_turn_started(self, thread_id: str, turn: _Turn, native_turn: str) -> None:
@@ -582,6 +591,10 @@ class CodexAppServerAdapter:
             return
         if method == "turn/diff/updated":
             self._emit(FrameIgnored(thread_id, frame, f"{method}: file_change items carry the changes", known=True))
+            return
+        problem = notification_shape_problem(method, params)
+        if problem is not None:
+            self._broken(thread_id, "codex.frame.shape", problem)
             return
         handler = self._handlers.get(method)
         if handler is None and method not in DELTAS:
@@ -717,6 +730,128 @@ def _raw_request_id(native_request_id: str) -> Any:
 
 
 # -- frame reading --------------------------------------------------------------------------
+
+#: Successful responses that must name what they started or loaded (``result.<key>.id``): method -> key.
+_RESPONSE_NAMES: Mapping[str, str] = {
+    "thread/start": "thread",
+    "thread/resume": "thread",
+    "thread/fork": "thread",
+    "turn/start": "turn",
+}
+
+
+#: Item fields :func:`_item_data` reads, by native item type: field -> allowed JSON types.
+_ITEM_FIELDS: Mapping[str, Mapping[str, tuple[JsonKind, ...]]] = {
+    "userMessage": {"content": ("array", "null")},
+    "agentMessage": {"text": ("string", "null"), "phase": ("string", "null")},
+    "reasoning": {"summary": ("array", "null"), "content": ("array", "null")},
+    "plan": {"text": ("string", "null")},
+    "commandExecution": {
+        "command": ("string", "array", "null"),
+        "cwd": ("string", "null"),
+        "aggregatedOutput": ("string", "null"),
+        "exitCode": ("integer", "null"),
+        "status": ("string", "null"),
+    },
+    "fileChange": {"changes": ("array", "null"), "status": ("string", "null")},
+    "webSearch": {"query": ("string", "null")},
+}
+
+
+def _check_item(item: Any) -> None:
+    if not isinstance(item, dict):
+        return  # "the item has no id or type"
+    item_type = item.get("type")
+    fields = _ITEM_FIELDS.get(item_type, {}) if isinstance(item_type, str) else {}
+    for key, kinds in fields.items():
+        wire_field(item, key, "$.frame.params.item", *kinds)
+    for key in ("content", "summary"):
+        parts = item.get(key) if key in fields else None
+        for position, part in enumerate(parts if isinstance(parts, list) else []):
+            path = json_path("$.frame.params.item", key, position)
+            if not isinstance(part, str):
+                wire_field(expect(part, path, "object", "string"), "text", path, "string", "null")
+
+
+def notification_shape_problem(method: str, params: dict[str, Any]) -> str | None:
+    """What is wrong with a notification's ``params`` (``codex.frame.shape``), or None: a value the
+    adapter reads (an item's ``text``, a plan step, token usage) of another JSON type than Codex sends.
+    """
+    try:
+        if method in ("item/started", "item/completed"):
+            _check_item(params.get("item"))
+        elif method == "turn/plan/updated":
+            for position, entry in enumerate(wire_field(params, "plan", "$.frame.params", "array", "null") or []):
+                path = json_path("$.frame.params.plan", position)
+                wire_field(expect(entry, path, "object"), "step", path, "string", "null")
+                wire_field(entry, "status", path, "string", "null")
+            wire_field(params, "explanation", "$.frame.params", "string", "null")
+        elif method == "thread/tokenUsage/updated":
+            usage = wire_field(params, "tokenUsage", "$.frame.params", "object", "null") or {}
+            for key in ("last", "total"):
+                wire_field(usage, key, "$.frame.params.tokenUsage", "object", "null")
+    except FrameShapeError as exc:
+        return f"{method}: {exc}"
+    return None
+
+
+def lint_frames(entries: Sequence[Entry]) -> list[tuple[int, str, str]]:
+    """The shape problems the adapter reports, found without a replay: ``(entry index, rule, message)``.
+
+    A response is paired with the recorded request of the same app-server process that has its
+    id (a ``runtime_exit`` ends the process); notifications are checked on their own.
+    """
+    found: list[tuple[int, str, str]] = []
+    requests: dict[int, str] = {}
+    for index, entry in enumerate(entries):
+        if isinstance(entry, RuntimeExit):
+            requests.clear()
+            continue
+        frame = entry.frame
+        if not isinstance(frame, dict):
+            if isinstance(entry, EmitInbound):
+                found.append((index, "codex.frame.shape", f"inbound frame is not a JSON object: {_short(frame)}"))
+            continue
+        request_id, method = frame.get("id"), frame.get("method")
+        if isinstance(entry, ExpectOutbound):
+            if isinstance(request_id, int) and not isinstance(request_id, bool) and isinstance(method, str):
+                requests[request_id] = method
+            continue
+        params = frame.get("params", {})
+        if (
+            method is None
+            and isinstance(request_id, int)
+            and not isinstance(request_id, bool)
+            and request_id in requests
+        ):
+            asked = requests.pop(request_id)
+            problem = response_shape_problem(asked, frame)
+            if problem is not None:
+                found.append((index, "codex.response.shape", f"{asked} (id {request_id}) {problem}"))
+        elif isinstance(method, str) and "id" not in frame and isinstance(params, dict):
+            problem = notification_shape_problem(method, params)
+            if problem is not None:
+                found.append((index, "codex.frame.shape", problem))
+    return found
+
+
+def response_shape_problem(method: str, frame: dict[str, Any]) -> str | None:
+    """What is wrong with a successful response to ``method`` (``codex.response.shape``), or None.
+
+    ``thread/start``, ``thread/resume`` and ``thread/fork`` name their thread in
+    ``result.thread.id``, ``turn/start`` its turn in ``result.turn.id``: a string, else the response
+    is reported and not applied. The message names the JSON path and what was found there.
+    """
+    if "error" in frame or method not in _RESPONSE_NAMES:
+        return None
+    key = _RESPONSE_NAMES[method]
+    try:
+        result = wire_field(frame, "result", "$.frame", "object", required=True)
+        named = wire_field(result, key, "$.frame.result", "object", required=True)
+        wire_field(named, "id", f"$.frame.result.{key}", "string", required=True)
+    except FrameShapeError as exc:
+        return f"names no {key}: {exc}"
+    return None
 
 
 def _obj(value: Any) -> dict[str, Any]:

@@ -13,7 +13,11 @@ annotations) carry no content and are skipped, as the SDK skips them.
 Where the SDK silently tolerates a broken stream, this adapter names the broken rule instead
 (:data:`RULES`): a choice or tool call index that skips ahead, a tool call fragment for a call
 that never started, content after a choice's ``finish_reason``, a chunk id that changes
-mid-stream, a stream that stops before every choice has finished.
+mid-stream, a stream that stops before every choice has finished. A value the reader uses that
+has another JSON type than the API gives it (a ``delta`` that is a list, ``"usage": 7``, a tool
+call's ``arguments`` that are not a string) fails the response with ``openai.chat.frame.shape``,
+naming the JSON path (``$.frame.data.choices[0].delta``); a delta's content field of another type
+is reported non-fatal and its chunk carried, not applied.
 
 Item layout (per choice, see ``docs/events-openai-chat.md``): one item per delta field, indexed
 0, 1, 2, … in order of first non-empty fragment; within one delta the fields are read in the
@@ -35,10 +39,12 @@ from harness.adapters.base import (
     AssistantTurn,
     ContentItem,
     ConversationTurn,
+    FrameShapeError,
     ItemCompleted,
     ItemDelta,
     ItemKind,
     ItemStarted,
+    JsonKind,
     NextStep,
     ProtocolViolation,
     ProviderEvent,
@@ -50,6 +56,12 @@ from harness.adapters.base import (
     ToolResultsTurn,
     UnrecognizedFrame,
     UserTurn,
+    expect,
+    expected_text,
+    is_kind,
+    json_path,
+    request_template,
+    wire_field,
 )
 
 PROTOCOL = "openai.chat"
@@ -79,6 +91,10 @@ RULES: dict[str, str] = {
     "openai.chat.frame.unexpected": (
         "frames after [DONE] or an error belong to the next response (a [DONE] right after an error ends "
         "the failed stream)"
+    ),
+    "openai.chat.frame.shape": (
+        "every value the adapter reads has its wire type (a chunk and its deltas are objects, choices and "
+        "tool_calls arrays, content a string, usage counts integers, ...)"
     ),
 }
 
@@ -112,6 +128,100 @@ class _Violation(Exception):
 def _parse_json(buffer: str, *, partial: bool) -> Any:
     # jiter is what the SDK uses, so numbers and partial values come out the same way.
     return jiter.from_json(buffer.encode(), partial_mode=partial)
+
+
+# -- wire shapes: what each value the reader uses must be (FrameShapeError otherwise) ----------------
+
+#: Usage counts the canonical message reads; the ``*_details`` objects pass as they are.
+_USAGE_COUNTS = ("prompt_tokens", "completion_tokens", "total_tokens")
+
+
+def _check_usage(container: dict[str, Any], path: str) -> None:
+    usage = wire_field(container, "usage", path, "object", "null")
+    for count in _USAGE_COUNTS if usage else ():
+        wire_field(usage, count, json_path(path, "usage"), "integer", "null")
+
+
+def _check_function(fragment: dict[str, Any], key: str, path: str) -> None:
+    function = wire_field(fragment, key, path, "object", "null")
+    if function:
+        wire_field(function, "name", json_path(path, key), "string", "null")
+        wire_field(function, "arguments", json_path(path, key), "string", "null")
+
+
+#: Delta fields with content: one of another JSON type is carried (the chunk as an unrecognized
+#: frame) and reported, not applied; the reader checks them itself (:func:`_odd_fields`).
+_CONTENT_FIELDS: dict[str, JsonKind] = {
+    "content": "string",
+    "refusal": "string",
+    **dict.fromkeys(REASONING_FIELDS, "string"),
+    "tool_calls": "array",
+    "function_call": "object",
+}
+
+
+def _odd_fields(delta: dict[str, Any]) -> list[str]:
+    """The content fields of ``delta`` whose JSON type is neither theirs nor null."""
+    return [key for key, kind in _CONTENT_FIELDS.items() if not is_kind(delta.get(key), (kind, "null"))]
+
+
+def _check_delta(delta: dict[str, Any], path: str, *, strict: bool = False) -> None:
+    """A choice's ``delta`` (or, ``strict``, a completion's ``message``): the values the reader uses.
+
+    Content fields of another type are the reader's to report unless ``strict``; choice and tool
+    call indexes have their own rules (``openai.chat.choice.index``, ``openai.chat.tool_call.index``).
+    """
+    wire_field(delta, "role", path, "string", "null")
+    for key, kind in _CONTENT_FIELDS.items() if strict else ():
+        wire_field(delta, key, path, kind, "null")
+    function_call = delta.get("function_call")
+    if isinstance(function_call, dict):
+        _check_function(delta, "function_call", path)
+    tool_calls = delta.get("tool_calls")
+    for position, fragment in enumerate(tool_calls if isinstance(tool_calls, list) else []):
+        fragment_path = json_path(path, "tool_calls", position)
+        if not isinstance(fragment, dict):
+            continue  # openai.chat.tool_call.index
+        wire_field(fragment, "id", fragment_path, "string", "null")
+        wire_field(fragment, "type", fragment_path, "string", "null")
+        _check_function(fragment, "function", fragment_path)
+
+
+def check_error(error: Any, path: str) -> None:
+    """A provider error object: the fields :func:`error_type_of` and the message come from."""
+    expect(error, path, "object")
+    wire_field(error, "code", path, "string", "integer", "null")
+    wire_field(error, "type", path, "string", "null")
+    wire_field(error, "message", path, "string", "null")
+
+
+def check_chunk(data: dict[str, Any], path: str = "$.frame.data") -> None:
+    """Raise :class:`FrameShapeError` when a value of a ``chat.completion.chunk`` that the reader
+    uses has another JSON type than the API gives it (``path`` is where the chunk is)."""
+    wire_field(data, "id", path, "string", "null")
+    wire_field(data, "model", path, "string", "null")
+    for position, choice in enumerate(wire_field(data, "choices", path, "array", required=True)):
+        choice_path = json_path(path, "choices", position)
+        expect(choice, choice_path, "object")
+        delta = wire_field(choice, "delta", choice_path, "object", "null")
+        if delta:
+            _check_delta(delta, json_path(choice_path, "delta"))
+        wire_field(choice, "finish_reason", choice_path, "string", "null")
+    _check_usage(data, path)
+
+
+def check_completion(body: dict[str, Any], path: str = "$.frame.body") -> None:
+    """A non-streamed ``chat.completion`` body, value by value as :func:`check_chunk` checks a chunk."""
+    wire_field(body, "id", path, "string", "null")
+    wire_field(body, "model", path, "string", "null")
+    for position, choice in enumerate(wire_field(body, "choices", path, "array", "null") or []):
+        choice_path = json_path(path, "choices", position)
+        expect(choice, choice_path, "object")
+        message = wire_field(choice, "message", choice_path, "object", "null")
+        if message:
+            _check_delta(message, json_path(choice_path, "message"), strict=True)
+        wire_field(choice, "finish_reason", choice_path, "string", "null")
+    _check_usage(body, path)
 
 
 def error_type_of(error: Any, *, status: int | None = None) -> str:
@@ -271,15 +381,23 @@ class OpenAIChatResponseReader:
         if name == "error":
             # Groq: `event: error` with {"error": {...}}; a bare error object is read the same way.
             error = data.get("error", data) if isinstance(data, dict) else data
-            return self._provider_error(error, data, frame_index, events)
-        if name not in (None, "message") or not isinstance(data, dict):
+            where = "$.frame.data.error" if isinstance(data, dict) and "error" in data else "$.frame.data"
+            return self._provider_error(error, data, frame_index, events, where)
+        if name not in (None, "message"):
             events.append(UnrecognizedFrame(name=name or "sse", frame=data, frame_index=frame_index))
             return events
+        if not isinstance(data, dict):
+            problem = FrameShapeError("$.frame.data", "an object (a chat.completion.chunk)", data)
+            return self._fail(events, frame_index, "openai.chat.frame.shape", str(problem))
         return self._feed_chunk(data, frame_index, events)
 
     def _provider_error(
-        self, error: Any, data: Any, frame_index: int, events: list[ProviderEvent]
+        self, error: Any, data: Any, frame_index: int, events: list[ProviderEvent], path: str
     ) -> list[ProviderEvent]:
+        try:
+            check_error(error, path)
+        except FrameShapeError as problem:
+            return self._fail(events, frame_index, "openai.chat.frame.shape", str(problem))
         recovered = _failed_generation_call(error)
         if recovered is not None and self.started:
             # Groq rejected a tool call and handed it back: keep it as a finished tool_call item of
@@ -308,6 +426,11 @@ class OpenAIChatResponseReader:
         status = self.http_status or 200
         if status >= 400 or (isinstance(body, dict) and body.get("error")):
             error = body.get("error") if isinstance(body, dict) else None
+            if error is not None:
+                try:
+                    check_error(error, "$.frame.body.error")
+                except FrameShapeError as problem:
+                    return self._fail(events, frame_index, "openai.chat.frame.shape", str(problem))
             message = error.get("message") if isinstance(error, dict) else None
             return self._fail(
                 events,
@@ -320,6 +443,10 @@ class OpenAIChatResponseReader:
         if not isinstance(body, dict) or body.get("object") != "chat.completion":
             events.append(UnrecognizedFrame(name="http.body", frame=body, frame_index=frame_index))
             return events
+        try:
+            check_completion(body)
+        except FrameShapeError as problem:
+            return self._fail(events, frame_index, "openai.chat.frame.shape", str(problem))
         # A non-streamed completion: replay it as the equivalent stream of chunks.
         head = {"id": body.get("id"), "object": _CHUNK_OBJECT, "model": body.get("model")}
         for choice in body.get("choices") or []:
@@ -344,21 +471,33 @@ class OpenAIChatResponseReader:
         return events if self._done else self._done_frame(frame_index, events)
 
     def _feed_chunk(self, data: dict[str, Any], frame_index: int, events: list[ProviderEvent]) -> list[ProviderEvent]:
+        try:
+            wire_field(data, "error", "$.frame.data", "object", "null")
+        except FrameShapeError as problem:
+            return self._fail(events, frame_index, "openai.chat.frame.shape", str(problem))
         if data.get("error"):
             # OpenRouter: a chunk with a top-level error (and choices, usage) fails the stream, as in the SDK.
-            return self._provider_error(data["error"], data, frame_index, events)
+            return self._provider_error(data["error"], data, frame_index, events, "$.frame.data.error")
         obj = data.get("object")
         if obj == "":
             # Azure prompt_filter_results / asynchronous content-filter annotations carry no content;
             # the SDK skips them. One that does carry delta content is kept in the log, not applied.
-            deltas = [c.get("delta") for c in data.get("choices") or [] if isinstance(c, dict)]
+            try:
+                choices = wire_field(data, "choices", "$.frame.data", "array", "null") or []
+            except FrameShapeError as problem:
+                return self._fail(events, frame_index, "openai.chat.frame.shape", str(problem))
+            deltas = [c.get("delta") for c in choices if isinstance(c, dict)]
             if any(isinstance(d, dict) and _has_content(d) for d in deltas):
                 events.append(UnrecognizedFrame(name="azure.annotation", frame=data, frame_index=frame_index))
             return events
         choices = data.get("choices")
-        if (obj is not None and obj != _CHUNK_OBJECT) or not isinstance(choices, list):
+        if (obj is not None and obj != _CHUNK_OBJECT) or choices is None:
             events.append(UnrecognizedFrame(name=str(obj or "chunk"), frame=data, frame_index=frame_index))
             return events
+        try:
+            check_chunk(data)
+        except FrameShapeError as problem:
+            return self._fail(events, frame_index, "openai.chat.frame.shape", str(problem))
         chunk_id = data.get("id")
         if not self.started:
             self.started = True
@@ -374,8 +513,8 @@ class OpenAIChatResponseReader:
                 f"chunk id {chunk_id!r} differs from the response's {self.native_id!r}",
             )
         try:
-            for choice_data in choices:
-                self._feed_choice(choice_data, data, frame_index, events)
+            for position, choice_data in enumerate(choices):
+                self._feed_choice(choice_data, data, frame_index, events, position)
         except _Violation as violation:
             return self._fail(events, frame_index, violation.rule, violation.message)
         usage = data.get("usage")
@@ -422,7 +561,9 @@ class OpenAIChatResponseReader:
         events.append(ItemStarted(item.index, kind, block_type, native_id, name, frame_index, choice.index))
         return item
 
-    def _feed_choice(self, data: Any, chunk: dict[str, Any], frame_index: int, events: list[ProviderEvent]) -> None:
+    def _feed_choice(
+        self, data: Any, chunk: dict[str, Any], frame_index: int, events: list[ProviderEvent], position: int = 0
+    ) -> None:
         if not isinstance(data, dict):
             raise _Violation("openai.chat.choice.index", f"a choice that is not an object: {data!r}")
         choice = self._choice(data.get("index"), frame_index)
@@ -436,7 +577,20 @@ class OpenAIChatResponseReader:
                     f"choice {choice.index} received more after its finish_reason {choice.finish_reason!r}",
                 )
             return
-        odd = False
+        odd_fields = _odd_fields(delta)
+        for key in odd_fields:
+            # Carried with the chunk below, not applied: say where and what it is.
+            problem = FrameShapeError(
+                json_path("$.frame.data.choices", position, "delta", key),
+                expected_text((_CONTENT_FIELDS[key], "null")),
+                delta[key],
+            )
+            events.append(
+                ProtocolViolation(
+                    "openai.chat.frame.shape", f"{problem}; the chunk is carried, not applied", frame_index, fatal=False
+                )
+            )
+        odd = bool(odd_fields)
         reasoning_field = next(
             (f for f in REASONING_FIELDS if isinstance(delta.get(f), str) and delta[f]),
             None,
@@ -742,16 +896,20 @@ class OpenAIChatAdapter:
         Leading ``system`` / ``developer`` messages are not a conversation turn: they stay in the
         template as ``params["messages"]`` and :meth:`build_request` sends them first.
         """
-        body = dict(frame.get("body") or {}) if isinstance(frame, dict) else {}
-        messages = body.pop("messages", None)
-        template = RequestTemplate(
-            method=frame["method"],
-            path=frame["path"],
-            query=dict(frame.get("query") or {}),
-            headers=dict(frame.get("headers") or {}),
-            params=body,
-        )
-        messages = messages if isinstance(messages, list) else []
+        template, body = request_template(frame)
+        messages = wire_field(body, "messages", "$.frame.body", "array") or []
+        body = template.params
+        body.pop("messages", None)
+        for position, message in enumerate(messages):
+            path = json_path("$.frame.body.messages", position)
+            expect(message, path, "object")
+            wire_field(message, "role", path, "string")
+            content = wire_field(message, "content", path, "string", "array", "null")
+            for part_position, part in enumerate(content if isinstance(content, list) else []):
+                part_path = json_path(path, "content", part_position)
+                expect(part, part_path, "object")
+                if part.get("type") == "text":
+                    wire_field(part, "text", part_path, "string", required=True)
         roles = [m.get("role") if isinstance(m, dict) else None for m in messages]
         *lead, last = messages or [None]
         if (

@@ -21,7 +21,8 @@ Mapping in short (the full table is ``docs/events-openai-responses.md``):
 
 Where the SDK raises or silently accepts a broken stream, this adapter names the broken rule
 instead (:data:`RULES`). Fatal rules fail the response; the others are reported and the response
-goes on.
+goes on. A value the reader uses that has another JSON type than the API gives it fails the
+response with ``openai.responses.frame.shape``, naming the JSON path (``$.frame.data.response.usage``).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from harness.adapters.base import (
     AssistantTurn,
     ContentItem,
     ConversationTurn,
+    FrameShapeError,
     ItemCompleted,
     ItemDelta,
     ItemKind,
@@ -53,6 +55,10 @@ from harness.adapters.base import (
     ToolResultsTurn,
     UnrecognizedFrame,
     UserTurn,
+    expect,
+    json_path,
+    request_template,
+    wire_field,
 )
 
 PROTOCOL = "openai.responses"
@@ -81,6 +87,10 @@ RULES: dict[str, str] = {
     "openai.responses.stream.empty": "a response carries at least one event",
     "openai.responses.sse.event_mismatch": "the SSE event name equals data.type",
     "openai.responses.frame.unexpected": "frames after the terminal event belong to the next response",
+    "openai.responses.frame.shape": (
+        "every value the adapter reads has its wire type (events, responses and items are objects, "
+        "output_index an integer, text and deltas strings, usage counts integers, ...)"
+    ),
 }
 
 #: Rules that only report; every other rule fails the response.
@@ -206,7 +216,100 @@ def _server_tool_arguments(item: dict[str, Any]) -> Any:
 
 
 def _texts(parts: Any, part_type: str, key: str = "text") -> list[str]:
-    return [str(p.get(key) or "") for p in parts or [] if isinstance(p, dict) and p.get("type") == part_type]
+    parts = parts if isinstance(parts, list) else []
+    return [str(p.get(key) or "") for p in parts if isinstance(p, dict) and p.get("type") == part_type]
+
+
+# -- wire shapes: what each value the reader uses must be (FrameShapeError otherwise) ----------------
+
+#: Usage counts the canonical message reads; the ``*_details`` objects pass as they are.
+_USAGE_COUNTS = ("input_tokens", "output_tokens", "total_tokens")
+#: Item events whose ``delta`` (or final value) the reader applies, with that value's key.
+_TEXT_DONE_KEYS = {
+    "response.output_text.done": "text",
+    "response.refusal.done": "refusal",
+    "response.function_call_arguments.done": "arguments",
+    "response.custom_tool_call_input.done": "input",
+    "response.reasoning_summary_text.done": "text",
+    "response.reasoning_text.done": "text",
+}
+
+
+def _check_parts(item: dict[str, Any], key: str, path: str) -> None:
+    """An item's ``content`` or ``summary``: an array of objects whose texts are strings."""
+    for position, part in enumerate(wire_field(item, key, path, "array", "null") or []):
+        part_path = json_path(path, key, position)
+        expect(part, part_path, "object")
+        wire_field(part, "type", part_path, "string")
+        _check_part(part, part_path)
+
+
+def _check_part(part: dict[str, Any], path: str) -> None:
+    wire_field(part, "text", path, "string", "null")
+    wire_field(part, "refusal", path, "string", "null")
+    wire_field(part, "annotations", path, "array", "null")
+
+
+def check_item(item: Any, path: str) -> None:
+    """An output item as ``output_item.added``/``.done`` or a response's ``output`` gives it."""
+    expect(item, path, "object")
+    item_type = wire_field(item, "type", path, "string", required=True)
+    wire_field(item, "id", path, "string", "null")
+    if item_type in ("message", "reasoning"):
+        _check_parts(item, "content", path)
+        _check_parts(item, "summary", path)
+    elif item_type in _CLIENT_TOOLS:
+        wire_field(item, "call_id", path, "string", "null")
+        wire_field(item, "name", path, "string", "null")
+        wire_field(item, "arguments" if item_type == "function_call" else "input", path, "string", "null")
+
+
+def check_response(response: dict[str, Any], path: str) -> None:
+    """A response snapshot: its id, model, output items, usage and terminal details."""
+    wire_field(response, "id", path, "string", "null")
+    wire_field(response, "model", path, "string", "null")
+    for position, item in enumerate(wire_field(response, "output", path, "array", "null") or []):
+        check_item(item, json_path(path, "output", position))
+    usage = wire_field(response, "usage", path, "object", "null")
+    for count in _USAGE_COUNTS if usage else ():
+        wire_field(usage, count, json_path(path, "usage"), "integer", "null")
+    wire_field(response, "incomplete_details", path, "object", "null")
+    error = wire_field(response, "error", path, "object", "null")
+    if error:
+        wire_field(error, "message", json_path(path, "error"), "string", "null")
+
+
+def check_event(name: str, data: dict[str, Any], path: str = "$.frame.data") -> None:
+    """Raise :class:`FrameShapeError` when a value of event ``name`` that the reader uses has
+    another JSON type than the Responses API gives it (``path`` is where ``data`` is)."""
+    if name == "error":
+        error = wire_field(data, "error", path, "object", "null")
+        source, source_path = (error, json_path(path, "error")) if error else (data, path)
+        wire_field(source, "message", source_path, "string", "null")
+        return
+    if name in _LIFECYCLE or name in _TERMINAL:
+        check_response(wire_field(data, "response", path, "object", required=True), json_path(path, "response"))
+        return
+    if not (name in _CONTENT_EVENTS or name in _PROGRESS or name.startswith("response.output_item.")):
+        return
+    wire_field(data, "output_index", path, "integer")
+    wire_field(data, "item_id", path, "string", "null")
+    if name in ("response.output_item.added", "response.output_item.done"):
+        check_item(data.get("item"), json_path(path, "item"))
+    if name not in _CONTENT_EVENTS:
+        return
+    wire_field(data, "content_index", path, "integer")
+    wire_field(data, "summary_index", path, "integer")
+    if name.endswith(".delta"):
+        wire_field(data, "delta", path, "string", "null")
+    elif name in _TEXT_DONE_KEYS:
+        wire_field(data, _TEXT_DONE_KEYS[name], path, "string", "null")
+    elif name.endswith(("part.added", "part.done")):
+        part = wire_field(data, "part", path, "object", "null")
+        if part:
+            _check_part(part, json_path(path, "part"))
+    elif name == "response.output_text.annotation.added":
+        wire_field(data, "annotation", path, "object", required=True)
 
 
 def item_meaning(item: dict[str, Any]) -> tuple[Any, ...]:
@@ -348,8 +451,14 @@ class OpenAIResponsesReader:
             events.append(UnrecognizedFrame(name=str(kind), frame=frame, frame_index=frame_index))
             return events
         raw = frame.get("data")
-        data: dict[str, Any] = raw if isinstance(raw, dict) else {}
+        if not isinstance(raw, dict):
+            problem = FrameShapeError("$.frame.data", "an object (the event's JSON payload)", raw)
+            return self._fail(events, frame_index, "openai.responses.frame.shape", str(problem))
+        data: dict[str, Any] = raw
         data_type = data.get("type")
+        if not isinstance(data_type, str | None):
+            problem = FrameShapeError("$.frame.data.type", "a string", data_type)
+            return self._fail(events, frame_index, "openai.responses.frame.shape", str(problem))
         name = frame.get("event") or data_type
         if frame.get("event") and data_type and frame["event"] != data_type:
             self._violation(
@@ -449,6 +558,10 @@ class OpenAIResponsesReader:
         if not isinstance(body, dict) or body.get("object") != "response":
             events.append(UnrecognizedFrame(name="http.body", frame=body, frame_index=frame_index))
             return events
+        try:
+            check_response(body, "$.frame.body")
+        except FrameShapeError as problem:
+            return self._fail(events, frame_index, "openai.responses.frame.shape", str(problem))
         # A non-streamed response: replay it as the equivalent stream.
         self._feed_event("response.created", {"response": {**body, "output": []}}, frame_index, events)
         for index, item in enumerate(body.get("output") or []):
@@ -466,6 +579,10 @@ class OpenAIResponsesReader:
     def _feed_event(
         self, name: str, data: dict[str, Any], frame_index: int, events: list[ProviderEvent]
     ) -> list[ProviderEvent]:
+        try:
+            check_event(name, data)
+        except FrameShapeError as problem:
+            return self._fail(events, frame_index, "openai.responses.frame.shape", str(problem))
         if name == "error":
             return self._error_event(data, frame_index, events)
         if name in _LIFECYCLE:
@@ -1098,15 +1215,18 @@ class OpenAIResponsesAdapter:
         return "stop"
 
     def split_request(self, frame: Any) -> tuple[RequestTemplate, UserTurn]:
-        body = dict(frame.get("body") or {}) if isinstance(frame, dict) else {}
-        items = body.pop("input", None)
-        template = RequestTemplate(
-            method=frame["method"],
-            path=frame["path"],
-            query=dict(frame.get("query") or {}),
-            headers=dict(frame.get("headers") or {}),
-            params=body,
-        )
+        template, body = request_template(frame)
+        items = wire_field(body, "input", "$.frame.body", "string", "array", "null")
+        template.params.pop("input", None)
+        for position, entry in enumerate(items if isinstance(items, list) else []):
+            path = json_path("$.frame.body.input", position)
+            expect(entry, path, "object")
+            wire_field(entry, "role", path, "string")
+            content = wire_field(entry, "content", path, "string", "array", "null")
+            for part_position, part in enumerate(content if isinstance(content, list) else []):
+                part_path = json_path(path, "content", part_position)
+                expect(part, part_path, "object")
+                wire_field(part, "text", part_path, "string")
         if isinstance(items, str):
             raise ValueError("the first recorded request's input is a bare string, not a list of input items")
         first = items[0] if isinstance(items, list) and len(items) == 1 else None

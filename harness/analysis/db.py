@@ -3,8 +3,10 @@
 :func:`build_database` computes every table's rows (:mod:`harness.analysis.rows`), writes each
 table to an NDJSON file with orjson and loads it with one ``INSERT ... SELECT * FROM
 read_json(?, columns={...})`` from ``load.sql``, whose column types are explicit. The file is
-built next to its destination and moved into place with :func:`os.replace`, so a reader never
-sees half a database. :func:`query` opens the file read-only.
+built in a private directory next to its destination (:func:`harness.files.scratch_dir`, removed
+afterwards, or by the next build if the process was killed) and moved into place with
+:func:`harness.files.publish`, so a reader never sees half a database. :func:`query` opens the
+file read-only.
 
 >>> from harness import read_transcript
 >>> from harness.analysis import build_database, query
@@ -17,10 +19,7 @@ sees half a database. :func:`query` opens the file read-only.
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -33,6 +32,7 @@ import orjson
 
 from harness.analysis.rows import TABLES, collect_rows
 from harness.errors import UsageError
+from harness.files import output_error, publish, remove, scratch_dir
 from harness.scenario.recorded import RecordedTest
 from harness.scenario.runner import ScenarioResult
 from harness.transcript import Transcript
@@ -112,9 +112,7 @@ def build_database(
         tests=tests,
     )
     db_path = Path(db_path)
-    db_path.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{db_path.name}.", suffix=".build", dir=db_path.parent))
-    try:
+    with scratch_dir(db_path) as work:
         building = work / db_path.name
         counts: dict[str, int] = {}
         try:
@@ -129,14 +127,16 @@ def build_database(
                     counts[table] = int(fetched[0]) if fetched else 0
                 conn.execute(sql_text("views.sql"))
                 conn.execute("CHECKPOINT")
+        except duckdb.InterruptException:
+            raise KeyboardInterrupt from None  # Ctrl-C while DuckDB ran: an interruption, not an error
         except duckdb.Error as exc:
             raise UsageError(f"{db_path}: could not build the analysis database: {exc}") from exc
-        os.replace(building, db_path)
+        except OSError as exc:  # a row file could not be written: a full disk
+            raise output_error(db_path, exc) from exc
+        publish(building, db_path, force=True)
         # A write-ahead log left by an earlier writer belongs to the file just replaced; DuckDB
         # would replay it onto the new one.
-        db_path.with_name(db_path.name + ".wal").unlink(missing_ok=True)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+        remove(db_path.with_name(db_path.name + ".wal"))
     return DatabaseSummary(path=db_path, rows=counts)
 
 

@@ -204,6 +204,8 @@ def result_rows(result: ScenarioResult, *, position: int, transcript_id: str, ba
     run_rows = []
     for run in [] if result.variants else execution.runs:
         error = run.get("error") or {}
+        if isinstance(error, str):  # agent runtimes say why a run failed in words (as replay --json shows)
+            error = {"type": "runtime_error", "message": error}
         run_rows.append(
             {
                 "scenario": name,

@@ -1,7 +1,9 @@
 """The ``harness`` command line: parse, call one public function, print, map to an exit code.
 
 Exit codes: 0 everything passed, 1 a check failed (a scenario, a lint issue, a replay error),
-2 a usage error (bad option, missing file, malformed input).
+2 a usage error (bad option, missing file, malformed input, an output that cannot be written),
+130 interrupted (SIGINT, Ctrl-C): ``interrupted`` on stderr, no traceback, and every file being
+written is dropped, so the previous one stays as it was.
 """
 
 from __future__ import annotations
@@ -15,11 +17,13 @@ from typing import Any
 import orjson
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.text import Text
 
 from harness.errors import HarnessError, UsageError
 from harness.scenario.suite import DEFAULT_GOLDENS, DEFAULT_TRANSCRIPTS, SuiteResult
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a command Ctrl-C stopped
 DEFAULT_REPORTS = Path("reports")
 
 
@@ -130,7 +134,7 @@ def _run_suite_with_progress(console: Console, args: argparse.Namespace, *, upda
     from harness.scenario.suite import run_suite
 
     with Progress(
-        TextColumn("[progress.description]{task.description}"),
+        TextColumn("{task.description}", style="progress.description", markup=False),
         BarColumn(),
         MofNCompleteColumn(),
         console=console,
@@ -170,8 +174,8 @@ def _print_skipped_goldens(console: Console, suite: SuiteResult) -> None:
 
 def _print_verdicts(console: Console, suite: SuiteResult) -> None:
     for result in suite.results:
-        mark = "[green]PASS[/green]" if result.passed else "[red]FAIL[/red]"
-        console.print(f"{mark} {result.scenario.name}", highlight=False)
+        mark = ("PASS", "green") if result.passed else ("FAIL", "red")
+        console.print(Text.assemble(mark, f" {result.scenario.name}"), highlight=False)
         for failure in result.failures:
             console.print(f"     {failure.kind}: {failure.message}", highlight=False, markup=False)
             if failure.detail:
@@ -179,7 +183,7 @@ def _print_verdicts(console: Console, suite: SuiteResult) -> None:
         if not result.passed:
             console.print(f"     reproduce: {result.reproduce}", highlight=False, markup=False)
     for path in suite.unused_goldens:
-        console.print(f"[yellow]unused golden[/yellow] {path}", highlight=False)
+        console.print(Text.assemble(("unused golden", "yellow"), f" {path}"), highlight=False)
     _print_skipped_goldens(console, suite)
     passed = sum(r.passed for r in suite.results)
     console.print(f"{passed} passed, {len(suite.results) - passed} failed", highlight=False)
@@ -187,8 +191,13 @@ def _print_verdicts(console: Console, suite: SuiteResult) -> None:
 
 def _cmd_import(args: argparse.Namespace, console: Console) -> int:
     from harness.record import import_source
+    from harness.record.redact import Redactor
 
-    result = import_source(args.source, args.out, protocol=args.protocol, request=args.request, force=args.force)
+    # The project's own [tool.harness.redact] rules, as recording uses them.
+    redactor = Redactor.for_project(Path.cwd())
+    result = import_source(
+        args.source, args.out, protocol=args.protocol, request=args.request, force=args.force, redactor=redactor
+    )
     console.print(
         f"wrote {result.out}: {result.protocol}, {result.exchanges} exchange(s), {result.entries} entries, "
         f"{result.redactions} redaction(s)",
@@ -249,20 +258,28 @@ def _cmd_replay(args: argparse.Namespace, console: Console) -> int:
                 f"  error: {summary['error']['type']}: {summary['error']['message']}", highlight=False, markup=False
             )
         for number, message in enumerate(summary["messages"], start=1):
-            calls = ", ".join(f"{c['name']}({orjson.dumps(c['arguments']).decode()})" for c in message["tool_calls"])
-            console.print(
-                f"  response {number}: stop_reason={message['stop_reason']} usage={message['usage']}",
-                highlight=False,
-                markup=False,
-            )
-            if message["reasoning"]:
-                console.print(f"    reasoning: {message['reasoning'][:200]}", highlight=False, markup=False)
-            if message["text"]:
-                console.print(f"    text: {message['text'][:400]}", highlight=False, markup=False)
-            if calls:
-                console.print(f"    tool calls: {calls}", highlight=False, markup=False)
+            _print_message(console, number, message)
         console.print(f"  {len(summary['events'])} events", highlight=False, markup=False)
     return EXIT_FAILED if execution.driver.failure is not None else EXIT_OK
+
+
+def _print_message(console: Console, number: int, message: dict[str, Any]) -> None:
+    """One assistant message of ``harness replay``: HTTP responses carry a stop reason, usage and
+    tool calls; agent runtimes' messages carry the thread and run they belong to."""
+    if "stop_reason" in message:
+        head = f"  response {number}: stop_reason={message['stop_reason']} usage={message['usage']}"
+    else:
+        head = f"  message {number}: thread={message.get('thread_id')} run={message.get('run_id')}"
+    console.print(head, highlight=False, markup=False)
+    if message.get("reasoning"):
+        console.print(f"    reasoning: {message['reasoning'][:200]}", highlight=False, markup=False)
+    if message.get("text"):
+        console.print(f"    text: {message['text'][:400]}", highlight=False, markup=False)
+    calls = ", ".join(
+        f"{call['name']}({orjson.dumps(call['arguments']).decode()})" for call in message.get("tool_calls", ())
+    )
+    if calls:
+        console.print(f"    tool calls: {calls}", highlight=False, markup=False)
 
 
 def _cmd_run(args: argparse.Namespace, console: Console) -> int:
@@ -355,9 +372,20 @@ _COMMANDS = {
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``harness`` console script; returns the exit code."""
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        # Ctrl-C, from parsing to the last write: one line, no traceback. Every file being written
+        # was dropped on the way out (harness.files), so the previous one is as it was.
+        print("interrupted", file=sys.stderr, flush=True)
+        return EXIT_INTERRUPTED
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = _parser().parse_args(argv)
-    console = Console(highlight=False, soft_wrap=True)
-    errors = Console(stderr=True, highlight=False, soft_wrap=True)
+    # No emoji codes: a message such as "scenario.yaml:100:end:" must print as written.
+    console = Console(highlight=False, soft_wrap=True, emoji=False)
+    errors = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
     handler = getattr(args, "handler", None) or _COMMANDS[args.command]
     try:
         return int(handler(args, console))

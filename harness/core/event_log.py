@@ -19,6 +19,7 @@ from typing import Any
 
 from harness.core.events import StoredEvent
 from harness.errors import EventLogError, UsageError
+from harness.limits import INT_MAX, INT_MIN, MAX_DEPTH
 from harness.replay.matcher import MISSING, WILDCARD, Segment, format_json_path, parse_json_path
 
 JsonObject = dict[str, Any]
@@ -74,8 +75,24 @@ def replace_at(value: Any, path: ConcretePath, new: Any) -> None:
 def _json_value(value: Any, index: int, path: ConcretePath) -> Any:
     # The JSON data model, exactly: str keys, finite numbers. ``bool`` is an ``int``, so it is
     # kept as is by the int branch.
-    if value is None or isinstance(value, (str, bool, int)):
+    if value is None or isinstance(value, (str, bool)):
         return value
+    if isinstance(value, int):
+        if INT_MIN <= value <= INT_MAX:
+            return value
+        raise EventLogError(
+            f"the integer {value:.3g} does not fit in 64 bits; store it as a string",
+            index=index,
+            json_path=format_json_path(path),
+            value=value,
+        )
+    if len(path) >= MAX_DEPTH and isinstance(value, (Mapping, list, tuple)):
+        raise EventLogError(
+            f"nested deeper than {MAX_DEPTH} levels",
+            index=index,
+            json_path=format_json_path(path[:6]) + "...",
+            value=None,
+        )
     if isinstance(value, float):
         if math.isfinite(value):
             return value

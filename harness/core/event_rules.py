@@ -27,19 +27,18 @@ precisely enough to write a compatible checker.
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal, assert_never
 
 import orjson
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from harness.core.event_log import ConcretePath, JsonObject, concrete_path, json_event_log, value_at
 from harness.core.invariants import Rule, Severity, Violation
 from harness.errors import RuleDeclarationError, UsageError
 from harness.replay.matcher import MISSING, short_json
+from harness.scenario.files import load_declaration
 
 RULE_FILE_SUFFIXES = (".toml", ".yaml", ".yml", ".json")
 
@@ -286,19 +285,8 @@ def load_event_rules(source: Mapping[str, Any] | Path | str) -> EventRules:
             raise RuleDeclarationError(
                 f"unknown rule file suffix {where.suffix!r}; use one of {', '.join(RULE_FILE_SUFFIXES)}", path=where
             )
-        try:
-            text = where.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise RuleDeclarationError("no such rule file", path=where) from None
-        try:
-            if where.suffix == ".toml":
-                data = tomllib.loads(text)
-            elif where.suffix == ".json":
-                data = orjson.loads(text)
-            else:
-                data = yaml.safe_load(text)
-        except (tomllib.TOMLDecodeError, yaml.YAMLError, orjson.JSONDecodeError) as exc:
-            raise RuleDeclarationError(f"not valid {where.suffix[1:].upper()}: {exc}", path=where) from None
+        # The scenario files' reader: regular files only, UTF-8, bounded size, depth and YAML aliases.
+        data = load_declaration(where, what="rule file", error=RuleDeclarationError)
     if not isinstance(data, dict):
         raise RuleDeclarationError(f"$: expected a mapping with `rules`, found {type(data).__name__}", path=where)
     try:

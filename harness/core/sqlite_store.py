@@ -83,7 +83,8 @@ class SqliteEventStore:
                 stored.append(event)
             self._db.execute("COMMIT")
         except BaseException:
-            self._db.execute("ROLLBACK")
+            if self._db.in_transaction:  # an interrupt right after COMMIT leaves nothing to roll back
+                self._db.execute("ROLLBACK")
             raise
         return stored
 

@@ -53,7 +53,8 @@ class ScenarioFile(pytest.File):
     def collect(self) -> Iterator[ScenarioItem]:
         where = display_path(self.path, self.config.rootpath)
         try:
-            scenario = load_scenario(self.path)
+            # The transcripts directory the project configured is as good as its own tree.
+            scenario = load_scenario(self.path, transcript_roots=[get_session(self.config).transcripts_dir])
         except ScenarioError as exc:
             # CollectError renders as its message alone: the file, the JSON path, what is wrong.
             raise self.CollectError(f"{where}: {exc.reason}") from None

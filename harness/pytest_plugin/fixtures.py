@@ -22,7 +22,7 @@ import pytest
 from pydantic import ValidationError
 
 from harness.core.events import StoredEvent
-from harness.errors import EventLogError, GoldenMismatch, GoldenMissing, UsageError
+from harness.errors import EventLogError, GoldenError, GoldenMismatch, GoldenMissing, UsageError
 from harness.golden import (
     TEST_OWNER,
     GoldenNormalization,
@@ -31,7 +31,7 @@ from harness.golden import (
     normalize_events,
     normalize_mappings,
 )
-from harness.golden.files import GoldenOutcome
+from harness.golden.files import GoldenOutcome, golden_path_inside
 from harness.pytest_plugin.session import HarnessSession, display_path, fail_test, get_session
 from harness.scenario import Execution, Scenario, execute, load_scenario, scenario_for_transcript
 from harness.scenario.model import SCENARIO_SUFFIXES
@@ -115,8 +115,8 @@ class HarnessGolden:
         __tracebackhide__ = True
         filename = name if name.endswith(".ndjson") else f"{name}.ndjson"
         goldens = self._session.goldens_dir
-        path = goldens / filename
-        if not name or Path(name).is_absolute() or not path.resolve().is_relative_to(goldens.resolve()):
+        path = golden_path_inside(goldens, filename) if name else None
+        if path is None:
             fail_test(f"harness_golden: golden name {name!r} must be a relative path inside {goldens}")
         return path
 
@@ -162,6 +162,9 @@ class HarnessGolden:
         type_field = normalization.type_field if normalization is not None else "$.type"
         try:
             outcome = check_golden(path, content, update=update and not skip, type_field=type_field)
+        except GoldenError as exc:
+            self._note(path, None, "differs")
+            fail_test(f"harness_golden.assert_match({name!r}): {str(exc).replace(str(path), where)}")
         except (GoldenMissing, GoldenMismatch) as exc:
             if skip:
                 self._note(path, None, "skipped")

@@ -23,6 +23,7 @@ from vcr import serialize as vcr_serialize  # type: ignore[import-untyped]
 from vcr.serializers import jsonserializer, yamlserializer  # type: ignore[import-untyped]
 
 from harness.errors import ImportSourceError
+from harness.record.redact import scrub
 
 Headers = tuple[tuple[str, str], ...]
 
@@ -237,7 +238,8 @@ def _text(value: Any, where: str) -> str:
 def _describe(value: Any) -> str:
     if value is None:
         return "nothing"
-    text = repr(value)
+    # Redacted before it is cut, so no cut can leave the start of a key showing.
+    text = scrub(repr(value))
     return f"{type(value).__name__} {text[:80]}{'…' if len(text) > 80 else ''}"
 
 

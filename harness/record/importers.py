@@ -6,7 +6,11 @@ described in ``docs/import.md``; this docstring only maps them to code.
 * :func:`detect_format` picks the source format from the file name and the first line.
 * :func:`convert_text` is the pure core: source text in, header + entries + :class:`Conversion`
   out. :func:`convert_source` reads the files and calls it; :func:`import_source` also writes.
-* Every string in request and response JSON passes through :mod:`harness.record.redact`.
+* One :class:`~harness.record.redact.Redactor` per import redacts every frame as it is built,
+  with the rules of a live recording; the written file is scanned afterwards
+  (:func:`~harness.record.redact.check_written`) and removed if a known shape survived.
+* Error messages and warnings quote the source only through
+  :func:`~harness.record.redact.scrub`, so they never echo a secret.
 
 Example::
 
@@ -20,16 +24,18 @@ Example::
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import wraps
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, ParamSpec, TypeVar
 from urllib.parse import parse_qsl, urlsplit
 
 import orjson
 
 from harness.errors import ImportSourceError
 from harness.record.cassette import Cassette, CassetteInteraction, load_cassette
-from harness.record.redact import Redactor
+from harness.record.redact import Redactor, check_written, scrub
 from harness.record.sse import parse_sse, split_lines
 from harness.transcript import (
     EmitInbound,
@@ -63,6 +69,30 @@ PROTOCOL_ENDPOINTS: dict[str, tuple[str, str]] = {
 
 _SSE_FIELDS = ("event:", "data:", "id:", "retry:", ":")
 _DONE = "[DONE]"
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _scrubbed_errors(function: Callable[_P, _R]) -> Callable[_P, _R]:
+    """Re-raise an :class:`ImportSourceError` with every secret in its message redacted.
+
+    Messages that quote the source already scrub what they quote; this also covers the ones
+    raised while loading a cassette (which quote header values and request fields).
+    """
+
+    @wraps(function)
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        try:
+            return function(*args, **kwargs)
+        except ImportSourceError as exc:
+            message = str(exc)
+            clean = scrub(message)
+            if clean == message:
+                raise
+            raise ImportSourceError(clean) from None
+
+    return wrapper
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,16 +135,25 @@ def import_source(
     protocol: str | None = None,
     request: Path | None = None,
     force: bool = False,
+    redactor: Redactor | None = None,
 ) -> ImportResult:
     """Convert ``source`` to a transcript at ``out``; refuses to overwrite ``out`` unless ``force``.
 
+    ``redactor`` (default: the built-in rules) redacts every frame; the written file is then
+    scanned with it and removed if a known secret shape survived.
+
     Raises :class:`~harness.errors.ImportSourceError` for an unreadable or unrecognised source,
-    :class:`~harness.errors.UnknownProtocolError` for an unknown ``protocol`` and
-    :class:`~harness.errors.UsageError` when ``out`` exists and ``force`` is false.
+    :class:`~harness.errors.UnknownProtocolError` for an unknown ``protocol``,
+    :class:`~harness.errors.UsageError` when ``out`` exists and ``force`` is false, and
+    :class:`~harness.record.redact.SecretLeak` when the written file still held a secret shape.
     """
     out = Path(out)
-    header, entries, conversion = convert_source(Path(source), scenario=out.stem, protocol=protocol, request=request)
+    redactor = redactor or Redactor()
+    header, entries, conversion = convert_source(
+        Path(source), scenario=out.stem, protocol=protocol, request=request, redactor=redactor
+    )
     write_transcript(out, header, entries, force=force)
+    check_written(out, redactor)
     return ImportResult(
         out=out,
         protocol=conversion.protocol,
@@ -126,12 +165,14 @@ def import_source(
     )
 
 
+@_scrubbed_errors
 def convert_source(
     source: Path,
     *,
     scenario: str | None = None,
     protocol: str | None = None,
     request: Path | None = None,
+    redactor: Redactor | None = None,
 ) -> tuple[TranscriptHeader, list[Entry], Conversion]:
     """Read ``source`` (and the ``request`` body file) and convert it; writes nothing.
 
@@ -150,9 +191,11 @@ def convert_source(
         protocol=protocol,
         request_body=request_body,
         has_request=request is not None,
+        redactor=redactor,
     )
 
 
+@_scrubbed_errors
 def convert_text(
     text: str,
     *,
@@ -161,12 +204,15 @@ def convert_text(
     protocol: str | None = None,
     request_body: Any = None,
     has_request: bool = False,
+    redactor: Redactor | None = None,
 ) -> tuple[TranscriptHeader, list[Entry], Conversion]:
     """Convert source ``text`` named ``name`` (a file name, used in messages and metadata).
 
     ``request_body`` is the parsed ``--request`` JSON; ``has_request`` says whether one was given
-    (a JSON ``null`` body is still a request).
+    (a JSON ``null`` body is still a request). ``redactor`` (default: the built-in rules) redacts
+    every frame; its counts say what it replaced.
     """
+    redactor = redactor or Redactor()
     if protocol is not None:
         get_protocol(protocol, where="--protocol")
     source_format = detect_format(name, text)
@@ -179,7 +225,7 @@ def convert_text(
         cassette = load_cassette(text, name=name, serializer=serializer)
         protocol = _cassette_protocol(cassette, name=name, given=protocol)
         _require_http(protocol, name)
-        builder = _Builder(name)
+        builder = _Builder(name, redactor)
         for interaction in cassette.interactions:
             builder.add_interaction(interaction)
         builder.warnings[:0] = cassette.warnings
@@ -191,7 +237,7 @@ def convert_text(
                 f"(known: {', '.join(known_protocols())})"
             )
         _require_http(protocol, name)
-        builder = _Builder(name)
+        builder = _Builder(name, redactor)
         if has_request:
             builder.add_bare_request(protocol, request_body)
         if source_format == "sse":
@@ -200,7 +246,7 @@ def convert_text(
             builder.add_payload_lines(text)
         exchanges = 1
     metadata: dict[str, Any] = {
-        "source": name,
+        "source": builder.redactor.text(name),
         "format": source_format,
         "importer": IMPORTER,
         "exchanges": exchanges,
@@ -222,7 +268,7 @@ def convert_text(
         source_format=source_format,
         exchanges=exchanges,
         redactions=builder.redactions,
-        warnings=tuple(builder.warnings),
+        warnings=tuple(scrub(warning) for warning in builder.warnings),
     )
     return header, builder.entries, conversion
 
@@ -262,16 +308,17 @@ def detect_format(name: str, text: str) -> SourceFormat:
 class _Builder:
     """Accumulates entries, redaction counts, warnings and the recorded API version."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, redactor: Redactor) -> None:
         self.name = name
         self.entries: list[Entry] = []
-        self.redactor = Redactor()
+        self.redactor = redactor
         self.warnings: list[str] = []
         self.version: str | None = None
+        self._start = redactor.total
 
     @property
     def redactions(self) -> int:
-        return self.redactor.total
+        return self.redactor.total - self._start
 
     def _scrub(self, value: Any) -> Any:
         return self.redactor.json(value)
@@ -304,7 +351,9 @@ class _Builder:
                     f"({self.version!r}); the header keeps the first"
                 )
         method = request.method.upper()
-        path = url.path or "/"
+        # A key can sit in a path segment too (`/v1/keys/AIza...`); a recorded frame is redacted
+        # whole, so the path is as well.
+        path = self.redactor.text(url.path or "/")
         frame = HttpRequest(method=method, path=path, query=query, headers=headers, body=self._scrub(request.body))
         self.entries.append(ExpectOutbound(label=f"{method} {path}", frame=frame.model_dump(mode="json")))
         response_headers = self.redactor.headers(interaction.headers, direction="response")
@@ -339,19 +388,20 @@ class _Builder:
         where = self.name if interaction is None else f"{self.name}: interactions[{interaction}] response body"
         parsed = parse_sse(text)
         for event in parsed.events:
+            name = self.redactor.text(event.event) if event.event else None
             if event.data.strip() == _DONE:
-                self.entries.append(EmitInbound(label=event.event or _DONE, frame=SseDone().model_dump(mode="json")))
+                self.entries.append(EmitInbound(label=name or _DONE, frame=SseDone().model_dump(mode="json")))
                 continue
             try:
                 data = orjson.loads(event.data)
             except orjson.JSONDecodeError as exc:
                 raise ImportSourceError(
                     f"{_line_ref(self.name, interaction, event.first_line, event.last_line)}: expected "
-                    f"JSON or [DONE] in the data of SSE event {event.event or '(unnamed)'!r}, "
+                    f"JSON or [DONE] in the data of SSE event {name or '(unnamed)'!r}, "
                     f"found {_clip(event.data)} ({exc})"
                 ) from None
-            frame = SseEvent(event=event.event, data=self._scrub(data))
-            self.entries.append(EmitInbound(label=event.event, frame=frame.model_dump(mode="json")))
+            frame = SseEvent(event=name, data=self._scrub(data))
+            self.entries.append(EmitInbound(label=name, frame=frame.model_dump(mode="json")))
         if parsed.comments:
             self.warnings.append(f"{where}: skipped {parsed.comments} SSE comment line(s)")
         for field, count in parsed.ignored_fields:
@@ -378,8 +428,9 @@ class _Builder:
                     f"{self.name}:{number}: expected one JSON data payload or [DONE] per line, "
                     f"found {_clip(line)} ({exc})"
                 ) from None
+            data = self._scrub(data)
             event = data["type"] if isinstance(data, dict) and isinstance(data.get("type"), str) else None
-            frame = SseEvent(event=event, data=self._scrub(data))
+            frame = SseEvent(event=event, data=data)
             self.entries.append(EmitInbound(label=event, frame=frame.model_dump(mode="json")))
 
 
@@ -404,7 +455,7 @@ def _cassette_protocol(cassette: Cassette, *, name: str, given: str | None) -> s
             raise ImportSourceError(f"{name}: --protocol {given} contradicts the recorded URLs, which are {detected}")
         return given
     if detected is None:
-        urls = sorted({i.request.uri for i in cassette.interactions})
+        urls = sorted({scrub(i.request.uri) for i in cassette.interactions})
         shown = ", ".join(urls[:3]) if urls else "no interactions"
         raise ImportSourceError(
             f"{name}: cannot tell the protocol from the recorded URLs ({shown}); pass --protocol "
@@ -463,5 +514,8 @@ def _line_ref(name: str, interaction: int | None, first: int, last: int) -> str:
 
 
 def _clip(text: str, limit: int = 120) -> str:
-    shown = text if len(text) <= limit else text[: limit - 1] + "…"
+    """``text`` for an error message: secrets redacted first (a cut secret would not be found),
+    then cut to ``limit`` characters."""
+    shown = scrub(text)
+    shown = shown if len(shown) <= limit else shown[: limit - 1] + "…"
     return repr(shown)

@@ -9,9 +9,10 @@ The HTTP recording transport, the recording proxy and ``harness record exec`` al
   (recording is the one place that reads real time; replay never does);
 * writes are serialised by a lock, so two threads (a runtime's stdin and stdout) share one file
   in the order things happened;
-* the file is written next to its target and renamed into place on :meth:`close`; then it is
+* the file is written by :mod:`harness.files` (an unnamed temporary file where the system has
+  them, so a killed recorder leaves nothing) and moved into place on :meth:`close`; then it is
   scanned, and removed with a :class:`~harness.record.redact.SecretLeak` if a known secret shape
-  survived. An existing file is refused unless ``force``.
+  survived. An existing file (a dangling symlink too) is refused unless ``force``.
 """
 
 from __future__ import annotations

@@ -6,12 +6,17 @@ Four layers, all on by default (``docs/your-code.md`` lists every kind):
    (:data:`REQUEST_HEADER_ALLOWLIST`, :data:`RESPONSE_HEADER_ALLOWLIST`, plus a project's own
    additions). Credentials (``authorization``, ``x-api-key``, ``api-key``, ``cookie``,
    ``set-cookie``, ``proxy-authorization``, ...) are never on it.
-2. **Names that mean a secret**: the value of a query parameter or JSON field whose name is one of
-   :data:`SECRET_NAMES` (``api_key``, ``apiKey``, ``client_secret``, ``password``, ``key`` in a
-   query string, ...) becomes ``<redacted:secret>`` whatever it looks like.
+2. **Names that mean a secret**: the value of a query parameter, JSON field or kept header whose
+   name is one of :data:`SECRET_NAMES` or ends in one of :data:`SECRET_NAME_SUFFIXES`
+   (``api_key``, ``apiKey``, ``client_secret``, ``password``, ``azure_openai_api_key``, ...; in a
+   query string also :data:`SECRET_QUERY_NAMES` such as ``key``, ``token``, ``sig``) becomes
+   ``<redacted:secret>`` whatever it looks like. Inside any string the same names are recognised
+   where they are assigned a value (``api_key=...``, ``"password": "..."``, ``api-key: ...``,
+   ``?key=...`` in a URL, ``; key=...`` in a header parameter): only the value is replaced.
 3. **Known key shapes** anywhere in any string (:data:`SECRET_SHAPES`: Anthropic, OpenAI, AWS,
-   GitHub, Google, Slack keys, bearer tokens, JWTs, private-key blocks) become
-   ``<redacted:KIND>``; only the match is replaced, the rest of the string survives.
+   GitHub, Google, Slack keys, Google OAuth tokens, bearer and Basic credentials, passwords in
+   URLs, JWTs, private-key blocks) become ``<redacted:KIND>``; only the match is replaced, the
+   rest of the string survives.
 4. **A project's own patterns** from ``[tool.harness.redact]`` in ``pyproject.toml``.
 
 Machine paths may be replaced by declared placeholders (``<workspace>``, ``<home>``), longest
@@ -20,11 +25,14 @@ value first, so a recording made in one checkout replays in another.
 The matcher treats ``<redacted:KIND>`` in a recorded frame as "any value of that kind"
 (:func:`redacted_pattern`), so a recording whose prompt contained a key still replays against the
 real input. After a recording is written, :func:`check_written` scans the file and removes it if
-a known shape survived.
+a known shape survived. Error messages quote input only through :func:`scrub` (text) or
+:func:`scrub_json` (a JSON value), which apply the same rules without counting.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 import tomllib
 from collections.abc import Iterable, Mapping
@@ -62,19 +70,31 @@ SECRET_HEADERS: frozenset[str] = frozenset(
 """Headers that carry credentials: never kept, even when a project adds them to its allowlist."""
 
 # The left look-behind keeps ordinary words from matching: without it "risk-assessment-for-the-
-# quarterly-report" would contain "sk-" followed by 20+ key characters. Bearer tokens need 16+
-# characters so that prose such as "Bearer authentication" is left alone; real tokens (API keys,
-# OAuth tokens, JWTs) are far longer.
+# quarterly-report" would contain "sk-" followed by 20+ key characters. An OpenAI-style key needs
+# 16+ characters after "sk-" (19 in all, the shortest keys in use); a run of short lower-case
+# words joined by hyphens ("sk-learn-compatible-estimators") reads as prose and is left alone
+# unless it starts with a key prefix ("sk-proj-", "sk-svcacct-", "sk-admin-"). Bearer tokens need
+# 16+ characters so that prose such as "Bearer authentication" is left alone; real tokens (API
+# keys, OAuth tokens, JWTs) are far longer. A Basic credential counts only when its token is
+# base64 of printable "user:password" text (checked after the match), so "Basic information" is
+# prose. A password in a URL needs "scheme://user:password@"; "https://user@host" keeps its user.
 SECRET_SHAPES: tuple[tuple[str, str], ...] = (
     ("private-key", r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----"),
-    ("anthropic-key", r"(?<![A-Za-z0-9])sk-ant-[A-Za-z0-9_\-]{10,}"),
-    ("openai-key", r"(?<![A-Za-z0-9])sk-[A-Za-z0-9_\-]{20,}"),
+    ("anthropic-key", r"(?<![A-Za-z0-9])x?sk-ant-[A-Za-z0-9_\-]{10,}"),
+    (
+        "openai-key",
+        r"(?<![A-Za-z0-9])sk-(?:(?:proj|svcacct|admin)-[A-Za-z0-9_\-]{16,}"
+        r"|(?![a-z0-9]{1,12}(?:-[a-z0-9]{1,12})+(?![A-Za-z0-9_\-]))[A-Za-z0-9_\-]{16,})",
+    ),
     ("aws-access-key", r"(?<![A-Za-z0-9])(?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16}(?![A-Za-z0-9])"),
     ("github-token", r"(?<![A-Za-z0-9])(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,})"),
     ("google-api-key", r"(?<![A-Za-z0-9])AIza[0-9A-Za-z_\-]{35}"),
+    ("google-oauth-token", r"(?<![A-Za-z0-9])ya29\.[A-Za-z0-9_\-]{20,}"),
     ("slack-token", r"(?<![A-Za-z0-9])xox[abposr]-[A-Za-z0-9\-]{10,}"),
     ("jwt", r"eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}"),
     ("bearer", r"(?<![A-Za-z0-9])(?i:bearer)\s+[A-Za-z0-9\-._~+/]{16,}=*"),
+    ("basic-auth", r"(?<![A-Za-z0-9])(?i:basic)\s+[A-Za-z0-9+/]{8,}={0,2}(?![A-Za-z0-9+/=])"),
+    ("url-credentials", r"(?<=://)[^\s/?#@:\"'<>]*:[^\s/?#@\"'<>]+(?=@)"),
 )
 """``(kind, regex)``: what counts as a secret inside any string, whatever its field is called."""
 
@@ -82,6 +102,10 @@ SECRET_NAMES: frozenset[str] = frozenset(
     {
         "apikey",
         "xapikey",
+        "xgoogapikey",
+        "accesskey",
+        "subscriptionkey",
+        "ocpapimsubscriptionkey",
         "accesstoken",
         "refreshtoken",
         "idtoken",
@@ -97,16 +121,51 @@ SECRET_NAMES: frozenset[str] = frozenset(
         "password",
         "passwd",
         "privatekey",
+        "credential",
+        "credentials",
         "authorization",
         "proxyauthorization",
         "cookie",
         "setcookie",
     }
 )
-"""Field and query-parameter names (lower-cased, ``_`` and ``-`` removed) whose value is a secret."""
+"""Field, header and query-parameter names (lower-cased, ``_`` and ``-`` removed) whose value is a secret."""
 
-SECRET_QUERY_NAMES: frozenset[str] = SECRET_NAMES | {"key", "token", "sig", "signature", "code"}
-"""Query parameters are terser: ``?key=`` (Google), ``?sig=`` (Azure SAS), ``?code=`` (OAuth)."""
+SECRET_NAME_SUFFIXES: tuple[str, ...] = (
+    "apikey",
+    "accesskey",
+    "secretkey",
+    "privatekey",
+    "accesstoken",
+    "refreshtoken",
+    "authtoken",
+    "sessiontoken",
+    "bearertoken",
+    "secret",
+    "password",
+    "passwd",
+)
+"""A name ending in one of these is a secret name too: ``azure_openai_api_key``, ``db_password``,
+``webhook_secret``. (``token`` alone is not: ``max_tokens``, a logprob's ``token`` are not secrets.)"""
+
+SECRET_QUERY_NAMES: frozenset[str] = SECRET_NAMES | {
+    "key",
+    "token",
+    "sig",
+    "signature",
+    "code",
+    "auth",
+    "authkey",
+    "sastoken",
+    "xamzsignature",
+    "xamzcredential",
+    "xamzsecuritytoken",
+    "xgoogsignature",
+    "xgoogcredential",
+}
+"""Query parameters are terser: ``?key=`` (Google), ``?sig=`` (Azure SAS), ``?code=`` (OAuth),
+``?auth=`` (Firebase), ``X-Amz-Signature`` (S3 presigned URLs). The same names count in a header
+parameter (``content-type: application/json; key=...``)."""
 
 SECRET_KIND = "secret"
 """The kind of a value redacted because of its name rather than its shape."""
@@ -116,6 +175,42 @@ _TOKEN = re.compile(r"<redacted(?::([A-Za-z0-9_.\-]+))?>")
 
 def _name_key(name: str) -> str:
     return name.lower().replace("_", "").replace("-", "")
+
+
+# A name assigned a value inside a string: ``api_key=...``, ``"password": "..."``, ``api-key: ...``,
+# ``?key=...`` in a URL, ``; key=...`` in a header, ``--api-key=...``. Any name matches here; the
+# Redactor then decides from the name (and the context) whether the value is a secret. A value
+# stops at white space, quotes, ``&``, ``;``, ``,``, brackets and ``<``, so a ``<redacted:KIND>``
+# marker or a ``<your key>`` placeholder is never taken for one; ``Bearer``/``Basic``/``token``
+# before it belong to it.
+_VALUE_CHARS = r"""[^\s"'<>&;,(){}\[\]\\`|]"""
+_NAMED_VALUE = (
+    r"""(?<![A-Za-z0-9_\-])["']?-{0,2}[A-Za-z][A-Za-z0-9_\-]{0,63}+["']?\s*+[:=]\s*+["']?"""
+    r"(?:(?i:bearer|basic|token)\s+)?(?!=)" + _VALUE_CHARS + "++"
+)
+_NAMED_PARTS = re.compile(
+    r"""(?P<q1>["']?)-{0,2}(?P<name>[A-Za-z][A-Za-z0-9_\-]{0,63})["']?(?P<s1>\s*)(?P<sep>[:=])(?P<s2>\s*)"""
+    r"""(?P<q3>["']?)(?P<value>(?P<scheme>(?i:bearer|basic|token)\s+)?""" + _VALUE_CHARS + "+)"
+)
+_PLACEHOLDER = re.compile(r"[.*xX…]+|(?:[A-Za-z0-9]+[-_])*(?:\.\.\.|…)|\$[A-Za-z_{].*")
+"""A value that only stands for a secret: ``...``, ``xxxx``, ``sk-ant-...``, ``$OPENAI_API_KEY``."""
+_QUERY_CONTEXT = ("?", "&", ";")
+"""A name right after one of these (or after ``"; "``) is a URL query or header parameter."""
+_NAMED = "\x00named"
+"""The internal kind of :data:`_NAMED_VALUE` matches; what they produce is ``secret`` or a shape's kind."""
+
+
+def _basic_credentials(match: str) -> bool:
+    """Whether ``Basic <token>`` holds base64 of printable ``user:password`` text (RFC 7617)."""
+    token = match.split()[-1]
+    if len(token) % 4:
+        return False
+    try:
+        decoded = base64.b64decode(token, validate=True).decode("utf-8")
+    except (binascii.Error, ValueError):
+        return False
+    _, colon, password = decoded.partition(":")
+    return bool(colon and password) and decoded.isprintable()
 
 
 @dataclass(frozen=True)
@@ -216,9 +311,12 @@ class Redactor:
 
     def __post_init__(self) -> None:
         shapes = [*SECRET_SHAPES, *self.config.patterns]
-        # One alternation with a named group per kind: one pass over each string.
+        # One alternation with a named group per kind: one pass over each string. Shapes come
+        # first, so at one position a key shape wins over a name assigned a value.
         self._groups = {f"k{i}": kind for i, (kind, _) in enumerate(shapes)}
-        self._pattern = re.compile("|".join(f"(?P<k{i}>{regex})" for i, (_, regex) in enumerate(shapes)))
+        self._shapes = re.compile("|".join(f"(?P<k{i}>{regex})" for i, (_, regex) in enumerate(shapes)))
+        self._groups["named"] = _NAMED
+        self._pattern = re.compile(f"{self._shapes.pattern}|(?P<named>{_NAMED_VALUE})")
         self._names = SECRET_NAMES | self.config.fields
         self._query_names = SECRET_QUERY_NAMES | self.config.fields
         # Longest machine value first: a workspace inside the home folder wins over <home>.
@@ -242,19 +340,95 @@ class Redactor:
     def _count(self, kind: str) -> None:
         self.counts[kind] = self.counts.get(kind, 0) + 1
 
-    def text(self, value: str) -> str:
-        """``value`` with every known shape replaced by ``<redacted:KIND>`` and paths by placeholders."""
+    def is_secret_name(self, name: str, *, query: bool = False) -> bool:
+        """Whether a field, header (or, with ``query``, query-parameter) name means a secret value."""
+        if not isinstance(name, str):
+            return False
+        key = _name_key(name)
+        return key in (self._query_names if query else self._names) or key.endswith(SECRET_NAME_SUFFIXES)
 
-        def replace(match: re.Match[str]) -> str:
+    def _spans(self, text: str, pattern: re.Pattern[str] | None = None) -> list[tuple[int, int, str]]:
+        """``(start, end, kind)`` of every part of ``text`` to replace, left to right, not overlapping."""
+        pattern = pattern or self._pattern
+        spans: list[tuple[int, int, str]] = []
+        position = 0
+        while position <= len(text):
+            match = pattern.search(text, position)
+            if match is None:
+                break
             kind = self._groups[match.lastgroup or ""]
-            self._count(kind)
-            return f"<redacted:{kind}>"
+            span: tuple[int, int, str] | None = (match.start(), match.end(), kind)
+            if kind == _NAMED:
+                span = self._named(match)
+            elif kind == "basic-auth" and not _basic_credentials(match.group(0)):
+                span = None
+            if span is None or span[0] == span[1]:
+                # Not a secret after all: look again one character further, so a shape inside
+                # (a key in the value of an ordinary name, say) is still found.
+                position = match.start() + 1
+                continue
+            spans.append(span)
+            position = max(match.end(), match.start() + 1)
+        return spans
 
-        value = self._pattern.sub(replace, value)
+    def _named(self, match: re.Match[str]) -> tuple[int, int, str] | None:
+        """The value's span and kind when ``match`` (of :data:`_NAMED_VALUE`) assigns a secret name."""
+        parts = _NAMED_PARTS.match(match.group(0))
+        if parts is None:
+            return None
+        start, end = match.start(), match.end()
+        text = match.string
+        spaced = bool(parts["s1"] or parts["s2"])
+        quoted = bool(parts["q3"])
+        in_query = (
+            parts["sep"] == "="
+            and not parts["q1"]
+            and not spaced
+            and (text[start - 1 : start] in _QUERY_CONTEXT or text[max(0, start - 2) : start] == "; ")
+        )
+        if not self.is_secret_name(parts["name"], query=in_query):
+            return None
+        if not quoted and text[end : end + 1] in ("(", "["):
+            return None  # code: a call or an index, not a literal value
+        if parts["sep"] == "=" and spaced and not quoted:
+            return None  # code: `password = read_password()`
+        token = parts["value"][len(parts["scheme"] or "") :]
+        if _PLACEHOLDER.fullmatch(token):
+            return None  # documentation: `ANTHROPIC_API_KEY=sk-ant-...`, `api_key=$API_KEY`
+        # `password: required` is prose; `api-key: 3f2a9c...` is a credential.
+        bare = parts["sep"] == ":" and not quoted and not parts["scheme"]
+        if bare and (len(token) < 8 or not any(character.isdigit() for character in token)):
+            return None
+        value_start = start + parts.start("value")
+        inner = self._spans(text[value_start:end], self._shapes)
+        return value_start, end, inner[0][2] if inner else SECRET_KIND
+
+    def _rewrite(self, value: str, *, count: bool) -> str:
+        spans = self._spans(value) if value else []
+        if spans:
+            pieces: list[str] = []
+            position = 0
+            for start, end, kind in spans:
+                pieces.append(value[position:start])
+                pieces.append(f"<redacted:{kind}>")
+                position = end
+                if count:
+                    self._count(kind)
+            pieces.append(value[position:])
+            value = "".join(pieces)
         for machine, placeholder in self._paths:
             if machine in value:
                 value = value.replace(machine, placeholder)
         return value
+
+    def text(self, value: str) -> str:
+        """``value`` with every known shape, and every value assigned to a secret name, replaced by
+        ``<redacted:KIND>``; machine paths replaced by placeholders."""
+        return self._rewrite(value, count=True)
+
+    def scrub(self, value: str) -> str:
+        """:meth:`text` without counting: for text quoted in an error message or a warning."""
+        return self._rewrite(value, count=False)
 
     def secret_value(self, value: Any) -> Any:
         """A value kept under a secret name: strings and numbers become ``<redacted:secret>``."""
@@ -272,7 +446,7 @@ class Redactor:
             return self.text(value)
         if isinstance(value, dict):
             return {
-                key: self.secret_value(item) if _name_key(key) in self._names else self.json(item)
+                key: self.secret_value(item) if self.is_secret_name(key) else self.json(item)
                 for key, item in value.items()
             }
         if isinstance(value, list):
@@ -290,19 +464,19 @@ class Redactor:
         for name, value in headers:
             key = name.lower()
             if key in allow and key not in kept:
-                kept[key] = self.text(value)
+                kept[key] = self.secret_value(value) if self.is_secret_name(key) else self.text(value)
         return dict(sorted(kept.items()))
 
     def query(self, pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
         """Query parameters sorted by name; secret-named values replaced, the rest scrubbed."""
         out: dict[str, str] = {}
         for name, value in sorted(pairs):
-            out[name] = self.secret_value(value) if _name_key(name) in self._query_names else self.text(value)
+            out[name] = self.secret_value(value) if self.is_secret_name(name, query=True) else self.text(value)
         return out
 
     def find(self, text: str) -> list[tuple[int, str]]:
-        """``(offset, kind)`` of every known shape left in ``text`` (the value is never returned)."""
-        return [(m.start(), self._groups[m.lastgroup or ""]) for m in self._pattern.finditer(text)]
+        """``(offset, kind)`` of everything :meth:`text` would replace in ``text`` (never the value)."""
+        return [(start, kind) for start, _, kind in self._spans(text)]
 
 
 def redacted_pattern(expected: str, patterns: Iterable[tuple[str, str]] = ()) -> re.Pattern[str] | None:
@@ -369,12 +543,18 @@ def check_written(path: Path, redactor: Redactor | None = None) -> None:
         raise SecretLeak(path, findings)
 
 
-_SHAPES = re.compile("|".join(f"(?:{regex})" for _, regex in SECRET_SHAPES))
+_SCRUBBER = Redactor()
 
 
 def scrub(text: str) -> str:
-    """``text`` with every known secret shape replaced by ``<redacted>``: for error messages."""
-    return _SHAPES.sub(REDACTED, text)
+    """``text`` as :meth:`Redactor.text` would write it (``<redacted:KIND>`` markers), without
+    counting: every error message and warning that quotes input quotes it through this."""
+    return _SCRUBBER.scrub(text)
+
+
+def scrub_json(value: Any) -> Any:
+    """A JSON value as :meth:`Redactor.json` would write it: for error messages that show one."""
+    return Redactor().json(value)
 
 
 # -- one-shot helpers: (clean value, count) -----------------------------------------------------------

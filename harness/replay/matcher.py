@@ -100,12 +100,14 @@ MISSING: Any = type("Missing", (), {"__repr__": lambda self: "<missing>"})()
 
 def short_json(value: Any, limit: int = 200) -> str:
     """A JSON value for an error message: sorted keys, cut with "…" past ``limit`` characters;
-    :data:`MISSING` (and anything that is not JSON) shows as its ``repr``. Values shaped like
-    secrets never reach an error message (:func:`harness.record.redact.scrub`)."""
-    from harness.record.redact import scrub
+    :data:`MISSING` (and anything that is not JSON) shows as its ``repr``. Secrets never reach an
+    error message: the value is redacted as a recording would write it
+    (:func:`harness.record.redact.scrub_json`: secret-named fields, key shapes inside strings),
+    then the quoted text once more (:func:`harness.record.redact.scrub`), before it is cut."""
+    from harness.record.redact import scrub, scrub_json
 
     try:
-        text = orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+        text = orjson.dumps(scrub_json(value), option=orjson.OPT_SORT_KEYS).decode()
     except TypeError:
         text = repr(value)
     text = scrub(text)

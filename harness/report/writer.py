@@ -8,8 +8,10 @@ Layout of ``report_dir``::
     harness.duckdb             the analysis database (harness.analysis.build_database)
     summary.md                 rendered from queries on harness.duckdb (render_summary)
 
-Every file is written through a temporary file and a rename, and every byte is a function of the
-inputs: running the same scenarios twice gives identical files.
+Every file is written atomically by :mod:`harness.files` (a temporary file, then a rename; the
+user's umask; a one-line :class:`~harness.errors.OutputError` when the directory cannot be
+written), and every byte is a function of the inputs: running the same scenarios twice gives
+identical files.
 """
 
 from __future__ import annotations
@@ -27,11 +29,11 @@ import orjson
 from harness.analysis import DatabaseSummary, build_database
 from harness.core.events import StoredEvent
 from harness.errors import UsageError
+from harness.files import make_dirs, remove, write_atomic
 from harness.report.summary import render_summary
 from harness.scenario.recorded import RecordedTest
 from harness.scenario.runner import ScenarioResult
 from harness.transcript import Transcript
-from harness.transcript.io import write_atomic
 
 DATABASE_NAME = "harness.duckdb"
 SUMMARY_NAME = "summary.md"
@@ -95,14 +97,14 @@ def _json_lines(events: Sequence[dict[str, Any]]) -> bytes:
 
 def _replace_logs(directory: Path, logs: dict[str, bytes]) -> list[Path]:
     """Write ``logs`` (file name -> bytes) into ``directory`` and remove every other ``*.ndjson``."""
-    directory.mkdir(parents=True, exist_ok=True)
+    make_dirs(directory)
     written = []
     for name, content in logs.items():
         write_atomic(directory / name, content, force=True)
         written.append(directory / name)
     for stale in sorted(directory.glob("*.ndjson")):
         if stale.name not in logs:
-            stale.unlink()
+            remove(stale)
     return written
 
 
@@ -126,7 +128,7 @@ def write_reports(
     """
     report_dir = Path(report_dir)
     events_dir = report_dir / EVENTS_DIR
-    events_dir.mkdir(parents=True, exist_ok=True)
+    make_dirs(events_dir)
     written: dict[str, str] = {}
     logs: list[Path] = []
     for scenario_name, execution in (item for result in results for item in result.executions()):
@@ -142,7 +144,7 @@ def write_reports(
         logs.append(path)
     for stale in sorted(events_dir.glob("*.ndjson")):
         if stale.name not in written:
-            stale.unlink()
+            remove(stale)
     test_events_dir = report_dir / TEST_EVENTS_DIR
     if tests or test_events_dir.is_dir():
         names = recorded_log_names(tests)

@@ -1,25 +1,71 @@
 """Scenario files: which transcript to replay, what to do, and what must come out.
 
 A scenario is YAML (``.yaml``/``.yml``) or TOML (``.toml``), validated by :class:`Scenario`.
-Paths inside it are relative to the scenario file. See ``docs/scenarios.md``.
+Paths inside it are relative to the scenario file. See ``docs/scenarios.md``; its section "Limits
+and refusals" says what a scenario file may not do (see :mod:`harness.scenario.files` for the
+reader's limits, :func:`allowed_transcript_roots` for where a transcript may live).
 """
 
 from __future__ import annotations
 
-import tomllib
-from pathlib import Path
+import os
+import stat
+from collections.abc import Iterator, Sequence
+from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Annotated, Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+import orjson
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from harness.core.commands import RuntimeCommandType
 from harness.errors import ScenarioError, UsageError
 from harness.replay.matcher import parse_json_path
-from harness.transcript.io import format_validation_error
+from harness.scenario.files import file_kind, load_declaration
 
 RunStatus = Literal["completed", "failed", "interrupted", "cancelled"]
 SCENARIO_SUFFIXES = (".yaml", ".yml", ".toml")
+
+#: Directories (``os.pathsep``-separated) where transcripts named by scenario files may also live.
+TRANSCRIPT_ROOTS_ENV = "HARNESS_TRANSCRIPT_ROOTS"
+#: Files or directories whose presence marks a project root (the nearest one above a scenario file).
+PROJECT_MARKERS = ("pyproject.toml", "setup.cfg", "setup.py", "pytest.ini", "tox.ini", ".git", ".hg")
+#: The validation context of a scenario read from a file: its names become file names.
+FROM_FILE: dict[str, bool] = {"scenario_file": True}
+#: At most this many validation problems are listed; the rest are counted.
+MAX_LISTED_PROBLEMS = 20
+#: A value shown in an error message is cut after this many characters.
+PREVIEW_CHARS = 120
+
+
+def _from_file(info: ValidationInfo) -> bool:
+    return isinstance(info.context, dict) and bool(info.context.get("scenario_file"))
+
+
+def check_file_name(value: str, *, what: str) -> str:
+    """Refuse a name that becomes one file name (a scenario ``name``, a variant key) but is empty,
+    ``.``/``..``, or holds a path separator or a control character."""
+    if value in ("", ".", ".."):
+        raise ValueError(f"{what} {value!r} cannot name a file; use letters, digits, '.', '-', '_'")
+    bad = next((c for c in value if c in "/\\" or ord(c) < 0x20 or c == "\x7f"), None)
+    if bad is not None:
+        raise ValueError(
+            f"{what} {value!r} contains {bad!r}; it names a golden file, so path separators and "
+            "control characters are refused"
+        )
+    return value
+
+
+def check_relative_file(value: str, *, what: str) -> str:
+    """Refuse a path that must stay inside a directory (``expect.golden``) but is absolute, has a
+    ``..`` part, a backslash or a control character; ``/`` separates subdirectories."""
+    if not value or PurePosixPath(value).is_absolute() or PureWindowsPath(value).drive:
+        raise ValueError(f"{what} {value!r} must be a relative path inside the goldens directory")
+    if ".." in PurePosixPath(value).parts:
+        raise ValueError(f"{what} {value!r} has a '..' part; it must stay inside the goldens directory")
+    bad = next((c for c in value if c == "\\" or ord(c) < 0x20 or c == "\x7f"), None)
+    if bad is not None:
+        raise ValueError(f"{what} {value!r} contains {bad!r}; use '/' between subdirectories")
+    return value
 
 
 class _Model(BaseModel):
@@ -125,6 +171,13 @@ class Expectations(_Model):
     #: run id -> text the run's final assistant message must contain.
     assistant_text: dict[str, str] = Field(default_factory=dict)
 
+    @field_validator("golden")
+    @classmethod
+    def _golden_stays_inside(cls, value: str | bool) -> str | bool:
+        if isinstance(value, str):
+            check_relative_file(value, what="golden file")
+        return value
+
 
 class Scenario(_Model):
     """One scenario file."""
@@ -146,6 +199,23 @@ class Scenario(_Model):
     # Where the file was loaded from; not part of the format.
     source: str | None = Field(default=None, exclude=True)
 
+    # Scenario files only (validation context FROM_FILE): a scenario implied by a bare transcript
+    # takes its name from the recording's header, which may hold a '/', and has no golden.
+    @field_validator("name")
+    @classmethod
+    def _name_is_a_file_name(cls, value: str, info: ValidationInfo) -> str:
+        if _from_file(info):
+            check_file_name(value, what="scenario name")
+        return value
+
+    @field_validator("variants")
+    @classmethod
+    def _variant_names_are_file_names(cls, value: dict[str, Variant], info: ValidationInfo) -> dict[str, Variant]:
+        if _from_file(info):
+            for name in value:
+                check_file_name(name, what="variant name")
+        return value
+
     @model_validator(mode="after")
     def _transcript_or_variants(self) -> Scenario:
         if (self.transcript is None) == (not self.variants):
@@ -157,10 +227,22 @@ class Scenario(_Model):
         return self
 
     def transcript_path(self) -> Path:
+        """The transcript, relative to the scenario file; refused when it exists but is not a
+        regular file (a directory, FIFO or device would hang or crash the reader)."""
         if self.transcript is None:
             raise ScenarioError("a scenario with variants has one transcript per variant", path=self.source)
         base = Path(self.source).parent if self.source else Path.cwd()
-        return base / self.transcript
+        path = base / self.transcript
+        try:
+            mode = os.stat(path).st_mode
+        except (OSError, ValueError):
+            return path  # missing, unreadable or unnameable: the transcript reader says so
+        if not stat.S_ISREG(mode):
+            raise ScenarioError(
+                f"$.transcript: {path} is {file_kind(mode)}, not a transcript file; name a regular .ndjson file",
+                path=self.source,
+            )
+        return path
 
     def for_variant(self, variant: str) -> Scenario:
         """The plain scenario that replays one variant: shared commands, tools and expectations."""
@@ -189,32 +271,131 @@ class Scenario(_Model):
         return str(self.expect.golden)
 
 
-def load_scenario(path: Path | str) -> Scenario:
-    """Read and validate one scenario file; errors name the file and the field."""
+def load_scenario(path: Path | str, *, transcript_roots: Sequence[Path | str] = ()) -> Scenario:
+    """Read and validate one scenario file; errors name the file and the field.
+
+    The file is read within the limits of :mod:`harness.scenario.files`. Its transcripts must
+    resolve inside one of :func:`allowed_transcript_roots` (``transcript_roots`` given here add to them).
+    """
     source = Path(path)
-    try:
-        text = source.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ScenarioError("no such scenario file", path=source) from None
-    try:
-        if source.suffix == ".toml":
-            raw: Any = tomllib.loads(text)
-        elif source.suffix in (".yaml", ".yml"):
-            raw = yaml.safe_load(text)
-        else:
-            raise ScenarioError(
-                f"unknown scenario suffix {source.suffix!r}; use one of {SCENARIO_SUFFIXES}", path=source
-            )
-    except (yaml.YAMLError, tomllib.TOMLDecodeError) as exc:
-        raise ScenarioError(f"not valid {source.suffix[1:].upper()}: {exc}", path=source) from None
+    if source.suffix not in SCENARIO_SUFFIXES:
+        raise ScenarioError(f"unknown scenario suffix {source.suffix!r}; use one of {SCENARIO_SUFFIXES}", path=source)
+    raw = load_declaration(source, what="scenario file", error=ScenarioError)
     if not isinstance(raw, dict):
         raise ScenarioError(f"expected a mapping at the top level, found {type(raw).__name__}", path=source)
     raw.setdefault("name", source.stem)
     try:
-        scenario = Scenario.model_validate({**raw, "source": str(source)})
+        scenario = Scenario.model_validate({**raw, "source": str(source)}, context=FROM_FILE)
     except ValidationError as exc:
-        raise ScenarioError(format_validation_error(exc), path=source) from None
+        raise ScenarioError(format_problems(exc), path=source) from None
+    check_transcripts_inside(scenario, source, extra_roots=transcript_roots)
     return scenario
+
+
+def _project_root(directory: Path) -> Path:
+    """The nearest directory at or above ``directory`` holding a :data:`PROJECT_MARKERS` entry;
+    ``directory`` itself when there is none."""
+    for folder in (directory, *directory.parents):
+        if any((folder / marker).exists() for marker in PROJECT_MARKERS):
+            return folder
+    return directory
+
+
+def allowed_transcript_roots(source: Path, extra: Sequence[Path | str] = ()) -> list[Path]:
+    """Where a transcript named by the scenario file ``source`` may live, resolved.
+
+    The scenario file's project (the nearest directory above it holding ``pyproject.toml``,
+    ``setup.cfg``, ``setup.py``, ``pytest.ini``, ``tox.ini``, ``.git`` or ``.hg``; its own
+    directory when there is none), the current working directory, ``extra`` (``harness run``
+    passes its ``--transcripts-dir``) and every directory in the ``HARNESS_TRANSCRIPT_ROOTS``
+    environment variable (``os.pathsep``-separated).
+    """
+    listed = [p for p in os.environ.get(TRANSCRIPT_ROOTS_ENV, "").split(os.pathsep) if p.strip()]
+    roots = [_project_root(source.resolve().parent), Path.cwd().resolve()]
+    roots.extend(Path(p).expanduser().resolve() for p in (*extra, *listed))
+    return roots
+
+
+def check_transcripts_inside(scenario: Scenario, source: Path, *, extra_roots: Sequence[Path | str] = ()) -> None:
+    """Refuse a scenario file whose transcript resolves (symlinks followed) outside every
+    :func:`allowed_transcript_roots` entry: a scenario file must not make the harness read, and put in
+    reports, a file from elsewhere on the machine unless the user said so."""
+    named = [("$.transcript", scenario.transcript)] if scenario.transcript is not None else []
+    named += [(f"$.variants.{key}.transcript", variant.transcript) for key, variant in scenario.variants.items()]
+    if not named:
+        return
+    roots = allowed_transcript_roots(source, extra_roots)
+    for field, value in named:
+        if "\x00" in value:
+            raise ScenarioError(f"{field}: the path contains a NUL character", path=source)
+        resolved = (source.parent / value).resolve()
+        if not any(resolved.is_relative_to(root) for root in roots):
+            raise ScenarioError(
+                f"{field}: transcript {value!r} resolves to {resolved}, outside the project ({roots[0]}) and the "
+                f"working directory; to allow it, pass its directory to `harness run --transcripts-dir` or list it "
+                f"in the {TRANSCRIPT_ROOTS_ENV} environment variable",
+                path=source,
+            )
+
+
+def format_problems(error: ValidationError) -> str:
+    """One ``$.json.path: what is wrong (found VALUE)`` per problem, at most
+    :data:`MAX_LISTED_PROBLEMS` of them, each value cut to :data:`PREVIEW_CHARS` characters.
+
+    The values are rendered here, lazily, never by pydantic: a value standing for millions of
+    nodes costs no more than its first characters.
+    """
+    problems = error.errors(include_url=False)
+    parts = []
+    for problem in problems[:MAX_LISTED_PROBLEMS]:
+        path = "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in problem["loc"])
+        found = problem.get("input")
+        message = problem["msg"].removeprefix("Value error, ")
+        if problem["type"] == "value_error" and isinstance(found, (dict, list)):
+            parts.append(f"{path}: {message}")  # the message names the element; the whole value is noise
+            continue
+        found_text = preview(found) if found is not None and problem["type"] != "missing" else "nothing"
+        parts.append(f"{path}: {message} (found {found_text})")
+    if len(problems) > MAX_LISTED_PROBLEMS:
+        parts.append(f"and {len(problems) - MAX_LISTED_PROBLEMS} more problems")
+    return "; ".join(parts)
+
+
+def preview(value: Any, limit: int = PREVIEW_CHARS) -> str:
+    """Compact JSON of ``value`` cut after ``limit`` characters, rendering no more than that."""
+    text = ""
+    for chunk in _json_chunks(value, limit):
+        text += chunk
+        if len(text) > limit:
+            return text[:limit]
+    return text
+
+
+def _json_chunks(value: Any, limit: int) -> Iterator[str]:
+    if isinstance(value, dict):
+        yield "{"
+        for number, (key, item) in enumerate(value.items()):
+            yield ("," if number else "") + _scalar_json(key if isinstance(key, str) else str(key), limit) + ":"
+            yield from _json_chunks(item, limit)
+        yield "}"
+    elif isinstance(value, (list, tuple, set, frozenset)):
+        yield "["
+        for number, item in enumerate(value):
+            if number:
+                yield ","
+            yield from _json_chunks(item, limit)
+        yield "]"
+    else:
+        yield _scalar_json(value, limit)
+
+
+def _scalar_json(value: Any, limit: int) -> str:
+    if isinstance(value, str):
+        value = value[: limit + 1]
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        return orjson.dumps(repr(value)[: limit + 1]).decode()
 
 
 def discover_scenarios(paths: list[Path]) -> list[Path]:

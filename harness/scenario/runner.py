@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from harness.adapters import get_adapter, get_runtime_adapter, is_runtime_protocol
-from harness.adapters.base import AssistantMessage, ContentItem, ProviderAdapter, RequestTemplate
+from harness.adapters.base import AssistantMessage, ContentItem, FrameShapeError, ProviderAdapter, RequestTemplate
 from harness.core.commands import MessageDispatch, ThreadCreate
 from harness.core.events import StoredEvent
 from harness.core.ids import IdAllocator
@@ -26,8 +26,17 @@ from harness.core.runtime import RuntimeOrchestrator
 from harness.core.sqlite_store import SqliteEventStore
 from harness.core.store import EventStore
 from harness.core.tools import Outcome, ScenarioTools, ToolSpec
-from harness.errors import GoldenMismatch, GoldenMissing, ReplayError, ScenarioError, UsageError
+from harness.errors import (
+    GoldenError,
+    GoldenMismatch,
+    GoldenMissing,
+    ReplayError,
+    ScenarioError,
+    TranscriptError,
+    UsageError,
+)
 from harness.golden import check_golden, dump_golden, normalize_events
+from harness.golden.files import golden_path_inside
 from harness.replay import FrameMatcher, LogicalClock, ReplayDriver
 from harness.replay.driver import ReplayLink
 from harness.replay.matcher import first_difference, short_json
@@ -164,9 +173,17 @@ def scenario_for_transcript(transcript: Transcript, *, path: str | None = None) 
     if first is not None:
         try:
             template, user = get_adapter(transcript.protocol).split_request(first.frame)
+        except FrameShapeError as exc:
+            # A recorded request the adapter cannot read: name its line and the JSON path inside it.
+            line = transcript.line_of(transcript.entries.index(first))
+            raise TranscriptError(
+                f"the first recorded request: {exc}", path=path or transcript.path, line=line
+            ) from None
         except ValueError as exc:
+            line = transcript.line_of(transcript.entries.index(first))
             raise ScenarioError(
-                f"{exc}; write a scenario file that sets up the conversation", path=path or transcript.path
+                f"{exc} (line {line}); write a scenario file that sets up the conversation",
+                path=path or transcript.path,
             ) from None
         request = RequestSpec(
             method=template.method,
@@ -481,6 +498,7 @@ def run_scenario(
         return _run_variants(
             scenario, goldens_dir=goldens_dir, update_goldens=update_goldens, seed=seed, update_failed=update_failed
         )
+    golden_path = golden_path_for(scenario, goldens_dir)
     execution = execute(scenario, seed=seed)
     result = ScenarioResult(execution=execution)
     if execution.driver.failure is not None:
@@ -491,9 +509,8 @@ def run_scenario(
             where = f"event {violation.sequence}" if violation.sequence is not None else "end of log"
             result.failures.append(Failure("invariant", f"[{violation.rule}] {where}: {violation.message}"))
     result.failures.extend(_check_expectations(execution))
-    name = scenario.golden_name()
-    if name is not None:
-        result.golden_path = goldens_dir / name
+    if golden_path is not None:
+        result.golden_path = golden_path
         if update_goldens and execution.driver.failure is not None and not update_failed:
             # The scenario already fails on its replay failure; comparing would only repeat it.
             result.golden_skipped = "the replay failed, so the event log is not one to keep"
@@ -504,7 +521,39 @@ def run_scenario(
             result.failures.append(Failure("golden_missing", str(exc)))
         except GoldenMismatch as exc:
             result.failures.append(Failure("golden", str(exc) + _origin_note(execution, exc), exc.diff))
+        except GoldenError as exc:  # a golden that cannot be read: this scenario fails, the run goes on
+            result.failures.append(Failure("golden", str(exc)))
     return result
+
+
+def golden_path_for(scenario: Scenario, goldens_dir: Path, *, field: str | None = None) -> Path | None:
+    """Where the scenario's golden lives (``None`` without one), refused with a
+    :class:`ScenarioError` naming the scenario file and ``field`` (default: ``$.expect.golden``
+    when it is a string, else ``$.name``) when it would lie outside ``goldens_dir``, symlinks
+    resolved (see :func:`~harness.golden.files.golden_path_inside`)."""
+    name = scenario.golden_name()
+    if name is None:
+        return None
+    path = golden_path_inside(goldens_dir, name)
+    if path is None:
+        field = field or ("$.expect.golden" if isinstance(scenario.expect.golden, str) else "$.name")
+        raise ScenarioError(
+            f"{field}: the golden file {name!r} would lie outside the goldens directory {goldens_dir} "
+            "(symlinks followed); goldens are read and written only inside it",
+            path=scenario.source or f"scenario {scenario.name!r}",
+        )
+    return path
+
+
+def check_golden_paths(scenario: Scenario, goldens_dir: Path) -> None:
+    """Refuse, before anything runs, a scenario whose golden (or a variant's) lies outside
+    ``goldens_dir``; see :func:`golden_path_for`."""
+    if not scenario.variants:
+        golden_path_for(scenario, goldens_dir)
+        return
+    field = "$.expect.golden" if isinstance(scenario.expect.golden, str) else "$.name and $.variants"
+    for name in scenario.variants:
+        golden_path_for(scenario.for_variant(name), goldens_dir, field=field)
 
 
 def replay_transcript(path: Path | str) -> Execution:
@@ -593,6 +642,7 @@ def parity_view(execution: Execution) -> dict[str, Any]:
 def _run_variants(
     scenario: Scenario, *, goldens_dir: Path, update_goldens: bool, seed: int | None, update_failed: bool
 ) -> ScenarioResult:
+    check_golden_paths(scenario, goldens_dir)
     results = {
         name: run_scenario(
             scenario.for_variant(name),

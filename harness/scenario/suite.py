@@ -9,7 +9,7 @@ from pathlib import Path
 from harness.errors import UsageError
 from harness.golden import TEST_OWNER, golden_owner, unused_goldens
 from harness.scenario.model import discover_scenarios, load_scenario
-from harness.scenario.runner import ScenarioResult, run_scenario
+from harness.scenario.runner import ScenarioResult, check_golden_paths, run_scenario
 from harness.transcript import Transcript, read_transcript
 
 DEFAULT_SCENARIOS = Path("scenarios")
@@ -60,12 +60,17 @@ def run_suite(
 
     Unused goldens are reported only when the whole default scenario set ran; with explicit
     paths the run is a subset and "unused" would be meaningless. ``transcripts_dir`` adds every
-    transcript under it to :attr:`SuiteResult.transcripts` (for the DuckDB file), used or not.
+    transcript under it to :attr:`SuiteResult.transcripts` (for the DuckDB file), used or not
+    (regular files only), and is a directory scenario files may name transcripts in even when it
+    lies outside their project (see :func:`~harness.scenario.model.allowed_transcript_roots`).
+    A scenario whose golden would lie outside ``goldens_dir`` is refused before any runs.
     ``update_failed`` also writes the goldens of replays that failed (see :func:`run_scenario`).
     """
     whole_suite = not paths
     files = discover_scenarios([_relative(p) for p in (paths or [DEFAULT_SCENARIOS])])
-    scenarios = [load_scenario(f) for f in files]
+    # A --transcripts-dir the user gave is where transcripts may live too (see load_scenario).
+    roots = [transcripts_dir] if transcripts_dir is not None else []
+    scenarios = [load_scenario(f, transcript_roots=roots) for f in files]
     names: dict[str, str | None] = {}
     for scenario in scenarios:
         if scenario.name in names:
@@ -74,6 +79,7 @@ def run_suite(
                 "names must be unique because they name golden files and reports"
             )
         names[scenario.name] = scenario.source
+        check_golden_paths(scenario, goldens_dir)  # nothing runs, nothing is written, if one would escape
     suite = SuiteResult()
     if on_start:
         on_start(len(scenarios))
@@ -91,6 +97,8 @@ def run_suite(
             seen.setdefault(str(_relative(Path(transcript.path or ""))), transcript)
     if transcripts_dir is not None and transcripts_dir.is_dir():
         for path in sorted(transcripts_dir.rglob("*.ndjson")):
+            if not path.is_file():  # a directory, FIFO or device named *.ndjson is no transcript
+                continue
             key = str(_relative(path))
             if key not in seen:
                 seen[key] = read_transcript(key)

@@ -6,8 +6,9 @@ count them), the first record must be ``transcript_start`` and no other line may
 
 from __future__ import annotations
 
+import json
 import os
-import tempfile
+import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +18,10 @@ import orjson
 from pydantic import ValidationError
 
 from harness.errors import TranscriptError, UnknownProtocolError, UsageError
+from harness.files import AtomicWriter
+from harness.files import write_atomic as write_atomic  # re-exported: the one safe way to write a file
+from harness.limits import INT_MAX, INT_MIN, MAX_DEPTH, MAX_LINE_BYTES, find_instance, too_deep
+from harness.replay.matcher import format_json_path
 from harness.transcript.models import (
     HTTP_FRAME_ADAPTER,
     RECORD_ADAPTER,
@@ -68,24 +73,113 @@ def format_validation_error(error: ValidationError, *, tags: frozenset[str] = fr
             loc = loc[1:]
         path = "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc)
         found = problem.get("input")
-        found_text = orjson.dumps(found, default=repr).decode()[:120] if found is not None else "nothing"
+        try:
+            found_text = orjson.dumps(found, default=repr).decode()[:120] if found is not None else "nothing"
+        except (orjson.JSONEncodeError, TypeError):
+            found_text = f"a {type(found).__name__}"
         parts.append(f"{path}: {problem['msg']} (found {found_text})")
     return "; ".join(parts)
 
 
-def _iter_lines(source: Path | str | IO[bytes] | Iterable[bytes | str]) -> Iterator[tuple[int, bytes]]:
+def open_regular(path: Path | str, *, what: str) -> IO[bytes]:
+    """Open ``path`` for reading only if it is a regular file (never blocks on a FIFO).
+
+    A directory, a device such as ``/dev/zero`` or a FIFO is refused with a :class:`UsageError`
+    naming the path, so no reader hangs or reads forever.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        raise UsageError(f"{path}: no such {what} file") from None
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read the {what} file: {exc.strerror or exc}") from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            kind = "a directory" if stat.S_ISDIR(mode) else "a FIFO" if stat.S_ISFIFO(mode) else "not a regular file"
+            raise UsageError(f"{path}: expected a {what} file, found {kind}")
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _iter_lines(
+    source: Path | str | IO[bytes] | Iterable[bytes | str], name: str | None
+) -> Iterator[tuple[int, bytes]]:
+    """Non-blank lines with their 1-based numbers; a line is never read past the length limit."""
     if isinstance(source, (str, Path)):
-        try:
-            with open(source, "rb") as handle:
-                yield from _iter_lines(handle)
-        except FileNotFoundError:
-            raise UsageError(f"{source}: no such transcript file") from None
+        with open_regular(source, what="transcript") as opened:
+            yield from _iter_lines(opened, name)
         return
-    for number, raw in enumerate(source, start=1):
-        line = raw.encode() if isinstance(raw, str) else raw
-        line = line.strip()
-        if line:
-            yield number, line
+    lines: Iterable[bytes | str]
+    if hasattr(source, "readline"):
+        reader: Any = source
+        lines = iter(lambda: reader.readline(MAX_LINE_BYTES + 1), b"")
+    else:
+        lines = source
+    for number, raw in enumerate(lines, start=1):
+        data = raw.encode() if isinstance(raw, str) else raw
+        if len(data) > MAX_LINE_BYTES:
+            raise TranscriptError(f"line longer than {MAX_LINE_BYTES} bytes", path=name, line=number)
+        data = data.strip()
+        if data:
+            yield number, data
+
+
+class _Found:
+    """Marks where the strict parse met a duplicate key or an out-of-range integer."""
+
+    def __init__(self, problem: str) -> None:
+        self.problem = problem
+
+
+def _strict_int(text: str) -> int | _Found:
+    number = int(text)
+    if INT_MIN <= number <= INT_MAX:
+        return number
+    shown = text if len(text) <= 24 else text[:24] + "..."
+    return _Found(f"integer {shown} ({len(text.lstrip('-'))} digits) does not fit in 64 bits")
+
+
+def _strict_object(pairs: list[tuple[str, Any]]) -> dict[str, Any] | _Found:
+    out: dict[str, Any] = {}
+    for key, item in pairs:
+        if key in out:
+            shown = orjson.dumps(key[:80]).decode()
+            return _Found(f"duplicate key {shown} (a JSON reader keeps only one of its values)")
+        out[key] = item
+    return out
+
+
+def load_json_line(line: bytes) -> Any:
+    """Parse one NDJSON line strictly; raises ``ValueError`` with a JSON path on what JSON lets slip.
+
+    orjson parses; a line that does not serialize back to the same bytes (not compact, escapes
+    written differently, a duplicated key, an integer beyond 64 bits) is parsed again by the
+    standard library with hooks that find duplicate keys and out-of-range integers, which orjson
+    would silently merge or turn into a float. Values nested deeper than :data:`MAX_DEPTH` are
+    refused. Invalid JSON raises ``orjson.JSONDecodeError``.
+    """
+    value = orjson.loads(line)
+    if line.count(b"[") + line.count(b"{") > MAX_DEPTH:  # cheap: fewer brackets cannot nest deeper
+        deep = too_deep(value)
+        if deep is not None:
+            shown = format_json_path(deep) if len(deep) <= 8 else format_json_path(deep[:6]) + "..."
+            raise ValueError(f"{shown}: nested deeper than {MAX_DEPTH} levels")
+    try:
+        same = orjson.dumps(value) == line
+    except orjson.JSONEncodeError:
+        same = False
+    if not same:
+        strict = json.loads(line, object_pairs_hook=_strict_object, parse_int=_strict_int)
+        found = find_instance(strict, _Found)
+        if found is not None:
+            path, marker = found
+            raise ValueError(f"{format_json_path(path)}: {marker.problem}")
+    return value
 
 
 def iter_records(
@@ -95,11 +189,13 @@ def iter_records(
     name = path if path is not None else (str(source) if isinstance(source, (str, Path)) else None)
     first = True
     http = False
-    for number, line in _iter_lines(source):
+    for number, line in _iter_lines(source, name):
         try:
-            raw: Any = orjson.loads(line)
+            raw: Any = load_json_line(line)
         except orjson.JSONDecodeError as exc:
             raise TranscriptError(f"not valid JSON: {exc}", path=name, line=number) from None
+        except ValueError as exc:
+            raise TranscriptError(str(exc), path=name, line=number) from None
         if not isinstance(raw, dict):
             raise TranscriptError(f"expected a JSON object, found {type(raw).__name__}", path=name, line=number)
         try:
@@ -173,28 +269,14 @@ def dump_transcript(header: TranscriptHeader, entries: Iterable[Entry]) -> bytes
     return dump_record(header) + b"".join(dump_record(e) for e in entries)
 
 
-def write_atomic(path: Path | str, data: bytes, *, force: bool = False) -> None:
-    """Write ``data`` to ``path`` through a temporary file and a rename; never clobber unless ``force``."""
-    target = Path(path)
-    if target.exists() and not force:
-        raise UsageError(f"{target} already exists; pass --force to overwrite it")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 class TranscriptWriter:
     """Write a transcript record by record; the file appears whole, atomically, on close.
 
-    Records stream to a temporary file next to ``path``; :meth:`close` renames it into place, and
-    an exception inside the ``with`` block removes it, so a reader never sees half a transcript.
-    An existing ``path`` is an error unless ``force``.
+    Records stream to a temporary file in ``path``'s directory (an unnamed one where the system
+    has them, see :mod:`harness.files`); :meth:`close` moves it into place, and an exception
+    inside the ``with`` block drops it, so a reader never sees half a transcript. An existing
+    ``path`` (a dangling symlink too) is an error unless ``force``; a file system that cannot be
+    written is a one-line :class:`~harness.errors.OutputError`.
 
     >>> with TranscriptWriter(path, header) as writer:  # doctest: +SKIP
     ...     writer.write(EmitInbound(frame={"kind": "sse.done"}))
@@ -202,34 +284,33 @@ class TranscriptWriter:
 
     def __init__(self, path: Path | str, header: TranscriptHeader, *, force: bool = False) -> None:
         self.path = Path(path)
-        if self.path.exists() and not force:
-            raise UsageError(f"{self.path} already exists; pass --force to overwrite it")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
-        self._tmp = Path(tmp)
-        self._handle = os.fdopen(fd, "wb")
-        self._handle.write(dump_record(header))
+        self._out = AtomicWriter(self.path, force=force)
         self.count = 0
+        try:
+            self._out.write(dump_record(header))
+        except BaseException:
+            self._out.abort()
+            raise
 
     def write(self, entry: Entry) -> None:
         """Append one entry."""
-        self._handle.write(dump_record(entry))
+        self._out.write(dump_record(entry))
         self.count += 1
 
     def close(self) -> None:
         """Finish the file and move it into place."""
-        self._handle.close()
-        os.replace(self._tmp, self.path)
+        self._out.commit()
 
     def abort(self) -> None:
         """Drop everything written so far."""
-        self._handle.close()
-        self._tmp.unlink(missing_ok=True)
+        self._out.abort()
 
     def __enter__(self) -> TranscriptWriter:
         return self
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if self._out.closed:
+            return
         if exc_type is None:
             self.close()
         else:

@@ -26,6 +26,10 @@ LINT_RULES: dict[str, str] = {
     "http.response_head.position": "http.response comes right after its request",
     "http.after_done": "nothing but a new request follows data: [DONE] or a body",
     "http.connection_cut": "a runtime_exit inside an exchange is a recorded connection cut; the exchange ends there",
+    "http.request.shape": (
+        "a recorded request is an http.request whose values have their wire types (body an object, the first "
+        "request's messages objects with string texts, ...)"
+    ),
 }
 
 
@@ -62,7 +66,37 @@ def lint_transcript(transcript: Transcript) -> list[LintIssue]:
             )
     if get_protocol(transcript.protocol).transport == "http":
         issues.extend(_lint_http(transcript))
+    else:
+        issues.extend(_lint_runtime(transcript))
     return issues
+
+
+def _lint_runtime(transcript: Transcript) -> list[LintIssue]:
+    """The frame shape rules an agent-runtime adapter reports, checked without a replay."""
+    from harness.adapters import claude_agent_sdk, codex_app_server
+
+    protocol = transcript.protocol
+    if protocol == codex_app_server.PROTOCOL:
+        found = codex_app_server.lint_frames(transcript.entries)
+    elif protocol in (claude_agent_sdk.PROTOCOL, claude_agent_sdk.CLI_PROTOCOL):
+        dialect: claude_agent_sdk.Dialect = "cli" if protocol == claude_agent_sdk.CLI_PROTOCOL else "sdk"
+        found = claude_agent_sdk.lint_frames(transcript.entries, dialect)
+    else:
+        return []
+    return [LintIssue(transcript.line_of(index), rule, message) for index, rule, message in found]
+
+
+def _request_issue(adapter: Any, frame: Any) -> str | None:
+    """What makes a recorded ``http.request`` unreadable, as the replay reads the first one."""
+    from harness.adapters.base import FrameShapeError
+
+    try:
+        adapter.split_request(frame)
+    except FrameShapeError as exc:
+        return str(exc)
+    except ValueError:
+        return None  # not one user turn: a scenario sets the conversation up (not a broken frame)
+    return None
 
 
 def _lint_http(transcript: Transcript) -> list[LintIssue]:
@@ -102,6 +136,10 @@ def _lint_http(transcript: Transcript) -> list[LintIssue]:
         if isinstance(entry, ExpectOutbound):
             if kind != "http.request":
                 issues.append(LintIssue(line, "http.outbound.kind", f"outbound frame of kind {kind!r}"))
+            elif adapter is not None:
+                problem = _request_issue(adapter, entry.frame)
+                if problem is not None:
+                    issues.append(LintIssue(line, "http.request.shape", problem))
             if pending_request is not None:
                 issues.append(
                     LintIssue(

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, StringConstraints, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter
+
+from harness.limits import MAX_AFTER_MS
 
 NonEmpty = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 
@@ -44,7 +46,7 @@ class EmitInbound(_Record):
     type: Literal["emit_inbound"] = "emit_inbound"
     label: str | None = None
     frame: Any
-    after_ms: NonNegativeInt | None = Field(default=None, alias="afterMs")
+    after_ms: Annotated[int, Field(ge=0, le=MAX_AFTER_MS)] | None = Field(default=None, alias="afterMs")
 
 
 class RuntimeExit(_Record):

@@ -532,6 +532,7 @@ RULE_CASES: dict[str, tuple[list[dict[str, Any]], bool]] = {
         False,
     ),
     "anthropic.frame.unexpected": ([*message(text_block(0, "x")), ping()], False),
+    "anthropic.frame.shape": ([message_start(), text_start(0), block_delta(0, type="text_delta", text=7)], True),
 }
 
 # Rules in RULES that never appear as a ProtocolViolation, and why.

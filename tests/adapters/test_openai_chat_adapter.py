@@ -691,6 +691,7 @@ RULE_CASES: dict[str, tuple[list[dict[str, Any]], bool]] = {
         True,
     ),
     "openai.chat.frame.unexpected": ([*stream(text("x")), text("after")], False),
+    "openai.chat.frame.shape": ([role(), chunk({"index": 0, "delta": [{"content": "x"}]}), finish(), done()], True),
 }
 
 # Rules in RULES that never appear as a ProtocolViolation, and why.

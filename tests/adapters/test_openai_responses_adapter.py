@@ -617,6 +617,7 @@ RULE_CASES: dict[str, tuple[list[dict[str, Any]], bool]] = {
         False,
     ),
     "openai.responses.frame.unexpected": ([*response(_TEXT), in_progress()], False),
+    "openai.responses.frame.shape": ([created(), sse("response.output_item.added", output_index=False)], True),
 }
 
 # Rules in RULES that need more than one reader fed from the start, with the test that shows them.

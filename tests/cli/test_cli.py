@@ -275,3 +275,45 @@ def test_replay_accepts_a_scenario_file_for_recordings_that_need_one(
     assert main(["replay", "scenarios/openai/chat/openai_chat_compat_groq_tool_use_failed.yaml", "--json"]) == EXIT_OK
     summary = json.loads(capsys.readouterr().out)
     assert (summary["status"], len(summary["messages"])) == ("completed", 3)
+
+
+BUNDLED_SCENARIOS = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "scenarios").rglob("*.yaml"))
+
+
+@pytest.mark.parametrize("scenario", BUNDLED_SCENARIOS)
+def test_replay_text_mode_prints_every_bundled_scenario(
+    scenario: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Runtime scenarios print messages without a stop reason or tool calls; the printer used to
+    # index them as HTTP responses (KeyError: 'tool_calls').
+    monkeypatch.chdir(ROOT)
+    assert main(["replay", scenario]) in (EXIT_OK, EXIT_FAILED)
+    out = capsys.readouterr().out
+    assert out.splitlines()[0].endswith(("completed", "failed", "interrupted", "cancelled", "stopped"))
+    assert out.rstrip().endswith(" events")
+
+
+def test_error_messages_print_colons_and_brackets_as_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Rich would turn ":end:" into an emoji and "[red]" into a style; a location must print as is.
+    missing = tmp_path / "[red]a:100:end:.ndjson"
+    assert main(["validate", str(missing)]) == EXIT_USAGE
+    assert capsys.readouterr().err == f"error: {missing}: no such transcript file\n"
+
+
+def test_scenario_names_with_markup_print_as_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = ROOT / "scenarios" / "anthropic" / "plain_text.yaml"
+    scenario = tmp_path / "plain.yaml"
+    text = source.read_text().replace("name: plain_text", "name: 'x[bold]y:smile:'")
+    transcript = (source.parent / "../../transcripts").resolve()
+    scenario.write_text(text.replace("../../transcripts", str(transcript)))
+    monkeypatch.setenv("HARNESS_TRANSCRIPT_ROOTS", str(transcript))
+    goldens = tmp_path / "goldens"
+    assert main(["goldens", "update", str(scenario), "--goldens-dir", str(goldens)]) == EXIT_OK
+    status = main(["run", str(scenario), "--goldens-dir", str(goldens), "--report-dir", str(tmp_path / "r")])
+    out = capsys.readouterr().out
+    assert status == EXIT_OK
+    assert "PASS x[bold]y:smile:" in out

@@ -159,6 +159,44 @@ def test_harness_golden_rejects_a_name_outside_the_goldens_directory(project):
     result.stdout.fnmatch_lines(["harness_golden: golden name '../escape' must be a relative path inside *"])
 
 
+def test_harness_golden_reports_a_corrupt_golden_as_a_located_failure(project):
+    golden = project.golden("corrupt")
+    golden.parent.mkdir(parents=True)
+    golden.write_bytes(b'{"scenario": "corrupt"}\nnot json\n')
+    project.pytester.makepyfile(
+        test_golden="""
+        def test_golden(harness_golden):
+            harness_golden.assert_match("corrupt", [{"type": "a"}])
+    """
+    )
+
+    result = project.run()
+
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*harness_golden.assert_match('corrupt'): fixtures/goldens/corrupt.ndjson:2: *"])
+    project.assert_no_traceback(result)
+
+
+def test_harness_golden_rejects_a_symlinked_subdirectory_leading_outside(project):
+    outside = project.root / "elsewhere"
+    outside.mkdir()
+    goldens = project.root / "fixtures" / "goldens"
+    goldens.mkdir(parents=True)
+    (goldens / "linked").symlink_to(outside, target_is_directory=True)
+    project.pytester.makepyfile(
+        test_golden="""
+        def test_golden(harness_golden):
+            harness_golden.assert_match("linked/escape", [{"type": "a"}])
+    """
+    )
+
+    result = project.run("--harness-update-goldens")
+
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["harness_golden: golden name 'linked/escape' must be a relative path inside *"])
+    assert not list(outside.iterdir())
+
+
 # -- harness_golden on a user's own event log (plain mappings) -----------------------------------
 
 APP_TEST = """

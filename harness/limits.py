@@ -1,0 +1,57 @@
+"""Limits at the boundary: what the harness refuses to read, so no input can exhaust it.
+
+Documented in docs/transcripts.md ("Limits"). Every reader of user data (transcripts, event logs
+handed to the golden fixture) checks against these numbers and names the line or JSON path of
+the first value past them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+#: A transcript line longer than this many bytes is refused.
+MAX_LINE_BYTES = 64 * 1024 * 1024
+#: JSON nested deeper than this many levels (the outermost object or array is level 1) is refused.
+MAX_DEPTH = 128
+#: Integers must fit in 64 bits (signed or unsigned); JSON readers turn larger ones into floats.
+INT_MIN, INT_MAX = -(2**63), 2**64 - 1
+#: ``afterMs`` is at most JavaScript's largest safe integer (t3code writes it from a JS number).
+MAX_AFTER_MS = 2**53 - 1
+
+Segment = str | int
+
+
+def too_deep(value: Any, limit: int = MAX_DEPTH) -> tuple[Segment, ...] | None:
+    """The path of the first container of ``value`` nested deeper than ``limit``, or None.
+
+    Iterative, so a value nested thousands of levels deep is measured without recursion.
+    """
+    stack: list[tuple[Any, tuple[Segment, ...]]] = [(value, ())]
+    while stack:
+        node, path = stack.pop()
+        items: Iterable[tuple[Segment, Any]]
+        if isinstance(node, dict):
+            items = node.items()
+        elif isinstance(node, (list, tuple)):
+            items = enumerate(node)
+        else:
+            continue
+        if len(path) >= limit:
+            return path
+        stack.extend((child, (*path, key)) for key, child in items)
+    return None
+
+
+def find_instance(value: Any, target: type) -> tuple[tuple[Segment, ...], Any] | None:
+    """Path and value of the first (in document order) instance of ``target`` inside ``value``."""
+    stack: list[tuple[Any, tuple[Segment, ...]]] = [(value, ())]
+    while stack:
+        node, path = stack.pop()
+        if isinstance(node, target):
+            return path, node
+        if isinstance(node, dict):
+            stack.extend((child, (*path, key)) for key, child in reversed(list(node.items())))
+        elif isinstance(node, list):
+            stack.extend((child, (*path, index)) for index, child in reversed(list(enumerate(node))))
+    return None

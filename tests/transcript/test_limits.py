@@ -1,0 +1,151 @@
+"""Limits at the boundary: what the transcript reader refuses, and that each refusal is located."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import orjson
+import pytest
+
+from harness.cli import main
+from harness.core.event_log import json_event
+from harness.errors import EventLogError, TranscriptError, UsageError
+from harness.limits import MAX_AFTER_MS, MAX_DEPTH
+from harness.transcript import parse_transcript, read_transcript
+from harness.transcript.io import MAX_LINE_BYTES, _iter_lines
+
+HEADER = (
+    b'{"type":"transcript_start","provider":"anthropic","protocol":"anthropic.messages","version":"1","scenario":"s"}'
+)
+
+
+def entry(data: bytes) -> bytes:
+    return b'{"type":"emit_inbound","frame":{"kind":"sse","event":"ping","data":' + data + b"}}"
+
+
+def refused(*lines: bytes) -> str:
+    with pytest.raises(TranscriptError) as raised:
+        parse_transcript(b"\n".join((HEADER, *lines)) + b"\n", path="t.ndjson")
+    return str(raised.value)
+
+
+def test_a_duplicated_key_is_refused_naming_the_line_and_the_object() -> None:
+    message = refused(entry(b'{"type":"ping","type":"message_stop"}'))
+    assert message == 't.ndjson:2: $.frame.data: duplicate key "type" (a JSON reader keeps only one of its values)'
+
+
+def test_a_duplicated_key_in_a_pretty_printed_line_is_refused_too() -> None:
+    message = refused(b'{"type": "emit_inbound", "type": "emit_inbound", "frame": null}')
+    assert message.startswith('t.ndjson:2: $: duplicate key "type"')
+
+
+def test_an_integer_beyond_64_bits_is_refused_instead_of_becoming_a_float() -> None:
+    message = refused(entry(b'{"type":"ping","n":123456789012345678901234567}'))
+    assert message.startswith("t.ndjson:2: $.frame.data.n: integer 123456789012345678901234...")
+    assert "does not fit in 64 bits" in message
+
+
+def test_an_unsigned_64_bit_integer_is_accepted() -> None:
+    transcript = parse_transcript(b"\n".join((HEADER, entry(b'{"type":"ping","n":18446744073709551615}'))))
+    assert transcript.entries[0].frame["data"]["n"] == 2**64 - 1
+
+
+def test_after_ms_beyond_javascripts_safe_integers_is_refused() -> None:
+    line = b'{"type":"emit_inbound","afterMs":%d,"frame":{"kind":"sse.done"}}' % (MAX_AFTER_MS + 1)
+    message = refused(line)
+    assert message.startswith("t.ndjson:2: $.afterMs:")
+    assert str(MAX_AFTER_MS) in message
+
+
+def test_after_ms_beyond_64_bits_is_refused_by_validate_not_crashing_replay_json(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "t.ndjson"
+    line = b'{"type":"emit_inbound","afterMs":123456789012345678901,"frame":{"kind":"sse.done"}}'
+    path.write_bytes(HEADER + b"\n" + line + b"\n")
+    assert main(["validate", str(path)]) == 2
+    assert main(["replay", "--json", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("t.ndjson:2: $.afterMs: integer 123456789012345678901 (21 digits) does not fit in 64 bits") == 2
+
+
+def test_a_value_nested_deeper_than_the_limit_is_refused_with_a_shortened_path() -> None:
+    deep = b"[" * (MAX_DEPTH + 5) + b"]" * (MAX_DEPTH + 5)
+    message = refused(entry(deep))
+    assert message == f"t.ndjson:2: $.frame.data[0][0][0][0]...: nested deeper than {MAX_DEPTH} levels"
+
+
+def test_a_value_at_the_depth_limit_is_accepted() -> None:
+    levels = MAX_DEPTH - 3  # the record, its frame and the frame's data are the first three levels
+    deep = b"[" * levels + b"]" * levels
+    transcript = parse_transcript(b"\n".join((HEADER, entry(deep))))
+    assert transcript.entries[0].frame["data"] is not None
+
+
+def test_a_line_with_many_brackets_but_little_depth_is_accepted() -> None:
+    wide = orjson.dumps([[i] for i in range(MAX_DEPTH * 4)])
+    assert len(parse_transcript(b"\n".join((HEADER, entry(wide)))).entries) == 1
+
+
+def test_a_line_longer_than_the_limit_is_refused_without_reading_it_whole(tmp_path: Path) -> None:
+    class Huge:
+        """A file-like source whose one line never ends: the reader must stop at the limit."""
+
+        served = 0
+
+        def readline(self, limit: int) -> bytes:
+            assert limit == MAX_LINE_BYTES + 1
+            self.served += limit
+            return b"x" * limit
+
+    source = Huge()
+    with pytest.raises(TranscriptError) as raised:
+        list(_iter_lines(source, "huge.ndjson"))  # type: ignore[arg-type]
+    assert str(raised.value) == f"huge.ndjson:1: line longer than {MAX_LINE_BYTES} bytes"
+    assert source.served == MAX_LINE_BYTES + 1
+
+
+def test_invalid_utf8_is_a_located_json_error() -> None:
+    message = refused(entry(b'{"type":"p\xffing"}'))
+    assert message.startswith("t.ndjson:2: not valid JSON:")
+
+
+def test_a_directory_is_refused_as_a_transcript(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match=r"expected a transcript file, found a directory"):
+        read_transcript(tmp_path)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_a_fifo_is_refused_without_blocking(tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe.ndjson"
+    os.mkfifo(fifo)
+    with pytest.raises(UsageError, match=r"pipe.ndjson: expected a transcript file, found a FIFO"):
+        read_transcript(fifo)
+
+
+@pytest.mark.skipif(not Path("/dev/zero").exists() or sys.platform == "win32", reason="needs /dev/zero")
+def test_a_device_is_refused_instead_of_read_forever(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", "/dev/zero"]) == 2
+    assert capsys.readouterr().err.strip() == "error: /dev/zero: expected a transcript file, found not a regular file"
+
+
+def test_a_missing_transcript_names_the_path(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match=r"nothing.ndjson: no such transcript file"):
+        read_transcript(tmp_path / "nothing.ndjson")
+
+
+def test_an_event_log_nested_too_deep_names_the_event_and_path() -> None:
+    value: object = 1
+    for _ in range(MAX_DEPTH + 10):
+        value = {"x": value}
+    with pytest.raises(EventLogError) as raised:
+        json_event({"type": "t", "payload": value}, 3)
+    assert str(raised.value) == f"event 3, $.payload.x.x.x.x.x...: nested deeper than {MAX_DEPTH} levels"
+
+
+def test_an_event_log_integer_beyond_64_bits_names_the_event_and_path() -> None:
+    with pytest.raises(EventLogError) as raised:
+        json_event({"type": "t", "n": 10**30}, 0)
+    assert str(raised.value) == "event 0, $.n: the integer 1e+30 does not fit in 64 bits; store it as a string"
