@@ -227,16 +227,18 @@ class Scenario(_Model):
         return self
 
     def transcript_path(self) -> Path:
-        """The transcript, relative to the scenario file; refused when it exists but is not a
-        regular file (a directory, FIFO or device would hang or crash the reader)."""
+        """The transcript, relative to the scenario file; refused, naming the scenario file, when it
+        is missing or not a regular file (a directory, FIFO or device would hang or crash the reader)."""
         if self.transcript is None:
             raise ScenarioError("a scenario with variants has one transcript per variant", path=self.source)
         base = Path(self.source).parent if self.source else Path.cwd()
         path = base / self.transcript
         try:
             mode = os.stat(path).st_mode
+        except FileNotFoundError:
+            raise ScenarioError(f"$.transcript: {path}: no such transcript file", path=self.source) from None
         except (OSError, ValueError):
-            return path  # missing, unreadable or unnameable: the transcript reader says so
+            return path  # unreadable or unnameable: the transcript reader says so
         if not stat.S_ISREG(mode):
             raise ScenarioError(
                 f"$.transcript: {path} is {file_kind(mode)}, not a transcript file; name a regular .ndjson file",

@@ -12,7 +12,7 @@ import contextlib
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
 from harness.adapters import get_adapter, get_runtime_adapter, is_runtime_protocol
@@ -208,8 +208,16 @@ def scenario_for_transcript(transcript: Transcript, *, path: str | None = None) 
         dispatch = MessageDispatch(
             text=user.text, content=user.content, resume_starting_after=int(resume) if resume is not None else None
         )
+    name = transcript.header.scenario or Path(transcript.path or "transcript").stem
+    if PurePosixPath(name).is_absolute() or ".." in PurePosixPath(name).parts or "\\" in name or "\x00" in name:
+        # The name becomes the golden's file name: it may hold "/" (subfolders), never leave them.
+        raise TranscriptError(
+            f"$.scenario: {name!r} cannot name a golden file (no absolute path, '..', backslash or NUL)",
+            path=path or transcript.path,
+            line=1,
+        )
     return Scenario(
-        name=transcript.header.scenario or Path(transcript.path or "transcript").stem,
+        name=name,
         transcript=transcript.path or "",
         request=request,
         commands=[ThreadCreate(thread_id="thread-1"), dispatch],
@@ -262,9 +270,14 @@ def execute(
         store=store,
     )
     commands = scenario.commands or [ThreadCreate(thread_id="thread-1"), MessageDispatch()]
-    for command in commands:
+    for index, command in enumerate(commands):
         assert isinstance(command, (ThreadCreate, MessageDispatch))
-        orchestrator.dispatch(command)
+        try:
+            orchestrator.dispatch(command)
+        except UsageError as exc:
+            # A command the core refuses (a thread never created, a duplicate id) is the
+            # scenario's mistake: name the file and the command.
+            raise ScenarioError(f"$.commands[{index}] ({command.type}): {exc}", path=scenario.source) from None
     with contextlib.suppress(ReplayError):
         driver.finish()  # a failure is kept on driver.failure and reported by the caller
     return Execution(scenario=scenario, transcript=transcript, driver=driver, orchestrator=orchestrator)
@@ -536,11 +549,12 @@ def golden_path_for(scenario: Scenario, goldens_dir: Path, *, field: str | None 
         return None
     path = golden_path_inside(goldens_dir, name)
     if path is None:
+        where = scenario.source or f"scenario {scenario.name!r}"
         field = field or ("$.expect.golden" if isinstance(scenario.expect.golden, str) else "$.name")
         raise ScenarioError(
             f"{field}: the golden file {name!r} would lie outside the goldens directory {goldens_dir} "
             "(symlinks followed); goldens are read and written only inside it",
-            path=scenario.source or f"scenario {scenario.name!r}",
+            path=where,
         )
     return path
 

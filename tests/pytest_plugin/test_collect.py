@@ -179,7 +179,8 @@ def test_scenario_with_a_missing_transcript_fails_with_the_message(project):
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
         [
-            "UsageError: scenarios/../transcripts/gone.ndjson: no such transcript file",
+            "ScenarioError: scenarios/lost.yaml: $.transcript: scenarios/../transcripts/gone.ndjson: "
+            "no such transcript file",
             "",
             "reproduce: harness run scenarios/lost.yaml",
         ]

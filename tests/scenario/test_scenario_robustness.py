@@ -7,6 +7,7 @@ regular files, outside the project) and names that would put a golden outside it
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -16,11 +17,12 @@ import yaml
 
 from harness.cli import main
 from harness.core.event_rules import load_event_rules
-from harness.errors import RuleDeclarationError, ScenarioError
-from harness.scenario import Scenario, load_scenario, run_scenario, run_suite
+from harness.errors import RuleDeclarationError, ScenarioError, TranscriptError
+from harness.scenario import Scenario, load_scenario, run_scenario, run_suite, scenario_for_transcript
 from harness.scenario.files import LimitExceeded as YamlLimitExceeded
 from harness.scenario.files import Limits, load_bounded_yaml, load_declaration
 from harness.scenario.model import TRANSCRIPT_ROOTS_ENV, preview
+from harness.transcript import read_transcript
 
 ROOT = Path(__file__).resolve().parents[2]
 PLAIN = ROOT / "transcripts/anthropic/pydantic-ai-cassettes/anthropic__plain_text_stream.ndjson"
@@ -389,3 +391,45 @@ def test_a_fifo_in_the_transcripts_dir_is_skipped_not_read(tmp_path: Path, monke
     path = scenario_file(root, "../transcripts/plain.ndjson")
     suite = run_suite([path], goldens_dir=root / "goldens", transcripts_dir=root / "transcripts")
     assert [Path(t.path or "").name for t in suite.transcripts] == ["plain.ndjson"]
+
+
+def test_a_command_the_core_refuses_names_the_scenario_file_and_the_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv(TRANSCRIPT_ROOTS_ENV, str(PLAIN.parent))
+    scenario = tmp_path / "no_thread.yaml"
+    scenario.write_text(
+        f"transcript: {PLAIN}\ncommands:\n- type: message.dispatch\n  thread_id: thread-1\n  text: hi\n"
+    )
+    assert main(["replay", str(scenario)]) == 2
+    assert capsys.readouterr().err == (
+        f"error: {scenario}: $.commands[0] (message.dispatch): message.dispatch: no thread 'thread-1'; "
+        "dispatch thread.create first\n"
+    )
+
+
+def test_a_missing_transcript_names_the_scenario_file_and_the_field(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    scenario = tmp_path / "missing.yaml"
+    scenario.write_text("transcript: nowhere.ndjson\n")
+    assert main(["replay", str(scenario)]) == 2
+    assert capsys.readouterr().err == (
+        f"error: {scenario}: $.transcript: {tmp_path / 'nowhere.ndjson'}: no such transcript file\n"
+    )
+
+
+def test_a_bare_transcript_whose_header_names_an_escaping_scenario_names_the_transcript_line(
+    tmp_path: Path,
+) -> None:
+    lines = PLAIN.read_bytes().splitlines()
+    header = yaml.safe_load(lines[0])
+    header["scenario"] = "../../escape"
+    transcript = tmp_path / "t.ndjson"
+    transcript.write_bytes(b"\n".join([json.dumps(header).encode(), *lines[1:]]) + b"\n")
+    with pytest.raises(TranscriptError) as raised:
+        scenario_for_transcript(read_transcript(transcript), path=str(transcript))
+    assert str(raised.value) == (
+        f"{transcript}:1: $.scenario: '../../escape' cannot name a golden file (no absolute path, '..', "
+        "backslash or NUL)"
+    )
