@@ -9,98 +9,234 @@ The names a user needs live here; the modules behind them are implementation.
 'Hello there!'
 """
 
-from harness.adapters import AnthropicMessagesAdapter, get_adapter, get_runtime_adapter, replayable_protocols
-from harness.adapters.base import AssistantMessage, ContentItem, ProviderAdapter, RequestTemplate
-from harness.adapters.openai_chat import OpenAIChatAdapter
-from harness.adapters.openai_responses import OpenAIResponsesAdapter
-from harness.adapters.runtime import RuntimeAdapter, RuntimeSettings
-from harness.analysis import QueryResult, build_database, query
-from harness.core import (
-    EVENT_TYPES,
-    CommandResult,
-    EventStore,
-    IdAllocator,
-    InMemoryEventStore,
-    MessageDispatch,
-    Orchestrator,
-    Outcome,
-    Projection,
-    ScenarioTools,
-    SqliteEventStore,
-    StoredEvent,
-    ThreadCreate,
-    ToolRunner,
-    ToolSpec,
-    fold,
-)
-from harness.core.commands import RunInterrupt, RuntimeRequestRespond, ThreadFork, ThreadMergeBack, ThreadRollback
-from harness.core.event_rules import (
-    EventRules,
-    OrderedRule,
-    PairedRule,
-    SequenceRule,
-    SingleActiveRule,
-    SingleTerminalRule,
-    TerminalLastRule,
-    check_event_rules,
-    load_event_rules,
-)
-from harness.core.invariants import RULES as INVARIANT_RULES
-from harness.core.invariants import Violation, check_invariants
-from harness.core.runtime import RuntimeOrchestrator
-from harness.core.runtime_projection import RuntimeProjection
-from harness.errors import (
-    CheckFailure,
-    EventLogError,
-    ExpectationFailed,
-    FrameMismatch,
-    GoldenMismatch,
-    GoldenMissing,
-    HarnessError,
-    ImportSourceError,
-    ReplayError,
-    RuleDeclarationError,
-    ScenarioError,
-    TranscriptError,
-    TranscriptExhausted,
-    UnconsumedEntries,
-    UnexpectedOutbound,
-    UnknownProtocolError,
-    UsageError,
-)
-from harness.golden import (
-    CoalesceDeltas,
-    GoldenNormalization,
-    check_golden,
-    first_divergence,
-    normalize_events,
-    normalize_mappings,
-)
-from harness.record.http import AsyncRecordingTransport, RecordingTransport
-from harness.record.modes import Cassette, RecordMode, RuntimeCassette
-from harness.record.proxy import RecordingProxy
-from harness.record.redact import RedactionConfig, Redactor, SecretLeak
-from harness.replay import FrameMatcher, LogicalClock, ReplayDriver
-from harness.replay.driver import ReplayLink
-from harness.replay.http import AsyncReplayTransport, HttpReplay, ReplayTransport
-from harness.replay.server import ReplayServer
-from harness.replay.stdio import FakeRuntime
-from harness.report import ReportPaths, render_summary, write_reports
-from harness.scenario import (
-    Execution,
-    Scenario,
-    ScenarioResult,
-    SuiteResult,
-    execute,
-    load_scenario,
-    replay_summary,
-    replay_transcript,
-    run_scenario,
-    run_suite,
-    scenario_for_transcript,
-)
-from harness.scenario.recorded import RecordedTest
-from harness.transcript import Transcript, TranscriptHeader, known_protocols, read_transcript, write_transcript
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the same names, for type checkers and editors; at run time they load on first use
+    from harness.adapters import AnthropicMessagesAdapter, get_adapter, get_runtime_adapter, replayable_protocols
+    from harness.adapters.base import AssistantMessage, ContentItem, ProviderAdapter, RequestTemplate
+    from harness.adapters.openai_chat import OpenAIChatAdapter
+    from harness.adapters.openai_responses import OpenAIResponsesAdapter
+    from harness.adapters.runtime import RuntimeAdapter, RuntimeSettings
+    from harness.analysis import QueryResult, build_database, query
+    from harness.core import (
+        EVENT_TYPES,
+        CommandResult,
+        EventStore,
+        IdAllocator,
+        InMemoryEventStore,
+        MessageDispatch,
+        Orchestrator,
+        Outcome,
+        Projection,
+        ScenarioTools,
+        SqliteEventStore,
+        StoredEvent,
+        ThreadCreate,
+        ToolRunner,
+        ToolSpec,
+        fold,
+    )
+    from harness.core.commands import RunInterrupt, RuntimeRequestRespond, ThreadFork, ThreadMergeBack, ThreadRollback
+    from harness.core.event_rules import (
+        EventRules,
+        OrderedRule,
+        PairedRule,
+        SequenceRule,
+        SingleActiveRule,
+        SingleTerminalRule,
+        TerminalLastRule,
+        check_event_rules,
+        load_event_rules,
+    )
+    from harness.core.invariants import RULES as INVARIANT_RULES
+    from harness.core.invariants import Violation, check_invariants
+    from harness.core.runtime import RuntimeOrchestrator
+    from harness.core.runtime_projection import RuntimeProjection
+    from harness.errors import (
+        CheckFailure,
+        EventLogError,
+        ExpectationFailed,
+        FrameMismatch,
+        GoldenMismatch,
+        GoldenMissing,
+        HarnessError,
+        ImportSourceError,
+        ReplayError,
+        RuleDeclarationError,
+        ScenarioError,
+        TranscriptError,
+        TranscriptExhausted,
+        UnconsumedEntries,
+        UnexpectedOutbound,
+        UnknownProtocolError,
+        UsageError,
+    )
+    from harness.golden import (
+        CoalesceDeltas,
+        GoldenNormalization,
+        check_golden,
+        first_divergence,
+        normalize_events,
+        normalize_mappings,
+    )
+    from harness.record.http import AsyncRecordingTransport, RecordingTransport
+    from harness.record.modes import Cassette, RecordMode, RuntimeCassette
+    from harness.record.proxy import RecordingProxy
+    from harness.record.redact import RedactionConfig, Redactor, SecretLeak
+    from harness.replay import FrameMatcher, LogicalClock, ReplayDriver
+    from harness.replay.driver import ReplayLink
+    from harness.replay.http import AsyncReplayTransport, HttpReplay, ReplayTransport
+    from harness.replay.server import ReplayServer
+    from harness.replay.stdio import FakeRuntime
+    from harness.report import ReportPaths, render_summary, write_reports
+    from harness.scenario import (
+        Execution,
+        Scenario,
+        ScenarioResult,
+        SuiteResult,
+        execute,
+        load_scenario,
+        replay_summary,
+        replay_transcript,
+        run_scenario,
+        run_suite,
+        scenario_for_transcript,
+    )
+    from harness.scenario.recorded import RecordedTest
+    from harness.transcript import Transcript, TranscriptHeader, known_protocols, read_transcript, write_transcript
+
+#: Public name -> the module that defines it (``module:attr`` when the name differs). Loading is
+#: lazy (PEP 562): ``import harness`` costs nothing until a name is used, so ``harness --help``
+#: and a replay of a small transcript import only what they need (no SDKs, DuckDB or vcrpy).
+_EXPORTS: dict[str, str] = {
+    "AnthropicMessagesAdapter": "harness.adapters",
+    "AssistantMessage": "harness.adapters.base",
+    "AsyncRecordingTransport": "harness.record.http",
+    "AsyncReplayTransport": "harness.replay.http",
+    "Cassette": "harness.record.modes",
+    "CheckFailure": "harness.errors",
+    "CoalesceDeltas": "harness.golden",
+    "CommandResult": "harness.core",
+    "ContentItem": "harness.adapters.base",
+    "EVENT_TYPES": "harness.core",
+    "EventLogError": "harness.errors",
+    "EventRules": "harness.core.event_rules",
+    "EventStore": "harness.core",
+    "Execution": "harness.scenario",
+    "ExpectationFailed": "harness.errors",
+    "FakeRuntime": "harness.replay.stdio",
+    "FrameMatcher": "harness.replay",
+    "FrameMismatch": "harness.errors",
+    "GoldenMismatch": "harness.errors",
+    "GoldenMissing": "harness.errors",
+    "GoldenNormalization": "harness.golden",
+    "HarnessError": "harness.errors",
+    "HttpReplay": "harness.replay.http",
+    "INVARIANT_RULES": "harness.core.invariants:RULES",
+    "IdAllocator": "harness.core",
+    "ImportSourceError": "harness.errors",
+    "InMemoryEventStore": "harness.core",
+    "LogicalClock": "harness.replay",
+    "MessageDispatch": "harness.core",
+    "OpenAIChatAdapter": "harness.adapters.openai_chat",
+    "OpenAIResponsesAdapter": "harness.adapters.openai_responses",
+    "Orchestrator": "harness.core",
+    "OrderedRule": "harness.core.event_rules",
+    "Outcome": "harness.core",
+    "PairedRule": "harness.core.event_rules",
+    "Projection": "harness.core",
+    "ProviderAdapter": "harness.adapters.base",
+    "QueryResult": "harness.analysis",
+    "RecordMode": "harness.record.modes",
+    "RecordedTest": "harness.scenario.recorded",
+    "RecordingProxy": "harness.record.proxy",
+    "RecordingTransport": "harness.record.http",
+    "RedactionConfig": "harness.record.redact",
+    "Redactor": "harness.record.redact",
+    "ReplayDriver": "harness.replay",
+    "ReplayError": "harness.errors",
+    "ReplayLink": "harness.replay.driver",
+    "ReplayServer": "harness.replay.server",
+    "ReplayTransport": "harness.replay.http",
+    "ReportPaths": "harness.report",
+    "RequestTemplate": "harness.adapters.base",
+    "RuleDeclarationError": "harness.errors",
+    "RunInterrupt": "harness.core.commands",
+    "RuntimeAdapter": "harness.adapters.runtime",
+    "RuntimeCassette": "harness.record.modes",
+    "RuntimeOrchestrator": "harness.core.runtime",
+    "RuntimeProjection": "harness.core.runtime_projection",
+    "RuntimeRequestRespond": "harness.core.commands",
+    "RuntimeSettings": "harness.adapters.runtime",
+    "Scenario": "harness.scenario",
+    "ScenarioError": "harness.errors",
+    "ScenarioResult": "harness.scenario",
+    "ScenarioTools": "harness.core",
+    "SecretLeak": "harness.record.redact",
+    "SequenceRule": "harness.core.event_rules",
+    "SingleActiveRule": "harness.core.event_rules",
+    "SingleTerminalRule": "harness.core.event_rules",
+    "SqliteEventStore": "harness.core",
+    "StoredEvent": "harness.core",
+    "SuiteResult": "harness.scenario",
+    "TerminalLastRule": "harness.core.event_rules",
+    "ThreadCreate": "harness.core",
+    "ThreadFork": "harness.core.commands",
+    "ThreadMergeBack": "harness.core.commands",
+    "ThreadRollback": "harness.core.commands",
+    "ToolRunner": "harness.core",
+    "ToolSpec": "harness.core",
+    "Transcript": "harness.transcript",
+    "TranscriptError": "harness.errors",
+    "TranscriptExhausted": "harness.errors",
+    "TranscriptHeader": "harness.transcript",
+    "UnconsumedEntries": "harness.errors",
+    "UnexpectedOutbound": "harness.errors",
+    "UnknownProtocolError": "harness.errors",
+    "UsageError": "harness.errors",
+    "Violation": "harness.core.invariants",
+    "build_database": "harness.analysis",
+    "check_event_rules": "harness.core.event_rules",
+    "check_golden": "harness.golden",
+    "check_invariants": "harness.core.invariants",
+    "execute": "harness.scenario",
+    "first_divergence": "harness.golden",
+    "fold": "harness.core",
+    "get_adapter": "harness.adapters",
+    "get_runtime_adapter": "harness.adapters",
+    "known_protocols": "harness.transcript",
+    "load_event_rules": "harness.core.event_rules",
+    "load_scenario": "harness.scenario",
+    "normalize_events": "harness.golden",
+    "normalize_mappings": "harness.golden",
+    "query": "harness.analysis",
+    "read_transcript": "harness.transcript",
+    "render_summary": "harness.report",
+    "replay_summary": "harness.scenario",
+    "replay_transcript": "harness.scenario",
+    "replayable_protocols": "harness.adapters",
+    "run_scenario": "harness.scenario",
+    "run_suite": "harness.scenario",
+    "scenario_for_transcript": "harness.scenario",
+    "write_reports": "harness.report",
+    "write_transcript": "harness.transcript",
+}
+
+
+def __getattr__(name: str) -> Any:
+    target = _EXPORTS.get(name)
+    if target is None:
+        raise AttributeError(f"module 'harness' has no attribute {name!r}")
+    module_name, _, attr = target.partition(":")
+    value = getattr(importlib.import_module(module_name), attr or name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_EXPORTS})
+
 
 __version__ = "0.1.0"
 

@@ -135,3 +135,30 @@ def test_error_families_share_one_root() -> None:
     assert issubclass(harness.TranscriptError, harness.UsageError)
     assert issubclass(harness.EventLogError, harness.UsageError)
     assert issubclass(harness.RuleDeclarationError, harness.UsageError)
+
+
+def test_importing_the_package_and_the_cli_loads_no_sdk_database_or_vcr() -> None:
+    # The front door is lazy (PEP 562): names load on first use, so `harness --help` and a small
+    # replay do not pay for the SDKs, DuckDB, vcrpy or rich.
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, harness, harness.cli; "
+        "print(sorted(m for m in ('anthropic', 'openai', 'duckdb', 'vcr', 'rich', 'pydantic') if m in sys.modules))"
+    )
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert loaded.strip() == "[]"
+
+
+def test_every_public_name_resolves_lazily_to_its_defining_module() -> None:
+    import importlib
+
+    import harness
+
+    for name in harness.__all__:
+        if name == "__version__":
+            continue
+        module_name, _, attr = harness._EXPORTS[name].partition(":")
+        assert getattr(harness, name) is getattr(importlib.import_module(module_name), attr or name), name
+    assert set(harness._EXPORTS) == set(harness.__all__) - {"__version__"}

@@ -12,19 +12,20 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-from rich.text import Text
 
+from harness.defaults import DEFAULT_GOLDENS, DEFAULT_REPORTS, DEFAULT_TRANSCRIPTS
 from harness.errors import HarnessError, UsageError
-from harness.scenario.suite import DEFAULT_GOLDENS, DEFAULT_TRANSCRIPTS, SuiteResult
+
+if TYPE_CHECKING:  # loaded by the commands that use them: `harness --help` stays fast
+    from rich.console import Console
+
+    from harness.scenario.suite import SuiteResult
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a command Ctrl-C stopped
-DEFAULT_REPORTS = Path("reports")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -131,6 +132,8 @@ def _register_record(commands: Any) -> None:
 
 
 def _run_suite_with_progress(console: Console, args: argparse.Namespace, *, update: bool) -> SuiteResult:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
     from harness.scenario.suite import run_suite
 
     with Progress(
@@ -173,6 +176,8 @@ def _print_skipped_goldens(console: Console, suite: SuiteResult) -> None:
 
 
 def _print_verdicts(console: Console, suite: SuiteResult) -> None:
+    from rich.text import Text
+
     for result in suite.results:
         mark = ("PASS", "green") if result.passed else ("FAIL", "red")
         console.print(Text.assemble(mark, f" {result.scenario.name}"), highlight=False)
@@ -383,6 +388,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _main(argv: Sequence[str] | None) -> int:
     args = _parser().parse_args(argv)
+    from rich.console import Console
+
     # No emoji codes: a message such as "scenario.yaml:100:end:" must print as written.
     console = Console(highlight=False, soft_wrap=True, emoji=False)
     errors = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
-
-from rich.console import Console
+from typing import TYPE_CHECKING, Any
 
 from harness.replay.stdio import PROG, run_fake_runtime
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 USAGE = (
     "harness fake-runtime [--state FILE] [--workspace DIR] [--pace {instant,recorded}] [--ignore PATH]... "

@@ -9,12 +9,13 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
-
-from rich.console import Console
+from typing import TYPE_CHECKING, Any
 
 from harness.errors import UsageError
 from harness.record.exec import PROG, record_exec
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 USAGE = "harness record exec -o OUT [--protocol P] [--force] -- CMD [ARGS...]"
 

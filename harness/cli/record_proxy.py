@@ -10,13 +10,14 @@ import argparse
 import sys
 import time
 from pathlib import Path
-from typing import Any
-
-from rich.console import Console
+from typing import TYPE_CHECKING, Any
 
 from harness.cli import EXIT_FAILED, EXIT_OK
 from harness.cli.serve import StopOnSignals, port_number, print_url
 from harness.record.proxy import PROG, RecordingProxy
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 USAGE = "harness record proxy --upstream URL -o OUT [--port N] [--protocol P] [--force]"
 _POLL_S = 0.05

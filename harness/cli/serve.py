@@ -13,14 +13,15 @@ import signal
 import sys
 from pathlib import Path
 from types import FrameType, TracebackType
-from typing import Any
-
-from rich.console import Console
+from typing import TYPE_CHECKING, Any
 
 from harness.cli import EXIT_OK
 from harness.record.redact import Redactor
 from harness.replay.matcher import FrameMatcher
 from harness.replay.server import ReplayServer
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 _POLL_S = 0.05
 """How often the main thread looks at the stop flag: a signal handler must not take a lock."""

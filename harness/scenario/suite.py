@@ -6,15 +6,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness.defaults import DEFAULT_GOLDENS, DEFAULT_SCENARIOS
 from harness.errors import UsageError
 from harness.golden import TEST_OWNER, golden_owner, unused_goldens
 from harness.scenario.model import discover_scenarios, load_scenario
 from harness.scenario.runner import ScenarioResult, check_golden_paths, run_scenario
 from harness.transcript import Transcript, read_transcript
-
-DEFAULT_SCENARIOS = Path("scenarios")
-DEFAULT_GOLDENS = Path("fixtures/goldens")
-DEFAULT_TRANSCRIPTS = Path("transcripts")
 
 
 @dataclass(slots=True)
