@@ -1,4 +1,5 @@
-"""Limits at the boundary: what the harness refuses to read, so no input can exhaust it.
+"""Limits at the boundary: what the harness refuses to read, so no input can exhaust it; and the
+JSON-path helpers that locate the first value past them.
 
 Documented in docs/transcripts.md ("Limits"). Every reader of user data (transcripts, event logs
 handed to the golden fixture) checks against these numbers and names the line or JSON path of
@@ -7,6 +8,7 @@ the first value past them.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -55,3 +57,16 @@ def find_instance(value: Any, target: type) -> tuple[tuple[Segment, ...], Any] |
         elif isinstance(node, list):
             stack.extend((child, (*path, index)) for index, child in reversed(list(enumerate(node))))
     return None
+
+
+def format_json_path(segments: Iterable[str | int]) -> str:
+    """Render concrete segments back to a path, quoting keys that are not identifiers."""
+    out = "$"
+    for segment in segments:
+        if isinstance(segment, int):
+            out += f"[{segment}]"
+        elif re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", segment):
+            out += f".{segment}"
+        else:
+            out += "['" + segment.replace("'", "\\'") + "']"
+    return out

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import harness
 
 EXPECTED = [
@@ -137,14 +139,14 @@ def test_error_families_share_one_root() -> None:
     assert issubclass(harness.RuleDeclarationError, harness.UsageError)
 
 
-def test_importing_the_package_and_the_cli_loads_no_sdk_database_or_vcr() -> None:
+def test_importing_the_package_and_building_the_cli_parser_loads_no_sdk_database_or_vcr() -> None:
     # The front door is lazy (PEP 562): names load on first use, so `harness --help` and a small
     # replay do not pay for the SDKs, DuckDB, vcrpy or rich.
     import subprocess
     import sys
 
     code = (
-        "import sys, harness, harness.cli; "
+        "import sys, harness, harness.cli; harness.cli._parser(); "
         "print(sorted(m for m in ('anthropic', 'openai', 'duckdb', 'vcr', 'rich', 'pydantic') if m in sys.modules))"
     )
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
@@ -162,3 +164,22 @@ def test_every_public_name_resolves_lazily_to_its_defining_module() -> None:
         module_name, _, attr = harness._EXPORTS[name].partition(":")
         assert getattr(harness, name) is getattr(importlib.import_module(module_name), attr or name), name
     assert set(harness._EXPORTS) == set(harness.__all__) - {"__version__"}
+
+
+@pytest.mark.parametrize(
+    "module",
+    [
+        "harness.transcript",
+        "harness.record",
+        "harness.record.proxy",
+        "harness.replay",
+        "harness.scenario",
+        "harness.cli",
+    ],
+)
+def test_each_subpackage_imports_first_without_a_cycle(module: str) -> None:
+    # With a lazy front door, import order is whatever a user's first import is: each must work alone.
+    import subprocess
+    import sys
+
+    subprocess.run([sys.executable, "-c", f"import {module}"], check=True, capture_output=True)

@@ -11,8 +11,6 @@ import argparse
 import sys
 from typing import TYPE_CHECKING, Any
 
-from harness.replay.stdio import PROG, run_fake_runtime
-
 if TYPE_CHECKING:
     from rich.console import Console
 
@@ -83,12 +81,16 @@ def _split(rest: list[str]) -> tuple[str, list[str], list[str]]:
 
 
 def _usage_error(message: str) -> int:
+    from harness.replay.stdio import PROG
+
     sys.stderr.write(f"usage: {USAGE}\n{PROG}: error: {message}\n")
     return 2
 
 
 def handle(args: argparse.Namespace, console: Console) -> int:
     """Run one fake runtime process; returns its exit status (never raises for replay or usage errors)."""
+    from harness.replay.stdio import PROG, run_fake_runtime
+
     transcript, options, argv = _split(list(args.rest))
     if options:
         # Options written after TRANSCRIPT (before --) are accepted too.

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.errors import UsageError
-from harness.record.exec import PROG, record_exec
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -38,6 +37,8 @@ def add_exec_parser(record_subparsers: Any) -> None:
 
 def handle(args: argparse.Namespace, console: Console) -> int:
     """Record one child process; returns its exit status (128 + N when a signal N killed it)."""
+    from harness.record.exec import PROG, record_exec
+
     command = list(args.command)
     if command and command[0] == "--":
         command = command[1:]

@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 
 from harness.cli import EXIT_FAILED, EXIT_OK
 from harness.cli.serve import StopOnSignals, port_number, print_url
-from harness.record.proxy import PROG, RecordingProxy
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -49,6 +48,8 @@ def _log(message: str) -> None:
 
 def handle(args: argparse.Namespace, console: Console) -> int:
     """Proxy and record until SIGINT/SIGTERM, then write OUT; 1 when no request came."""
+    from harness.record.proxy import PROG, RecordingProxy
+
     proxy = RecordingProxy(args.upstream, args.out, port=args.port, protocol=args.protocol, force=args.force, log=_log)
     with StopOnSignals() as stop, proxy:
         print_url(proxy.url)

@@ -16,9 +16,6 @@ from types import FrameType, TracebackType
 from typing import TYPE_CHECKING, Any
 
 from harness.cli import EXIT_OK
-from harness.record.redact import Redactor
-from harness.replay.matcher import FrameMatcher
-from harness.replay.server import ReplayServer
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -108,6 +105,10 @@ def register(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace, console: Console) -> int:
+    from harness.record.redact import Redactor
+    from harness.replay.matcher import FrameMatcher
+    from harness.replay.server import ReplayServer
+
     """Serve until settled or signalled; the replay's verdict is raised (exit 1) or 0 returned."""
     cwd, home = Path.cwd(), Path.home()
     server = ReplayServer(

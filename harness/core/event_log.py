@@ -19,8 +19,8 @@ from typing import Any
 
 from harness.core.events import StoredEvent
 from harness.errors import EventLogError, UsageError
-from harness.limits import INT_MAX, INT_MIN, MAX_DEPTH
-from harness.replay.matcher import MISSING, WILDCARD, Segment, format_json_path, parse_json_path
+from harness.limits import INT_MAX, INT_MIN, MAX_DEPTH, format_json_path
+from harness.replay.matcher import MISSING, WILDCARD, Segment, parse_json_path
 
 JsonObject = dict[str, Any]
 ConcretePath = tuple[str | int, ...]

@@ -28,7 +28,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from harness.core.event_log import ConcretePath, JsonObject, concrete_path, json_event_log, locate, value_at
 from harness.errors import EventLogError, UsageError
-from harness.replay.matcher import MISSING, WILDCARD, Segment, format_json_path, parse_json_path
+from harness.limits import format_json_path
+from harness.replay.matcher import MISSING, WILDCARD, Segment, parse_json_path
 
 VOLATILE_MARKER: Final = "<volatile>"
 

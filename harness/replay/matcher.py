@@ -22,6 +22,7 @@ from typing import Any
 import orjson
 
 from harness.errors import UsageError
+from harness.limits import format_json_path
 
 _TOKEN = re.compile(
     r"\.([A-Za-z_][A-Za-z0-9_\-]*)|\.\*|\[(\d+)\]|\[\*\]|\['((?:[^'\\]|\\.)*)'\]|\[\"((?:[^\"\\]|\\.)*)\"\]"
@@ -53,19 +54,6 @@ def parse_json_path(path: str) -> tuple[Segment, ...]:
             segments.append(WILDCARD)
         position = match.end()
     return tuple(segments)
-
-
-def format_json_path(segments: Iterable[str | int]) -> str:
-    """Render concrete segments back to a path, quoting keys that are not identifiers."""
-    out = "$"
-    for segment in segments:
-        if isinstance(segment, int):
-            out += f"[{segment}]"
-        elif re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", segment):
-            out += f".{segment}"
-        else:
-            out += "['" + segment.replace("'", "\\'") + "']"
-    return out
 
 
 def _strip(value: Any, segments: tuple[Segment, ...]) -> Any:

@@ -20,8 +20,7 @@ from pydantic import ValidationError
 from harness.errors import TranscriptError, UnknownProtocolError, UsageError
 from harness.files import AtomicWriter
 from harness.files import write_atomic as write_atomic  # re-exported: the one safe way to write a file
-from harness.limits import INT_MAX, INT_MIN, MAX_DEPTH, MAX_LINE_BYTES, find_instance, too_deep
-from harness.replay.matcher import format_json_path
+from harness.limits import INT_MAX, INT_MIN, MAX_DEPTH, MAX_LINE_BYTES, find_instance, format_json_path, too_deep
 from harness.transcript.models import (
     HTTP_FRAME_ADAPTER,
     RECORD_ADAPTER,

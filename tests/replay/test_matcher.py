@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 
 from harness.errors import UsageError
-from harness.replay.matcher import MISSING, WILDCARD, FrameMatcher, first_difference, format_json_path, parse_json_path
+from harness.limits import format_json_path
+from harness.replay.matcher import MISSING, WILDCARD, FrameMatcher, first_difference, parse_json_path
 
 # -- parse_json_path ------------------------------------------------------------------------------
 
