@@ -423,3 +423,18 @@ def publish(built: Path | str, target: Path | str, *, force: bool = False) -> No
         raise UsageError(f"{target} already exists; pass --force to overwrite it") from None
     except OSError as exc:
         raise output_error(target, exc) from exc
+
+
+def file_kind(mode: int) -> str:
+    """What a non-regular file is, for messages: ``a directory``, ``a FIFO (named pipe)``, ..."""
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    if stat.S_ISCHR(mode):
+        return "a character device"
+    if stat.S_ISBLK(mode):
+        return "a block device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"

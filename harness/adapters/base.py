@@ -14,10 +14,11 @@ Adapters are pure: the same frames give the same events, with no clock, I/O or r
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
+
+from harness.limits import format_json_path
 
 ItemKind = Literal[
     "text",
@@ -360,14 +361,7 @@ def is_kind(value: Any, kinds: tuple[str, ...]) -> bool:
 
 def json_path(path: str, *segments: str | int) -> str:
     """``path`` (``$.frame.data``) extended by keys and array indexes, as the replay matcher writes paths."""
-    for segment in segments:
-        if isinstance(segment, int):
-            path += f"[{segment}]"
-        elif re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", segment):
-            path += f".{segment}"
-        else:
-            path += "['" + segment.replace("'", "\\'") + "']"
-    return path
+    return path + format_json_path(segments)[1:]
 
 
 def describe_found(value: Any) -> str:

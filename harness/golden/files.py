@@ -20,7 +20,7 @@ import orjson
 
 from harness.core.event_log import concrete_path, value_at
 from harness.errors import GoldenError, GoldenMismatch, GoldenMissing
-from harness.files import write_atomic
+from harness.files import file_kind, write_atomic
 from harness.replay.matcher import MISSING, first_difference, short_json
 
 
@@ -83,16 +83,6 @@ def golden_path_inside(goldens_dir: Path, name: str) -> Path | None:
     return path
 
 
-def _kind(mode: int) -> str:
-    if stat.S_ISDIR(mode):
-        return "a directory"
-    if stat.S_ISFIFO(mode):
-        return "a FIFO (named pipe)"
-    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        return "a device"
-    return "not a regular file"
-
-
 def _read_golden(path: Path) -> bytes | None:
     """The bytes of the golden at ``path``, ``None`` if there is none; a path that exists but is
     not a regular file (checked before anything is opened for reading, and again after) raises
@@ -105,7 +95,7 @@ def _read_golden(path: Path) -> bytes | None:
         raise GoldenError(f"cannot read the golden file: {exc.strerror or exc}", path=path) from None
     expected = "expected a golden file (a regular file of JSON lines)"
     if not stat.S_ISREG(mode):
-        raise GoldenError(f"{expected}, found {_kind(mode)}; remove it or choose another golden name", path=path)
+        raise GoldenError(f"{expected}, found {file_kind(mode)}; remove it or choose another golden name", path=path)
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except OSError as exc:
@@ -113,7 +103,7 @@ def _read_golden(path: Path) -> bytes | None:
     with os.fdopen(fd, "rb") as handle:
         mode = os.fstat(fd).st_mode
         if not stat.S_ISREG(mode):
-            raise GoldenError(f"{expected}, found {_kind(mode)}", path=path)
+            raise GoldenError(f"{expected}, found {file_kind(mode)}", path=path)
         return handle.read()
 
 

@@ -35,6 +35,7 @@ from yaml.events import AliasEvent, Event, MappingStartEvent, SequenceStartEvent
 from yaml.nodes import Node
 
 from harness.errors import UsageError
+from harness.files import file_kind
 from harness.limits import MAX_DEPTH, too_deep
 
 #: Suffixes :func:`load_declaration` reads, by format.
@@ -62,21 +63,6 @@ class ErrorFactory(Protocol):
     """An error class that takes a message and the file it is about (``ScenarioError``, ...)."""
 
     def __call__(self, message: str, *, path: Path | str | None = None) -> UsageError: ...
-
-
-def file_kind(mode: int) -> str:
-    """What a non-regular file is, for messages: ``a directory``, ``a FIFO (named pipe)``, ..."""
-    if stat.S_ISDIR(mode):
-        return "a directory"
-    if stat.S_ISFIFO(mode):
-        return "a FIFO (named pipe)"
-    if stat.S_ISCHR(mode):
-        return "a character device"
-    if stat.S_ISBLK(mode):
-        return "a block device"
-    if stat.S_ISSOCK(mode):
-        return "a socket"
-    return "not a regular file"
 
 
 def read_declaration_text(path: Path, *, what: str, error: ErrorFactory, limits: Limits = DEFAULT_LIMITS) -> str:

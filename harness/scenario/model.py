@@ -19,8 +19,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 
 from harness.core.commands import RuntimeCommandType
 from harness.errors import ScenarioError, UsageError
+from harness.files import file_kind
 from harness.replay.matcher import parse_json_path
-from harness.scenario.files import file_kind, load_declaration
+from harness.scenario.files import load_declaration
 
 RunStatus = Literal["completed", "failed", "interrupted", "cancelled"]
 SCENARIO_SUFFIXES = (".yaml", ".yml", ".toml")
