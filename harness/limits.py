@@ -59,13 +59,16 @@ def find_instance(value: Any, target: type) -> tuple[tuple[Segment, ...], Any] |
     return None
 
 
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
 def format_json_path(segments: Iterable[str | int]) -> str:
     """Render concrete segments back to a path, quoting keys that are not identifiers."""
     out = "$"
     for segment in segments:
         if isinstance(segment, int):
             out += f"[{segment}]"
-        elif re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", segment):
+        elif _IDENTIFIER.fullmatch(segment):
             out += f".{segment}"
         else:
             out += "['" + segment.replace("'", "\\'") + "']"

@@ -195,7 +195,6 @@ class AnthropicResponseReader:
         self.started = False
         self.start_data: Any = None
         self.open: dict[int, ContentItem] = {}
-        self.buffers: dict[int, str] = {}
         self.stopped: set[int] = set()
         self.saw_message_delta = False
         self.http_status: int | None = None
@@ -235,9 +234,8 @@ class AnthropicResponseReader:
 
     def _close_item(self, index: int, *, complete: bool) -> ContentItem:
         item = self.open.pop(index)
-        buffer = self.buffers.pop(index, "")
+        buffer = item.arguments_json
         if item.kind in ("tool_call", "server_tool_call") and buffer:
-            item.arguments_json = buffer
             item.arguments = _parse_json(buffer, partial=not complete)
         item.complete = complete
         self.stopped.add(index)
@@ -469,11 +467,11 @@ class AnthropicResponseReader:
             )
         if delta_type == "text_delta":
             text = str(delta.get("text", ""))
-            item.text += text
+            item.append_text(text)
             events.append(ItemDelta(index, "text", text, None, frame_index))
         elif delta_type == "thinking_delta":
             text = str(delta.get("thinking", ""))
-            item.text += text
+            item.append_text(text)
             events.append(ItemDelta(index, "reasoning", text, None, frame_index))
         elif delta_type == "signature_delta":
             item.signature = str(delta.get("signature", ""))
@@ -483,8 +481,7 @@ class AnthropicResponseReader:
             events.append(ItemDelta(index, "citation", "", delta.get("citation"), frame_index))
         elif delta_type == "input_json_delta":
             fragment = str(delta.get("partial_json", ""))
-            self.buffers[index] = self.buffers.get(index, "") + fragment
-            item.arguments_json = self.buffers[index]
+            item.append_arguments(fragment)
             events.append(ItemDelta(index, "arguments", fragment, None, frame_index))
         else:
             if delta_type == "compaction_delta" and item.block_type == "compaction":

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Literal, Protocol
 
 from harness.limits import format_json_path
@@ -35,28 +36,64 @@ DeltaKind = Literal["text", "reasoning", "arguments", "signature", "citation", "
 NextStep = Literal["run_tools", "continue", "stop"]
 
 
-@dataclass(slots=True)
+class JoinedText:
+    """A ``str`` attribute kept as a list of parts and joined once, when it is read.
+
+    Streams grow text and tool arguments one fragment at a time; ``item.text += fragment``
+    copies everything received so far, which makes a long stream quadratic. Fragments go to
+    :meth:`ContentItem.append_text` / :meth:`ContentItem.append_arguments` instead, and a read
+    joins the parts and keeps the joined string, so any mix of appends and reads stays linear.
+    """
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.slot = "_" + name
+
+    def __get__(self, obj: object, objtype: type | None = None) -> str:
+        if obj is None:
+            return ""  # the dataclass default
+        parts: list[str] = obj.__dict__[self.slot]
+        if len(parts) == 1:
+            return parts[0]
+        joined = "".join(parts)
+        obj.__dict__[self.slot] = [joined]
+        return joined
+
+    def __set__(self, obj: object, value: str) -> None:
+        obj.__dict__[self.slot] = [value]
+
+
+@dataclass
 class ContentItem:
     """One content item of an assistant message, in the provider's order.
 
     ``block`` keeps the provider's own start payload for items the harness only carries through
-    (server tool results, redacted reasoning, unknown block types), so nothing is lost.
+    (server tool results, redacted reasoning, unknown block types), so nothing is lost. ``text``
+    and ``arguments_json`` grow by :meth:`append_text` and :meth:`append_arguments` while a
+    stream is read (see :class:`JoinedText`).
     """
 
     index: int
     kind: ItemKind
     block_type: str
-    text: str = ""
+    text: JoinedText = JoinedText()
     native_id: str | None = None
     name: str | None = None
     arguments: Any = None
-    arguments_json: str = ""
+    arguments_json: JoinedText = JoinedText()
     signature: str | None = None
     citations: list[Any] = field(default_factory=list)
     block: dict[str, Any] = field(default_factory=dict)
     complete: bool = False
     #: Which choice of a multi-choice response (OpenAI Chat ``n > 1``) the item belongs to.
     choice: int = 0
+
+    def append_text(self, fragment: str) -> None:
+        """Add a streamed fragment to ``text`` without copying what came before."""
+        self.__dict__["_text"].append(fragment)
+
+    def append_arguments(self, fragment: str) -> None:
+        """Add a streamed fragment to ``arguments_json`` without copying what came before."""
+        self.__dict__["_arguments_json"].append(fragment)
 
     def to_json(self) -> dict[str, Any]:
         """A plain JSON view with only the fields that mean something for this kind."""
@@ -333,11 +370,24 @@ class _Missing:
 MISSING: Any = _Missing()
 
 
+#: JSON type of each exact Python type a JSON decoder produces (the fast path of :func:`json_kind`).
+_KIND_OF_TYPE: dict[type, str] = {
+    type(None): "null",
+    bool: "boolean",
+    int: "integer",
+    float: "number",
+    str: "string",
+    list: "array",
+    dict: "object",
+}
+
+
 def json_kind(value: Any) -> str:
     """The JSON type of a decoded value: ``object``, ``array``, ``string``, ``integer``, ``number``,
     ``boolean`` or ``null`` (a boolean is never an integer here, although Python says it is)."""
-    if value is None:
-        return "null"
+    kind = _KIND_OF_TYPE.get(type(value))
+    if kind is not None:
+        return kind
     if isinstance(value, bool):
         return "boolean"
     if isinstance(value, int):
@@ -359,8 +409,12 @@ def is_kind(value: Any, kinds: tuple[str, ...]) -> bool:
     return kind in kinds or (kind == "integer" and "number" in kinds)
 
 
+@lru_cache(maxsize=4096)
 def json_path(path: str, *segments: str | int) -> str:
-    """``path`` (``$.frame.data``) extended by keys and array indexes, as the replay matcher writes paths."""
+    """``path`` (``$.frame.data``) extended by keys and array indexes, as the replay matcher writes paths.
+
+    Adapters build the same few paths for every frame, so they are cached.
+    """
     return path + format_json_path(segments)[1:]
 
 
@@ -408,14 +462,18 @@ def expect(value: Any, path: str, *kinds: JsonKind) -> Any:
 def wire_field(container: Mapping[str, Any], key: str, path: str, *kinds: JsonKind, required: bool = False) -> Any:
     """``container[key]`` checked against ``kinds`` (``path`` is the container's path).
 
-    An absent key gives None, or a :class:`FrameShapeError` when ``required``.
+    An absent key gives None, or a :class:`FrameShapeError` when ``required``. The path of the
+    field is only built for the error.
     """
     value = container.get(key, MISSING)
     if value is MISSING:
         if required:
             raise FrameShapeError(json_path(path, key), expected_text(kinds))
         return None
-    return expect(value, json_path(path, key), *kinds)
+    kind = _KIND_OF_TYPE.get(type(value)) or json_kind(value)
+    if kind in kinds or (kind == "integer" and "number" in kinds):
+        return value
+    raise FrameShapeError(json_path(path, key), expected_text(kinds), value)
 
 
 def request_template(frame: Any) -> tuple[RequestTemplate, dict[str, Any]]:

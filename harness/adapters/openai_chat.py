@@ -272,7 +272,8 @@ class _Choice:
     index: int
     message: AssistantMessage
     items: dict[str, ContentItem] = field(default_factory=dict)
-    buffers: dict[str, str] = field(default_factory=dict)
+    #: Streamed argument fragments per tool-call key, joined once when the call closes.
+    buffers: dict[str, list[str]] = field(default_factory=dict)
     tool_calls: list[str] = field(default_factory=list)  # item keys, by tool call index
     finish_reason: str | None = None
 
@@ -636,7 +637,7 @@ class OpenAIChatResponseReader:
         events: list[ProviderEvent],
     ) -> None:
         item = choice.items.get(key) or self._open_item(choice, key, kind, block_type, frame_index, events)
-        item.text += text
+        item.append_text(text)
         events.append(
             ItemDelta(item.index, "reasoning" if kind == "reasoning" else "text", text, None, frame_index, choice.index)
         )
@@ -714,15 +715,15 @@ class OpenAIChatResponseReader:
         events: list[ProviderEvent],
     ) -> None:
         if isinstance(fragment, str) and fragment:
-            choice.buffers[key] = choice.buffers.get(key, "") + fragment
-            item.arguments_json = choice.buffers[key]
+            choice.buffers.setdefault(key, []).append(fragment)
+            item.append_arguments(fragment)
             events.append(ItemDelta(item.index, "arguments", fragment, None, frame_index, choice.index))
 
     def _close_items(self, choice: _Choice, frame_index: int, events: list[ProviderEvent]) -> None:
         complete = choice.finish_reason not in TRUNCATING_FINISH_REASONS
         for key, item in choice.items.items():
             if item.kind == "tool_call" or (item.kind == "other" and key.startswith("tool_calls")):
-                buffer = choice.buffers.get(key, "")
+                buffer = "".join(choice.buffers.get(key, ()))
                 try:
                     item.arguments = _parse_json(buffer, partial=not complete) if buffer else {}
                 except ValueError as exc:

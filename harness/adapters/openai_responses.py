@@ -340,11 +340,41 @@ class _Item:
     parts: dict[int, dict[str, Any]] = field(default_factory=dict)
     summaries: dict[int, str] = field(default_factory=dict)
     reasoning_texts: dict[int, str] = field(default_factory=dict)
+    #: Streamed tool-call arguments (or custom tool input), joined once by :meth:`flush`.
     buffer: str = ""
     done: bool = False
     seeded: bool = False
     id_reported: bool = False
     mismatch_reported: bool = False
+    #: Delta fragments not yet written into ``parts``/``summaries``/``reasoning_texts``/``buffer``,
+    #: keyed by (where, index, key). Appending a fragment to the whole text received so far would
+    #: make a long stream quadratic; every handler that reads those fields calls :meth:`flush`.
+    pending: dict[tuple[str, int, str], list[str]] = field(default_factory=dict)
+
+    def add(self, where: str, index: int, key: str, fragment: str) -> None:
+        """Queue a streamed fragment for ``parts[index][key]`` (``where="part"``), ``summaries[index]``,
+        ``reasoning_texts[index]`` or the arguments ``buffer``."""
+        self.pending.setdefault((where, index, key), []).append(fragment)
+
+    def flush(self) -> None:
+        """Write the queued fragments into the fields they belong to, in order."""
+        if not self.pending:
+            return
+        for (where, index, key), fragments in self.pending.items():
+            joined = "".join(fragments)
+            if where == "part":
+                part = self.parts.get(index)
+                if part is not None:
+                    part[key] = str(part.get(key) or "") + joined
+            elif where == "summary":
+                self.summaries[index] = self.summaries.get(index, "") + joined
+            elif where == "reasoning":
+                self.reasoning_texts[index] = self.reasoning_texts.get(index, "") + joined
+            else:
+                self.buffer += joined
+        self.pending.clear()
+        if self.item_type == "custom_tool_call":
+            self.item.arguments = self.buffer
 
 
 class OpenAIResponsesReader:
@@ -716,6 +746,7 @@ class OpenAIResponsesReader:
     def _keep_streamed_state(self) -> None:
         """Write what open items streamed into their payloads, so a failed response can be resumed."""
         for state in self.items.values():
+            state.flush()
             if state.done:
                 continue
             block = dict(state.item.block)
@@ -803,7 +834,7 @@ class OpenAIResponsesReader:
         if index in parts:
             return
         if state.summaries or state.reasoning_texts:
-            state.item.text += REASONING_SEPARATOR
+            state.item.append_text(REASONING_SEPARATOR)
             events.append(ItemDelta(state.item.index, "reasoning", REASONING_SEPARATOR, None, frame_index))
         parts[index] = ""
 
@@ -829,6 +860,8 @@ class OpenAIResponsesReader:
         if name in _PROGRESS:
             events.append(ItemDelta(item.index, "other", "", _payload(data), frame_index))
             return events
+        if not name.endswith(".delta"):
+            state.flush()
         if state.item_type == "message":
             return self._message_event(state, name, data, frame_index, events)
         if state.item_type == "reasoning":
@@ -836,10 +869,8 @@ class OpenAIResponsesReader:
         # function_call / custom_tool_call argument streams
         if name.endswith(".delta"):
             fragment = str(data.get("delta") or "")
-            state.buffer += fragment
-            item.arguments_json = state.buffer
-            if state.item_type == "custom_tool_call":
-                item.arguments = state.buffer
+            state.add("buffer", 0, "", fragment)
+            item.append_arguments(fragment)
             events.append(ItemDelta(item.index, "arguments", fragment, None, frame_index))
             return events
         final = data.get("arguments" if state.item_type == "function_call" else "input")
@@ -889,12 +920,13 @@ class OpenAIResponsesReader:
             )
         if name.endswith(".delta"):
             fragment = str(data.get("delta") or "")
-            part[key] = str(part.get(key) or "") + fragment
+            state.add("part", content_index, key, fragment)
             if key == "text":
                 # Usually the last part grows; recompute only when it is not.
                 if content_index == max(state.parts):
-                    item.text += fragment
+                    item.append_text(fragment)
                 else:
+                    state.flush()
                     self._message_text(state)
                 events.append(ItemDelta(item.index, "text", fragment, None, frame_index))
             else:
@@ -920,8 +952,8 @@ class OpenAIResponsesReader:
         self._reasoning_part(state, parts, index, frame_index, events)
         if name.endswith(".delta"):
             fragment = str(data.get("delta") or "")
-            parts[index] += fragment
-            item.text += fragment
+            state.add("summary" if parts is state.summaries else "reasoning", index, "", fragment)
+            item.append_text(fragment)
             events.append(ItemDelta(item.index, "reasoning", fragment, None, frame_index))
             return events
         final = data.get("text")
@@ -938,6 +970,7 @@ class OpenAIResponsesReader:
     def _item_done(
         self, state: _Item, data: dict[str, Any], frame_index: int, events: list[ProviderEvent]
     ) -> list[ProviderEvent]:
+        state.flush()
         raw = data.get("item")
         payload: dict[str, Any] = dict(raw) if isinstance(raw, dict) else {}
         item = state.item
@@ -999,6 +1032,8 @@ class OpenAIResponsesReader:
     def _terminal(
         self, name: str, data: dict[str, Any], frame_index: int, events: list[ProviderEvent]
     ) -> list[ProviderEvent]:
+        for state in self.items.values():
+            state.flush()
         response = data.get("response") if isinstance(data.get("response"), dict) else {}
         assert isinstance(response, dict)
         self._check_response_id(response, frame_index, events)

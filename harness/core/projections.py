@@ -15,16 +15,47 @@ from harness.core.events import StoredEvent
 
 
 class Projection:
-    """Threads, runs, messages, items and tool calls, keyed by id, in creation order."""
+    """Threads, runs, messages, items and tool calls, keyed by id, in creation order.
+
+    Streamed text is kept as fragments until something reads ``items`` or ``messages`` (or a
+    later event needs the text), then joined once: appending each ``item.delta`` to the whole
+    text so far would make a long stream quadratic.
+    """
 
     def __init__(self) -> None:
         self.threads: dict[str, dict[str, Any]] = {}
         self.runs: dict[str, dict[str, Any]] = {}
-        self.messages: dict[str, dict[str, Any]] = {}
-        self.items: dict[str, dict[str, Any]] = {}
+        self._messages: dict[str, dict[str, Any]] = {}
+        self._items: dict[str, dict[str, Any]] = {}
         self.tool_calls: dict[str, dict[str, Any]] = {}
         self.violations: list[dict[str, Any]] = []
         self.last_sequence = 0
+        #: (entity, field) -> text fragments not yet added to ``entity[field]``, in arrival order.
+        self._pending: dict[tuple[int, str], tuple[dict[str, Any], list[str]]] = {}
+
+    @property
+    def messages(self) -> dict[str, dict[str, Any]]:
+        self._flush()
+        return self._messages
+
+    @property
+    def items(self) -> dict[str, dict[str, Any]]:
+        self._flush()
+        return self._items
+
+    def _add_text(self, entity: dict[str, Any], key: str, text: str) -> None:
+        slot = (id(entity), key)
+        pending = self._pending.get(slot)
+        if pending is None:
+            self._pending[slot] = (entity, [text])
+        else:
+            pending[1].append(text)
+
+    def _flush(self) -> None:
+        if self._pending:
+            for (_, key), (entity, parts) in self._pending.items():
+                entity[key] += "".join(parts)
+            self._pending.clear()
 
     def apply(self, event: StoredEvent) -> None:
         """Fold one event into the projection."""
@@ -33,6 +64,19 @@ class Projection:
         self.last_sequence = event.sequence
         data = event.data
         kind = event.type
+        if kind == "item.delta":
+            if data["kind"] in ("text", "reasoning"):
+                item = self._items[data["item_id"]]
+                text = data.get("text", "")
+                self._add_text(item, "text", text)
+                # The message is choice 0; other choices of an n > 1 response live in its items.
+                if not item.get("choice"):
+                    message = self._messages[item["response_id"]]
+                    self._add_text(message, "text" if data["kind"] == "text" else "reasoning", text)
+            elif data["item_id"] not in self._items:
+                raise KeyError(data["item_id"])  # a delta for an item never started: a broken log
+            return
+        self._flush()
         if kind == "thread.created":
             self.threads[data["thread_id"]] = {
                 "thread_id": data["thread_id"],
@@ -49,7 +93,7 @@ class Projection:
                 "role": data["role"],
                 "text": data.get("text", ""),
             }
-            self.messages[data["message_id"]] = message
+            self._messages[data["message_id"]] = message
             if event.thread_id in self.threads:
                 self.threads[event.thread_id]["messages"].append(data["message_id"])
         elif kind == "run.created":
@@ -65,15 +109,15 @@ class Projection:
                 "error": None,
             }
             self.threads[event.thread_id or ""]["runs"].append(data["run_id"])
-            if data["message_id"] in self.messages:
-                self.messages[data["message_id"]]["run_id"] = data["run_id"]
+            if data["message_id"] in self._messages:
+                self._messages[data["message_id"]]["run_id"] = data["run_id"]
         elif kind == "run.started":
             self.runs[event.run_id or ""]["status"] = "running"
         elif kind == "request.sent":
             self.runs[event.run_id or ""]["requests"] += 1
         elif kind == "response.started":
             response_id = data["response_id"]
-            self.messages[response_id] = {
+            self._messages[response_id] = {
                 "message_id": response_id,
                 "thread_id": event.thread_id,
                 "run_id": event.run_id,
@@ -88,34 +132,26 @@ class Projection:
             self.runs[event.run_id or ""]["responses"].append(response_id)
             self.threads[event.thread_id or ""]["messages"].append(response_id)
         elif kind == "item.started":
-            self.items[data["item_id"]] = {**data, "text": "", "status": "streaming"}
-            self.messages[data["response_id"]]["items"].append(data["item_id"])
-        elif kind == "item.delta":
-            item = self.items[data["item_id"]]
-            if data["kind"] in ("text", "reasoning"):
-                item["text"] += data.get("text", "")
-                # The message is choice 0; other choices of an n > 1 response live in its items.
-                if not item.get("choice"):
-                    message = self.messages[item["response_id"]]
-                    message["text" if data["kind"] == "text" else "reasoning"] += data.get("text", "")
+            self._items[data["item_id"]] = {**data, "text": "", "status": "streaming"}
+            self._messages[data["response_id"]]["items"].append(data["item_id"])
         elif kind == "item.completed":
-            item = self.items[data["item_id"]]
+            item = self._items[data["item_id"]]
             final = data["item"]
             item["status"] = "completed" if final.get("complete", True) else "incomplete"
             item["final"] = final
             if "text" in final and final["text"] != item["text"]:
                 # Text may arrive whole in the block start (non-streamed bodies): the final item wins.
                 item["text"] = final["text"]
-                message = self.messages[item["response_id"]]
-                parts = [self.items[i] for i in message["items"] if not self.items[i].get("choice")]
+                message = self._messages[item["response_id"]]
+                parts = [self._items[i] for i in message["items"] if not self._items[i].get("choice")]
                 message["text"] = "".join(p["text"] for p in parts if p["kind"] == "text")
                 message["reasoning"] = "".join(p["text"] for p in parts if p["kind"] == "reasoning")
         elif kind == "response.completed":
-            message = self.messages[data["response_id"]]
+            message = self._messages[data["response_id"]]
             message.update(status="completed", stop_reason=data["stop_reason"], usage=data["usage"])
         elif kind == "response.failed":
-            if data["response_id"] in self.messages:
-                self.messages[data["response_id"]]["status"] = "failed"
+            if data["response_id"] in self._messages:
+                self._messages[data["response_id"]]["status"] = "failed"
         elif kind == "protocol.violation":
             self.violations.append({"run_id": event.run_id, **data})
         elif kind == "tool_call.requested":
@@ -139,6 +175,7 @@ class Projection:
 
     def to_json(self) -> dict[str, Any]:
         """A deep copy as plain JSON, for comparison and reports."""
+        self._flush()
         return copy.deepcopy(
             {
                 "threads": self.threads,

@@ -186,24 +186,32 @@ def _coalesce(records: list[JsonObject], normalization: GoldenNormalization) -> 
     rules = {rule.type: rule for rule in normalization.coalesce}
     type_path = concrete_path(normalization.type_field)
     out: list[JsonObject] = []
-    # For each output record: (rule type, group values) when it is an open run of fragments.
-    runs: list[tuple[str, tuple[Any, ...]] | None] = []
+    # The open run of fragments: (rule type, group values), where its text goes, its fragments.
+    # Fragments are joined once when the run ends, so a long run stays linear.
+    run: tuple[str, tuple[Any, ...]] | None = None
+    run_text: tuple[Any, Segment] | None = None
+    fragments: list[str] = []
+
+    def close() -> None:
+        if run_text is not None and len(fragments) > 1:
+            parent, key = run_text
+            parent[key] = "".join(fragments)
+
     for index, record in enumerate(records):
         event_type = value_at(record, type_path)
         rule = rules.get(event_type) if isinstance(event_type, str) else None
         text_path = concrete_path(rule.text) if rule is not None else ()
         text = value_at(record, text_path) if rule is not None else MISSING
         if rule is None or not isinstance(text, str):
+            close()
+            run, run_text, fragments = None, None, []
             out.append(record)
-            runs.append(None)
             continue
         group = tuple(value_at(record, concrete_path(p)) for p in rule.group_by)
         count_path = rule.count_path()
-        if out and runs[-1] == (rule.type, group):
-            merged = out[-1]
-            parent = value_at(merged, text_path[:-1])
-            parent[text_path[-1]] += text
-            count_parent = value_at(merged, count_path[:-1])
+        if out and run == (rule.type, group):
+            fragments.append(text)
+            count_parent = value_at(out[-1], count_path[:-1])
             count_parent[count_path[-1]] += 1
             continue
         count_parent = value_at(record, count_path[:-1])
@@ -215,9 +223,13 @@ def _coalesce(records: list[JsonObject], normalization: GoldenNormalization) -> 
                 json_path=format_json_path(count_path[:-1]),
                 value=count_parent,
             )
+        close()
         count_parent[count_path[-1]] = 1
         out.append(record)
-        runs.append((rule.type, group))
+        run = (rule.type, group)
+        run_text = (value_at(record, text_path[:-1]), text_path[-1])
+        fragments = [text]
+    close()
     return out
 
 

@@ -18,7 +18,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any, Literal
 
 import orjson
@@ -70,40 +70,72 @@ def _scrub(value: Any, ids: _Placeholders, parent: dict[str, Any] | None = None,
     return value
 
 
-def normalize_events(
+def iter_normalized(
     events: Iterable[StoredEvent], *, deltas: Literal["coalesced", "full"] = "coalesced"
-) -> list[dict[str, Any]]:
-    """The golden view of an event log, as a list of JSON objects."""
+) -> Iterator[dict[str, Any]]:
+    """The golden view of an event log, one JSON object at a time (see the module docstring).
+
+    Streaming and linear in the log: consecutive deltas are merged first (their fragments kept
+    in a list and joined once), and only the merged record is scrubbed, so a million-delta log
+    costs one scrub per merged record, not one per delta.
+    """
     ids = _Placeholders()
-    out: list[dict[str, Any]] = []
+    run: dict[str, Any] | None = None  # the delta record being merged, its data not yet scrubbed
+    parts: list[str] = []
+    run_keys: tuple[str, Any, Any] | None = None
     for event in events:
-        record = {
-            "sequence": event.sequence,
-            "type": event.type,
-            "thread_id": event.thread_id,
-            "run_id": event.run_id,
-            "command_id": event.command_id,
-            "at_ms": event.at_ms,
-            "data": _scrub(event.data, ids),
-        }
         merge = DELTA_EVENTS.get(event.type) if deltas == "coalesced" else None
         if merge is not None and (event.type != "item.delta" or event.data.get("kind") in COALESCED_KINDS):
             item_key, part_key, text_key = merge
-            previous = out[-1] if out else None
-            if (
-                previous is not None
-                and previous["type"] == event.type
-                and previous["data"][item_key] == event.data[item_key]
-                and previous["data"][part_key] == event.data[part_key]
-            ):
-                previous["data"][text_key] += event.data.get(text_key, "")
-                previous["data"]["fragments"] += 1
-                previous["last_sequence"] = event.sequence
+            keys = (event.type, event.data[item_key], event.data[part_key])
+            if run is not None and keys == run_keys:
+                parts.append(event.data.get(text_key, ""))
+                run["data"]["fragments"] += 1
+                run["last_sequence"] = event.sequence
                 continue
-            record["data"]["fragments"] = 1
-            record["last_sequence"] = event.sequence
-        out.append(record)
-    return out
+            if run is not None:
+                yield _finish_run(run, parts, ids)
+            run_keys = keys
+            parts = [event.data.get(text_key, "")]
+            run = _record(event, {**event.data, "fragments": 1})
+            run["last_sequence"] = event.sequence
+            continue
+        if run is not None:
+            yield _finish_run(run, parts, ids)
+            run = None
+        record = _record(event, event.data)
+        record["data"] = _scrub(record["data"], ids)
+        yield record
+    if run is not None:
+        yield _finish_run(run, parts, ids)
+
+
+def _record(event: StoredEvent, data: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "sequence": event.sequence,
+        "type": event.type,
+        "thread_id": event.thread_id,
+        "run_id": event.run_id,
+        "command_id": event.command_id,
+        "at_ms": event.at_ms,
+        "data": data,
+    }
+
+
+def _finish_run(run: dict[str, Any], parts: list[str], ids: _Placeholders) -> dict[str, Any]:
+    """A merged delta record: its fragments joined into its text key, then scrubbed once."""
+    text_key = DELTA_EVENTS[run["type"]][2]
+    if text_key in run["data"] or len(parts) > 1:
+        run["data"][text_key] = "".join(parts)
+    run["data"] = _scrub(run["data"], ids)
+    return run
+
+
+def normalize_events(
+    events: Iterable[StoredEvent], *, deltas: Literal["coalesced", "full"] = "coalesced"
+) -> list[dict[str, Any]]:
+    """The golden view of an event log, as a list of JSON objects (see :func:`iter_normalized`)."""
+    return list(iter_normalized(events, deltas=deltas))
 
 
 def dump_golden(scenario: str, records: list[dict[str, Any]], *, deltas: str | None, owner: str | None = None) -> bytes:
