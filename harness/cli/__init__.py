@@ -248,23 +248,39 @@ def _cmd_validate(args: argparse.Namespace, console: Console) -> int:
 
 
 def _cmd_replay(args: argparse.Namespace, console: Console) -> int:
-    from harness.scenario.runner import replay_summary, replay_transcript
+    import tempfile
 
-    execution = replay_transcript(args.transcript)
-    summary = replay_summary(execution)
-    if args.json:
-        sys.stdout.write(orjson.dumps(summary).decode() + "\n")
-    else:
-        console.print(
-            f"{summary['transcript']} ({summary['protocol']}): {summary['status']}", highlight=False, markup=False
-        )
-        if summary["error"]:
-            console.print(
-                f"  error: {summary['error']['type']}: {summary['error']['message']}", highlight=False, markup=False
-            )
-        for number, message in enumerate(summary["messages"], start=1):
-            _print_message(console, number, message)
-        console.print(f"  {len(summary['events'])} events", highlight=False, markup=False)
+    from harness.core.store import FileEventStore
+    from harness.scenario.runner import replay_summary, replay_transcript, write_replay_summary
+    from harness.transcript.io import INDEX_THRESHOLD_BYTES
+
+    with tempfile.TemporaryDirectory(prefix="harness-replay-") as scratch:
+        # A large transcript's log goes to a scratch file, so memory stays flat in its length.
+        path = Path(args.transcript)
+        large = path.is_file() and path.stat().st_size > INDEX_THRESHOLD_BYTES
+        store = FileEventStore(Path(scratch) / "events.ndjson") if large else None
+        try:
+            execution = replay_transcript(args.transcript, store=store)
+            if args.json:
+                write_replay_summary(execution, sys.stdout.buffer.write)
+                sys.stdout.buffer.flush()
+            else:
+                summary = replay_summary(execution, events=False)
+                console.print(
+                    f"{summary['transcript']} ({summary['protocol']}): {summary['status']}",
+                    highlight=False,
+                    markup=False,
+                )
+                if summary["error"]:
+                    error = summary["error"]
+                    console.print(f"  error: {error['type']}: {error['message']}", highlight=False, markup=False)
+                for number, message in enumerate(summary["messages"], start=1):
+                    _print_message(console, number, message)
+                count = sum(1 for _ in execution.iter_events())
+                console.print(f"  {count} events", highlight=False, markup=False)
+        finally:
+            if store is not None:
+                store.close()
     return EXIT_FAILED if execution.driver.failure is not None else EXIT_OK
 
 

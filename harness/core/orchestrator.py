@@ -45,7 +45,7 @@ from harness.core.commands import COMMAND_ADAPTER, MessageDispatch, ThreadCreate
 from harness.core.events import NewEvent, StoredEvent
 from harness.core.ids import IdAllocator
 from harness.core.projections import Projection
-from harness.core.store import EventStore, InMemoryEventStore
+from harness.core.store import EventStore, InMemoryEventStore, batch
 from harness.core.tools import Outcome, ToolRunner
 from harness.errors import HarnessError, TranscriptExhausted, UsageError
 from harness.replay.clock import Clock, LogicalClock
@@ -70,7 +70,11 @@ class Transport(Protocol):
 
 @dataclass(slots=True)
 class CommandResult:
-    """What a command did: its id and the events it stored."""
+    """What a command did: its id and the events it stored.
+
+    With a store that ``spills`` its log to disk (:class:`~harness.core.store.FileEventStore`)
+    ``events`` stays empty, so a long run holds no events in memory; read them from the store.
+    """
 
     command_id: str
     events: list[StoredEvent] = field(default_factory=list)
@@ -103,6 +107,9 @@ class Orchestrator:
         self.clock: Clock = clock or LogicalClock()
         self.ids = ids or IdAllocator()
         self.max_requests_per_run = max_requests_per_run
+        #: A store that ``spills`` (:class:`~harness.core.store.FileEventStore`) keeps the log out of
+        #: memory; the orchestrator then does not hold each command's events either.
+        self._keep_results = not getattr(self.store, "spills", False)
         self.projection = Projection()
         self.conversations: dict[str, list[ConversationTurn]] = {}
         self.receipts: dict[str, CommandResult] = {}
@@ -133,7 +140,8 @@ class Orchestrator:
         )
         (stored,) = self.store.append([new])
         self.projection.apply(stored)
-        self._current.append(stored)
+        if self._keep_results:
+            self._current.append(stored)
         return stored
 
     # -- commands --------------------------------------------------------------------------
@@ -152,10 +160,11 @@ class Orchestrator:
         self._current: list[StoredEvent] = []
         result = CommandResult(command_id=command_id)
         try:
-            if isinstance(command, ThreadCreate):
-                result.thread_id = self._thread_create(command)
-            else:
-                result.thread_id, result.run_id = self._message_dispatch(command)
+            with batch(self.store):
+                if isinstance(command, ThreadCreate):
+                    result.thread_id = self._thread_create(command)
+                else:
+                    result.thread_id, result.run_id = self._message_dispatch(command)
         finally:
             result.events = self._current
             self._command_id = None

@@ -62,6 +62,9 @@ class ReplayDriver:
         self.sent: list[Any] = []
         self.runtime_exit: RuntimeExit | None = None
         self.failure: ReplayError | None = None
+        # Look-ahead answers, kept so that no call rescans the rest of the transcript:
+        self._last_inbound: int | None = None  # index of the last emit_inbound (-1: none)
+        self._outbound_scan: tuple[int, int | None] | None = None  # (scanned from, next expect_outbound)
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -102,7 +105,7 @@ class ReplayDriver:
         """Deliver an outbound frame; in strict mode it must equal the next ``expect_outbound``."""
         self.sent.append(frame)
         if self.stream_only:
-            if not any(isinstance(e, EmitInbound) for e in self.transcript.entries[self.cursor :]):
+            if self._last_inbound_index() < self.cursor:
                 raise TranscriptExhausted(
                     # No path in the message: it lands in event logs, which must not depend on
                     # how the transcript's path was spelled.
@@ -168,11 +171,36 @@ class ReplayDriver:
         )
 
     def peek_outbound(self) -> ExpectOutbound | None:
-        """The next recorded ``expect_outbound`` at or after the cursor, without consuming anything."""
-        for entry in self.transcript.entries[self.cursor :]:
-            if isinstance(entry, ExpectOutbound):
-                return entry
-        return None
+        """The next recorded ``expect_outbound`` at or after the cursor, without consuming anything.
+
+        The answer is kept until the cursor passes it, so asking once per tool call costs one
+        scan of the transcript in total, not one per call.
+        """
+        entries = self.transcript.entries
+        scan = self._outbound_scan
+        if scan is not None and scan[0] <= self.cursor and (scan[1] is None or scan[1] >= self.cursor):
+            found = scan[1]
+        else:
+            found = None
+            for index in range(self.cursor, len(entries)):
+                if isinstance(entries[index], ExpectOutbound):
+                    found = index
+                    break
+            self._outbound_scan = (self.cursor, found)
+        if found is None:
+            return None
+        entry = entries[found]
+        assert isinstance(entry, ExpectOutbound)
+        return entry
+
+    def _last_inbound_index(self) -> int:
+        """Index of the transcript's last ``emit_inbound`` (-1 when there is none), found once."""
+        if self._last_inbound is None:
+            entries = self.transcript.entries
+            self._last_inbound = next(
+                (i for i in range(len(entries) - 1, -1, -1) if isinstance(entries[i], EmitInbound)), -1
+            )
+        return self._last_inbound
 
     def finish(self) -> None:
         """Raise :class:`UnconsumedEntries` unless every entry was consumed.

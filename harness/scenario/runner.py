@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import contextlib
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
+
+import orjson
 
 from harness.adapters import get_adapter, get_runtime_adapter, is_runtime_protocol
 from harness.adapters.base import AssistantMessage, ContentItem, FrameShapeError, ProviderAdapter, RequestTemplate
@@ -48,7 +50,7 @@ from harness.scenario.model import (
     ToolDecl,
     load_scenario,
 )
-from harness.transcript import ExpectOutbound, Transcript, read_transcript
+from harness.transcript import Transcript, read_transcript
 
 FailureKind = Literal["replay", "invariant", "expectation", "golden", "golden_missing", "parity"]
 
@@ -82,6 +84,14 @@ class Execution:
         if self.stored is not None:
             return self.stored
         return self.orchestrator.store.read()
+
+    def iter_events(self) -> Iterator[StoredEvent]:
+        """The event log in order, streamed from the store when it can (a long replay's log need
+        not fit in memory; see :class:`~harness.core.store.FileEventStore`)."""
+        if self.stored is not None:
+            return iter(self.stored)
+        stream = getattr(self.orchestrator.store, "iter_events", None)
+        return stream() if callable(stream) else iter(self.orchestrator.store.read())
 
     @property
     def responses(self) -> list[tuple[str, AssistantMessage, str]]:
@@ -167,20 +177,20 @@ def scenario_for_transcript(transcript: Transcript, *, path: str | None = None) 
             "(`harness replay SCENARIO.yaml`; examples in scenarios/t3code, format in docs/scenarios.md)",
             path=path or transcript.path,
         )
-    first = next((e for e in transcript.entries if isinstance(e, ExpectOutbound)), None)
+    first_index, first = next(transcript.outbound(), (None, None))
     request = RequestSpec()
     dispatch = MessageDispatch()
-    if first is not None:
+    if first is not None and first_index is not None:
         try:
             template, user = get_adapter(transcript.protocol).split_request(first.frame)
         except FrameShapeError as exc:
             # A recorded request the adapter cannot read: name its line and the JSON path inside it.
-            line = transcript.line_of(transcript.entries.index(first))
+            line = transcript.line_of(first_index)
             raise TranscriptError(
                 f"the first recorded request: {exc}", path=path or transcript.path, line=line
             ) from None
         except ValueError as exc:
-            line = transcript.line_of(transcript.entries.index(first))
+            line = transcript.line_of(first_index)
             raise ScenarioError(
                 f"{exc} (line {line}); write a scenario file that sets up the conversation",
                 path=path or transcript.path,
@@ -197,9 +207,8 @@ def scenario_for_transcript(transcript: Transcript, *, path: str | None = None) 
         resume = next(
             (
                 e.frame["query"]["starting_after"]
-                for e in transcript.entries
-                if isinstance(e, ExpectOutbound)
-                and isinstance(e.frame, dict)
+                for _, e in transcript.outbound()
+                if isinstance(e.frame, dict)
                 and e.frame.get("method") == "GET"
                 and str((e.frame.get("query") or {}).get("starting_after", "")).isdigit()
             ),
@@ -363,7 +372,9 @@ def _execute_runtime(scenario: Scenario, transcript: Transcript, *, store: Event
                     driver.failure = exc
         with contextlib.suppress(ReplayError):
             driver.finish()
-        stored = orchestrator.store.read()
+        # The log as it stands, unless the store keeps it out of memory on purpose (it is then
+        # read from the store when used).
+        stored = None if getattr(orchestrator.store, "spills", False) else orchestrator.store.read()
         if isinstance(orchestrator.store, SqliteEventStore) and db_path is not None:
             orchestrator.store.close()
     return Execution(
@@ -570,24 +581,55 @@ def check_golden_paths(scenario: Scenario, goldens_dir: Path) -> None:
         golden_path_for(scenario.for_variant(name), goldens_dir, field=field)
 
 
-def replay_transcript(path: Path | str) -> Execution:
+def replay_transcript(path: Path | str, *, store: EventStore | None = None) -> Execution:
     """Replay a bare transcript with the scenario it implies (see :func:`scenario_for_transcript`),
-    or a scenario file as it says (for a scenario with variants, its first variant)."""
+    or a scenario file as it says (for a scenario with variants, its first variant).
+
+    ``store`` receives the event log (default: in memory); a
+    :class:`~harness.core.store.FileEventStore` keeps a long replay's log out of memory.
+    """
     if Path(path).suffix in SCENARIO_SUFFIXES:
         scenario = load_scenario(path)
         if scenario.variants:
             scenario = scenario.for_variant(next(iter(scenario.variants)))
-        return execute(scenario)
+        return execute(scenario, store=store)
     transcript = read_transcript(path)
-    return execute(scenario_for_transcript(transcript, path=str(path)), transcript=transcript)
+    return execute(scenario_for_transcript(transcript, path=str(path)), transcript=transcript, store=store)
 
 
-def replay_summary(execution: Execution) -> dict[str, Any]:
+def replay_summary(execution: Execution, *, events: bool = True) -> dict[str, Any]:
     """The stable ``harness replay --json`` object: status, error, one message per response, events.
 
     ``status`` is the last run's terminal status, or ``"failed"`` when the replay itself broke
     (a frame mismatch, entries left unconsumed); ``error`` then names the replay error class.
+    ``events=False`` leaves the ``events`` key out; :func:`write_replay_summary` writes the whole
+    object without holding the events in memory.
     """
+    summary = _summary_head(execution)
+    if events:
+        summary["events"] = [event.to_json() for event in execution.iter_events()]
+    return summary
+
+
+def write_replay_summary(execution: Execution, write: Callable[[bytes], object]) -> int:
+    """Write :func:`replay_summary` as one JSON line through ``write``, streaming the events.
+
+    The bytes are exactly ``orjson.dumps(replay_summary(execution)) + b"\n"``; the events are
+    serialized one at a time as the store yields them. Returns the number of events.
+    """
+    head = orjson.dumps({**_summary_head(execution), "events": []})
+    assert head.endswith(b"[]}")
+    write(head[:-2])
+    count = 0
+    for event in execution.iter_events():
+        write((b"," if count else b"") + orjson.dumps(event.to_json()))
+        count += 1
+    write(b"]}\n")
+    return count
+
+
+def _summary_head(execution: Execution) -> dict[str, Any]:
+    """:func:`replay_summary` without its events."""
     runs = execution.runs
     last = runs[-1] if runs else None
     status = last["status"] if last else "failed"
@@ -630,7 +672,6 @@ def replay_summary(execution: Execution) -> dict[str, Any]:
         "status": status,
         "error": {"type": error["type"], "message": error["message"]} if error else None,
         "messages": messages,
-        "events": [event.to_json() for event in execution.events],
     }
 
 

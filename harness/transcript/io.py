@@ -9,11 +9,13 @@ from __future__ import annotations
 import json
 import os
 import stat
-from collections.abc import Iterable, Iterator
+from array import array
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, overload
 
+import jsonlines
 import orjson
 from pydantic import ValidationError
 
@@ -38,11 +40,15 @@ _FRAME_TAGS = frozenset({"http.request", "http.response", "sse", "sse.done", "ht
 
 @dataclass(frozen=True, slots=True)
 class Transcript:
-    """A loaded transcript: its header, its entries in order, and each entry's source line."""
+    """A loaded transcript: its header, its entries in order, and each entry's source line.
+
+    ``entries`` is a tuple, or for a large file an :class:`IndexedEntries` that reads inbound
+    frames back from disk (see :func:`read_transcript`); both are sequences.
+    """
 
     header: TranscriptHeader
-    entries: tuple[Entry, ...]
-    lines: tuple[int, ...] = field(default=())
+    entries: Sequence[Entry]
+    lines: Sequence[int] = field(default=())
     path: str | None = None
 
     def line_of(self, index: int) -> int | None:
@@ -56,7 +62,17 @@ class Transcript:
     @property
     def has_outbound(self) -> bool:
         """False for stream-only transcripts (no ``expect_outbound`` entries)."""
-        return any(isinstance(e, ExpectOutbound) for e in self.entries)
+        return next(self.outbound(), None) is not None
+
+    def outbound(self) -> Iterator[tuple[int, ExpectOutbound]]:
+        """``(index, entry)`` of every ``expect_outbound``, in order (an indexed transcript answers
+        from its index, without reading its inbound frames)."""
+        if isinstance(self.entries, IndexedEntries):
+            yield from self.entries.outbound()
+            return
+        for index, entry in enumerate(self.entries):
+            if isinstance(entry, ExpectOutbound):
+                yield index, entry
 
 
 def format_validation_error(error: ValidationError, *, tags: frozenset[str] = frozenset()) -> str:
@@ -105,27 +121,74 @@ def open_regular(path: Path | str, *, what: str) -> IO[bytes]:
         raise
 
 
-def _iter_lines(
+class _Lines:
+    """Every line of a source (blank ones too, so numbers count them), each read with a bound on
+    its length; :attr:`number` is the 1-based number of the line handed out last."""
+
+    def __init__(self, source: IO[bytes] | Iterable[bytes | str], name: str | None) -> None:
+        if hasattr(source, "readline"):
+            reader: Any = source
+            self._lines: Iterator[bytes | str] = iter(lambda: reader.readline(MAX_LINE_BYTES + 1), b"")
+        else:
+            self._lines = iter(source)
+        self.name = name
+        self.number = 0
+        #: Byte offsets of the line handed out last and of the one after it (for files, in bytes).
+        self.start = 0
+        self.end = 0
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> bytes | str:
+        raw = next(self._lines)
+        self.number += 1
+        self.start = self.end
+        self.end += len(raw)
+        if len(raw) > MAX_LINE_BYTES and len(raw.encode() if isinstance(raw, str) else raw) > MAX_LINE_BYTES:
+            raise TranscriptError(f"line longer than {MAX_LINE_BYTES} bytes", path=self.name, line=self.number)
+        return raw
+
+
+def _load_line(text: str | bytes) -> Any:
+    """``jsonlines``' decoder (it hands over decoded text): the trimmed line, parsed strictly (see
+    :func:`load_json_line`)."""
+    return load_json_line((text.encode() if isinstance(text, str) else text).strip())
+
+
+def _iter_objects(
     source: Path | str | IO[bytes] | Iterable[bytes | str], name: str | None
-) -> Iterator[tuple[int, bytes]]:
-    """Non-blank lines with their 1-based numbers; a line is never read past the length limit."""
+) -> Iterator[tuple[int, Any]]:
+    """``(line number, JSON value)`` for every non-blank line, read with ``jsonlines`` over orjson.
+
+    Errors name the file and line; the line itself is never quoted (it may hold a secret).
+    """
     if isinstance(source, (str, Path)):
         with open_regular(source, what="transcript") as opened:
-            yield from _iter_lines(opened, name)
+            yield from _iter_objects(opened, name)
         return
-    lines: Iterable[bytes | str]
-    if hasattr(source, "readline"):
-        reader: Any = source
-        lines = iter(lambda: reader.readline(MAX_LINE_BYTES + 1), b"")
-    else:
-        lines = source
-    for number, raw in enumerate(lines, start=1):
-        data = raw.encode() if isinstance(raw, str) else raw
-        if len(data) > MAX_LINE_BYTES:
-            raise TranscriptError(f"line longer than {MAX_LINE_BYTES} bytes", path=name, line=number)
-        data = data.strip()
-        if data:
-            yield number, data
+    yield from _iter_objects_from(_Lines(source, name), name)
+
+
+def _iter_objects_from(lines: _Lines, name: str | None) -> Iterator[tuple[int, Any]]:
+    reader = jsonlines.Reader(lines, loads=_load_line)
+    while True:
+        try:
+            value = reader.read(skip_empty=True, allow_none=True)
+        except EOFError:
+            return
+        except jsonlines.InvalidLineError as exc:
+            cause = exc.__cause__
+            if isinstance(cause, UnicodeDecodeError):
+                message = f"not valid JSON: the line is not valid UTF-8 ({cause.reason} at byte {cause.start})"
+            elif isinstance(cause, orjson.JSONDecodeError):
+                message = f"not valid JSON: {cause}"
+            elif isinstance(cause, ValueError):
+                message = str(cause)
+            else:
+                message = exc.args[0] if exc.args else "not valid JSON"
+            raise TranscriptError(message, path=name, line=exc.lineno) from None
+        yield lines.number, value
 
 
 class _Found:
@@ -181,20 +244,39 @@ def load_json_line(line: bytes) -> Any:
     return value
 
 
+_SSE_KEYS = frozenset({"kind", "event", "data"})
+
+
+def is_plain_sse(frame: Any) -> bool:
+    """Whether ``frame`` is a valid :class:`~harness.transcript.models.SseEvent`, decided without
+    pydantic: streams are almost all SSE events, so this keeps validation out of the per-frame
+    loop. False means "let the model decide" (it accepts or names the problem); a test holds the
+    two to the same answer."""
+    return (
+        type(frame) is dict
+        and frame.get("kind") == "sse"
+        and "data" in frame
+        and type(frame.get("event")) in (str, type(None))
+        and frame.keys() <= _SSE_KEYS
+    )
+
+
 def iter_records(
     source: Path | str | IO[bytes] | Iterable[bytes | str], *, path: str | None = None
 ) -> Iterator[tuple[int, TranscriptHeader | Entry]]:
     """Yield ``(line_number, record)`` for every non-blank line, validating each one as it goes."""
     name = path if path is not None else (str(source) if isinstance(source, (str, Path)) else None)
+    for number, _, record in _validated(_iter_objects(source, name), name):
+        yield number, record
+
+
+def _validated(
+    objects: Iterator[tuple[int, Any]], name: str | None, lines: _Lines | None = None
+) -> Iterator[tuple[int, int, TranscriptHeader | Entry]]:
+    """``(line number, byte offset, record)`` for each parsed line (the offset when ``lines`` is given)."""
     first = True
     http = False
-    for number, line in _iter_lines(source, name):
-        try:
-            raw: Any = load_json_line(line)
-        except orjson.JSONDecodeError as exc:
-            raise TranscriptError(f"not valid JSON: {exc}", path=name, line=number) from None
-        except ValueError as exc:
-            raise TranscriptError(str(exc), path=name, line=number) from None
+    for number, raw in objects:
         if not isinstance(raw, dict):
             raise TranscriptError(f"expected a JSON object, found {type(raw).__name__}", path=name, line=number)
         try:
@@ -215,19 +297,36 @@ def iter_records(
             first = False
         elif isinstance(record, TranscriptHeader):
             raise TranscriptError("transcript_start may only appear on the first line", path=name, line=number)
-        elif http and not isinstance(record, RuntimeExit):
+        elif http and not isinstance(record, RuntimeExit) and not is_plain_sse(record.frame):
             try:
                 HTTP_FRAME_ADAPTER.validate_python(record.frame)
             except ValidationError as exc:
                 message = format_validation_error(exc, tags=_FRAME_TAGS).replace("$", "$.frame", 1)
                 raise TranscriptError(message, path=name, line=number) from None
-        yield number, record
+        yield number, lines.start if lines is not None else 0, record
     if first:
         raise TranscriptError("empty transcript: expected a transcript_start line", path=name, line=1)
 
 
-def read_transcript(source: Path | str | IO[bytes] | Iterable[bytes | str], *, path: str | None = None) -> Transcript:
-    """Load a whole transcript; raises :class:`TranscriptError` naming the file and line."""
+#: Transcript files larger than this are read into an index (:class:`IndexedEntries`) rather than
+#: into memory. Every line is validated either way.
+INDEX_THRESHOLD_BYTES = 32 * 1024 * 1024
+
+
+def read_transcript(
+    source: Path | str | IO[bytes] | Iterable[bytes | str], *, path: str | None = None, index: bool | None = None
+) -> Transcript:
+    """Load a whole transcript; raises :class:`TranscriptError` naming the file and line.
+
+    Every line is read and validated before this returns. A transcript file larger than
+    :data:`INDEX_THRESHOLD_BYTES` (or any file, with ``index=True``) keeps its inbound frames
+    on disk: :attr:`Transcript.entries` is then an :class:`IndexedEntries`, which reads them back
+    as they are used, so memory stays flat in transcript length.
+    """
+    if isinstance(source, (str, Path)) and index is not False:
+        with open_regular(source, what="transcript") as opened:
+            if index or os.fstat(opened.fileno()).st_size > INDEX_THRESHOLD_BYTES:
+                return _read_indexed(opened, Path(source), path if path is not None else str(source))
     header: TranscriptHeader | None = None
     entries: list[Entry] = []
     lines: list[int] = []
@@ -240,6 +339,127 @@ def read_transcript(source: Path | str | IO[bytes] | Iterable[bytes | str], *, p
             lines.append(number)
     assert header is not None  # iter_records raises on an empty transcript
     return Transcript(header=header, entries=tuple(entries), lines=tuple(lines), path=name)
+
+
+def _read_indexed(opened: IO[bytes], source: Path, name: str) -> Transcript:
+    lines = _Lines(opened, name)
+    header: TranscriptHeader | None = None
+    offsets = array("q")
+    numbers = array("q")
+    kinds = bytearray()
+    kept: dict[int, Entry] = {}
+    for number, offset, record in _validated(_iter_objects_from(lines, name), name, lines):
+        if isinstance(record, TranscriptHeader):
+            header = record
+            continue
+        if not isinstance(record, EmitInbound):
+            kept[len(kinds)] = record
+        kinds.append(_KIND_CODES[type(record)])
+        offsets.append(offset)
+        numbers.append(number)
+    assert header is not None  # _validated raises on an empty transcript
+    fingerprint = _fingerprint(os.fstat(opened.fileno()))
+    entries = IndexedEntries(source, name, fingerprint, offsets, kinds, kept, lines.end)
+    return Transcript(header=header, entries=entries, lines=numbers, path=name)
+
+
+_KIND_CODES: dict[type, int] = {ExpectOutbound: 0, EmitInbound: 1, RuntimeExit: 2}
+
+
+def _fingerprint(result: os.stat_result) -> tuple[int, int, int]:
+    return (result.st_ino, result.st_size, result.st_mtime_ns)
+
+
+class IndexedEntries(Sequence[Entry]):
+    """The entries of a large transcript file, kept on disk and read back as they are used.
+
+    Built by :func:`read_transcript` after it validated every line: the index holds each entry's
+    byte offset and kind (9 bytes an entry, with its line number 17) and keeps the few
+    ``expect_outbound`` and ``runtime_exit`` entries; inbound frames are parsed again from the
+    file, a chunk of consecutive entries at a time, when they are asked for. The file must not
+    change meanwhile: if it does, reading raises :class:`TranscriptError`.
+    """
+
+    CHUNK = 512
+
+    def __init__(
+        self,
+        path: Path,
+        name: str,
+        fingerprint: tuple[int, int, int],
+        offsets: array[int],
+        kinds: bytearray,
+        kept: dict[int, Entry],
+        end: int,
+    ) -> None:
+        self.path = path
+        self.name = name
+        self._fingerprint = fingerprint
+        self._offsets = offsets
+        self._kinds = kinds
+        self._kept = kept
+        self._end = end
+        self._chunk_start = -1
+        self._chunk: list[Entry] = []
+
+    def __len__(self) -> int:
+        return len(self._kinds)
+
+    def outbound(self) -> Iterator[tuple[int, ExpectOutbound]]:
+        """``(index, entry)`` of every ``expect_outbound``, from the index."""
+        for index in sorted(self._kept):
+            entry = self._kept[index]
+            if isinstance(entry, ExpectOutbound):
+                yield index, entry
+
+    @overload
+    def __getitem__(self, index: int) -> Entry: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> tuple[Entry, ...]: ...
+
+    def __getitem__(self, index: int | slice) -> Entry | tuple[Entry, ...]:
+        if isinstance(index, slice):
+            return tuple(self[i] for i in range(*index.indices(len(self))))
+        if index < 0:
+            index += len(self._kinds)
+        if not 0 <= index < len(self._kinds):
+            raise IndexError("transcript entry index out of range")
+        kept = self._kept.get(index)
+        if kept is not None:
+            return kept
+        if not self._chunk_start <= index < self._chunk_start + len(self._chunk):
+            self._load_chunk(index)
+        return self._chunk[index - self._chunk_start]
+
+    def __iter__(self) -> Iterator[Entry]:
+        for index in range(len(self._kinds)):
+            yield self[index]
+
+    def _load_chunk(self, index: int) -> None:
+        last = min(index + self.CHUNK, len(self._kinds))
+        start = self._offsets[index]
+        stop = self._offsets[last] if last < len(self._offsets) else self._end
+        try:
+            with open(self.path, "rb") as handle:
+                if _fingerprint(os.fstat(handle.fileno())) != self._fingerprint:
+                    raise TranscriptError("the transcript file changed while it was being replayed", path=self.name)
+                handle.seek(start)
+                data = handle.read(stop - start)
+        except OSError as exc:
+            raise TranscriptError(f"cannot read the transcript again: {exc.strerror or exc}", path=self.name) from None
+        chunk: list[Entry] = []
+        for position in range(index, last):
+            kept = self._kept.get(position)
+            if kept is not None:
+                chunk.append(kept)
+                continue
+            begin = self._offsets[position] - start
+            finish = (self._offsets[position + 1] if position + 1 < len(self._offsets) else self._end) - start
+            record = RECORD_ADAPTER.validate_python(orjson.loads(data[begin:finish]))
+            assert isinstance(record, EmitInbound)
+            chunk.append(record)
+        self._chunk_start, self._chunk = index, chunk
 
 
 def parse_transcript(text: str | bytes, *, path: str | None = None) -> Transcript:

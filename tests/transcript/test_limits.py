@@ -5,16 +5,19 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from harness.cli import main
 from harness.core.event_log import json_event
 from harness.errors import EventLogError, TranscriptError, UsageError
 from harness.limits import MAX_AFTER_MS, MAX_DEPTH
 from harness.transcript import parse_transcript, read_transcript
-from harness.transcript.io import MAX_LINE_BYTES, _iter_lines
+from harness.transcript.io import MAX_LINE_BYTES, _iter_objects
 
 HEADER = (
     b'{"type":"transcript_start","provider":"anthropic","protocol":"anthropic.messages","version":"1","scenario":"s"}'
@@ -102,7 +105,7 @@ def test_a_line_longer_than_the_limit_is_refused_without_reading_it_whole(tmp_pa
 
     source = Huge()
     with pytest.raises(TranscriptError) as raised:
-        list(_iter_lines(source, "huge.ndjson"))  # type: ignore[arg-type]
+        list(_iter_objects(source, "huge.ndjson"))  # type: ignore[arg-type]
     assert str(raised.value) == f"huge.ndjson:1: line longer than {MAX_LINE_BYTES} bytes"
     assert source.served == MAX_LINE_BYTES + 1
 
@@ -149,3 +152,38 @@ def test_an_event_log_integer_beyond_64_bits_names_the_event_and_path() -> None:
     with pytest.raises(EventLogError) as raised:
         json_event({"type": "t", "n": 10**30}, 0)
     assert str(raised.value) == "event 0, $.n: the integer 1e+30 does not fit in 64 bits; store it as a string"
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    max_leaves=6,
+)
+_FRAME_KEYS = st.sampled_from(["kind", "event", "data", "body", "status", "extra"])
+_FRAME = st.dictionaries(
+    _FRAME_KEYS, st.sampled_from(["sse", "sse.done", "http.body", None, 1, True]) | _JSON, max_size=4
+) | _JSON
+
+
+@settings(max_examples=400, derandomize=True)
+@given(_FRAME)
+@example({"kind": "sse", "data": 1})
+@example({"kind": "sse", "event": "ping", "data": None})
+@example({"kind": "sse", "event": None, "data": {}})
+@example({"kind": "sse", "event": 1, "data": 1})
+@example({"kind": "sse", "event": True, "data": 1})
+@example({"kind": "sse"})
+@example({"kind": "sse", "data": 1, "extra": 1})
+@example({"kind": "sse.done", "data": 1})
+@example(["kind", "sse"])
+def test_the_sse_fast_path_accepts_exactly_what_the_frame_model_accepts_as_an_sse_event(frame: Any) -> None:
+    from pydantic import ValidationError
+
+    from harness.transcript.io import is_plain_sse
+    from harness.transcript.models import HTTP_FRAME_ADAPTER, SseEvent
+
+    try:
+        model_says = isinstance(HTTP_FRAME_ADAPTER.validate_python(frame), SseEvent)
+    except ValidationError:
+        model_says = False
+    assert is_plain_sse(frame) == model_says
