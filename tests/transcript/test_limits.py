@@ -160,9 +160,10 @@ _JSON = st.recursive(
     max_leaves=6,
 )
 _FRAME_KEYS = st.sampled_from(["kind", "event", "data", "body", "status", "extra"])
-_FRAME = st.dictionaries(
-    _FRAME_KEYS, st.sampled_from(["sse", "sse.done", "http.body", None, 1, True]) | _JSON, max_size=4
-) | _JSON
+_FRAME = (
+    st.dictionaries(_FRAME_KEYS, st.sampled_from(["sse", "sse.done", "http.body", None, 1, True]) | _JSON, max_size=4)
+    | _JSON
+)
 
 
 @settings(max_examples=400, derandomize=True)
