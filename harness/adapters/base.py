@@ -20,6 +20,7 @@ from functools import lru_cache
 from typing import Any, Literal, Protocol
 
 from harness.limits import format_json_path
+from harness.text import TextBuffer
 
 ItemKind = Literal[
     "text",
@@ -37,12 +38,12 @@ NextStep = Literal["run_tools", "continue", "stop"]
 
 
 class JoinedText:
-    """A ``str`` attribute kept as a list of parts and joined once, when it is read.
+    """A ``str`` attribute kept in a :class:`~harness.text.TextBuffer`.
 
     Streams grow text and tool arguments one fragment at a time; ``item.text += fragment``
     copies everything received so far, which makes a long stream quadratic. Fragments go to
-    :meth:`ContentItem.append_text` / :meth:`ContentItem.append_arguments` instead, and a read
-    joins the parts and keeps the joined string, so any mix of appends and reads stays linear.
+    :meth:`ContentItem.append_text` / :meth:`ContentItem.append_arguments` instead; reading the
+    attribute joins once, so any mix of appends and reads stays linear.
     """
 
     def __set_name__(self, owner: type, name: str) -> None:
@@ -51,15 +52,11 @@ class JoinedText:
     def __get__(self, obj: object, objtype: type | None = None) -> str:
         if obj is None:
             return ""  # the dataclass default
-        parts: list[str] = obj.__dict__[self.slot]
-        if len(parts) == 1:
-            return parts[0]
-        joined = "".join(parts)
-        obj.__dict__[self.slot] = [joined]
-        return joined
+        buffer: TextBuffer = obj.__dict__[self.slot]
+        return buffer.text
 
     def __set__(self, obj: object, value: str) -> None:
-        obj.__dict__[self.slot] = [value]
+        obj.__dict__[self.slot] = TextBuffer(value)
 
 
 @dataclass

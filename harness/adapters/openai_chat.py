@@ -63,6 +63,7 @@ from harness.adapters.base import (
     request_template,
     wire_field,
 )
+from harness.text import TextBuffer
 
 PROTOCOL = "openai.chat"
 
@@ -273,7 +274,7 @@ class _Choice:
     message: AssistantMessage
     items: dict[str, ContentItem] = field(default_factory=dict)
     #: Streamed argument fragments per tool-call key, joined once when the call closes.
-    buffers: dict[str, list[str]] = field(default_factory=dict)
+    buffers: dict[str, TextBuffer] = field(default_factory=dict)
     tool_calls: list[str] = field(default_factory=list)  # item keys, by tool call index
     finish_reason: str | None = None
 
@@ -715,7 +716,7 @@ class OpenAIChatResponseReader:
         events: list[ProviderEvent],
     ) -> None:
         if isinstance(fragment, str) and fragment:
-            choice.buffers.setdefault(key, []).append(fragment)
+            choice.buffers.setdefault(key, TextBuffer()).append(fragment)
             item.append_arguments(fragment)
             events.append(ItemDelta(item.index, "arguments", fragment, None, frame_index, choice.index))
 
@@ -723,7 +724,8 @@ class OpenAIChatResponseReader:
         complete = choice.finish_reason not in TRUNCATING_FINISH_REASONS
         for key, item in choice.items.items():
             if item.kind == "tool_call" or (item.kind == "other" and key.startswith("tool_calls")):
-                buffer = "".join(choice.buffers.get(key, ()))
+                held = choice.buffers.get(key)
+                buffer = held.text if held is not None else ""
                 try:
                     item.arguments = _parse_json(buffer, partial=not complete) if buffer else {}
                 except ValueError as exc:

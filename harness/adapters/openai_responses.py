@@ -60,6 +60,7 @@ from harness.adapters.base import (
     request_template,
     wire_field,
 )
+from harness.text import TextBuffer
 
 PROTOCOL = "openai.responses"
 
@@ -349,19 +350,22 @@ class _Item:
     #: Delta fragments not yet written into ``parts``/``summaries``/``reasoning_texts``/``buffer``,
     #: keyed by (where, index, key). Appending a fragment to the whole text received so far would
     #: make a long stream quadratic; every handler that reads those fields calls :meth:`flush`.
-    pending: dict[tuple[str, int, str], list[str]] = field(default_factory=dict)
+    pending: dict[tuple[str, int, str], TextBuffer] = field(default_factory=dict)
 
     def add(self, where: str, index: int, key: str, fragment: str) -> None:
         """Queue a streamed fragment for ``parts[index][key]`` (``where="part"``), ``summaries[index]``,
         ``reasoning_texts[index]`` or the arguments ``buffer``."""
-        self.pending.setdefault((where, index, key), []).append(fragment)
+        buffer = self.pending.get((where, index, key))
+        if buffer is None:
+            buffer = self.pending[(where, index, key)] = TextBuffer()
+        buffer.append(fragment)
 
     def flush(self) -> None:
         """Write the queued fragments into the fields they belong to, in order."""
         if not self.pending:
             return
         for (where, index, key), fragments in self.pending.items():
-            joined = "".join(fragments)
+            joined = fragments.text
             if where == "part":
                 part = self.parts.get(index)
                 if part is not None:

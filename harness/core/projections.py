@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from harness.core.events import StoredEvent
+from harness.text import TextBuffer
 
 
 class Projection:
@@ -31,7 +32,7 @@ class Projection:
         self.violations: list[dict[str, Any]] = []
         self.last_sequence = 0
         #: (entity, field) -> text fragments not yet added to ``entity[field]``, in arrival order.
-        self._pending: dict[tuple[int, str], tuple[dict[str, Any], list[str]]] = {}
+        self._pending: dict[tuple[int, str], tuple[dict[str, Any], TextBuffer]] = {}
 
     @property
     def messages(self) -> dict[str, dict[str, Any]]:
@@ -47,14 +48,13 @@ class Projection:
         slot = (id(entity), key)
         pending = self._pending.get(slot)
         if pending is None:
-            self._pending[slot] = (entity, [text])
-        else:
-            pending[1].append(text)
+            pending = self._pending[slot] = (entity, TextBuffer())
+        pending[1].append(text)
 
     def _flush(self) -> None:
         if self._pending:
-            for (_, key), (entity, parts) in self._pending.items():
-                entity[key] += "".join(parts)
+            for (_, key), (entity, buffer) in self._pending.items():
+                entity[key] += buffer.text
             self._pending.clear()
 
     def apply(self, event: StoredEvent) -> None:
@@ -139,7 +139,13 @@ class Projection:
             final = data["item"]
             item["status"] = "completed" if final.get("complete", True) else "incomplete"
             item["final"] = final
-            if "text" in final and final["text"] != item["text"]:
+            if "text" in final and final["text"] == item["text"]:
+                item["text"] = final["text"]  # the same string: keep one copy of a long text, not two
+                message = self._messages[item["response_id"]]
+                field = "text" if item.get("kind") == "text" else "reasoning"
+                if not item.get("choice") and message.get(field) == item["text"]:
+                    message[field] = item["text"]
+            elif "text" in final:
                 # Text may arrive whole in the block start (non-streamed bodies): the final item wins.
                 item["text"] = final["text"]
                 message = self._messages[item["response_id"]]

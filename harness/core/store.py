@@ -112,8 +112,10 @@ class FileEventStore:
         return list(self.iter_events(after))
 
     def iter_events(self, after: int = 0) -> Iterator[StoredEvent]:
-        """The events with ``sequence > after``, in order, parsed from the file as they are consumed."""
-        self._file.flush()
+        """The events with ``sequence > after``, in order, parsed from the file as they are consumed
+        (after :meth:`close` too: the file stays)."""
+        if not self._file.closed:
+            self._file.flush()
         with open(self.path, "rb") as log:
             for line in log:
                 record = orjson.loads(line)

@@ -30,6 +30,7 @@ from harness.core.event_log import ConcretePath, JsonObject, concrete_path, json
 from harness.errors import EventLogError, UsageError
 from harness.limits import format_json_path
 from harness.replay.matcher import MISSING, WILDCARD, Segment, parse_json_path
+from harness.text import TextBuffer
 
 VOLATILE_MARKER: Final = "<volatile>"
 
@@ -190,12 +191,13 @@ def _coalesce(records: list[JsonObject], normalization: GoldenNormalization) -> 
     # Fragments are joined once when the run ends, so a long run stays linear.
     run: tuple[str, tuple[Any, ...]] | None = None
     run_text: tuple[Any, Segment] | None = None
-    fragments: list[str] = []
+    fragments = TextBuffer()
+    count = 0
 
     def close() -> None:
-        if run_text is not None and len(fragments) > 1:
+        if run_text is not None and count > 1:
             parent, key = run_text
-            parent[key] = "".join(fragments)
+            parent[key] = fragments.text
 
     for index, record in enumerate(records):
         event_type = value_at(record, type_path)
@@ -204,13 +206,14 @@ def _coalesce(records: list[JsonObject], normalization: GoldenNormalization) -> 
         text = value_at(record, text_path) if rule is not None else MISSING
         if rule is None or not isinstance(text, str):
             close()
-            run, run_text, fragments = None, None, []
+            run, run_text, fragments, count = None, None, TextBuffer(), 0
             out.append(record)
             continue
         group = tuple(value_at(record, concrete_path(p)) for p in rule.group_by)
         count_path = rule.count_path()
         if out and run == (rule.type, group):
             fragments.append(text)
+            count += 1
             count_parent = value_at(out[-1], count_path[:-1])
             count_parent[count_path[-1]] += 1
             continue
@@ -228,7 +231,7 @@ def _coalesce(records: list[JsonObject], normalization: GoldenNormalization) -> 
         out.append(record)
         run = (rule.type, group)
         run_text = (value_at(record, text_path[:-1]), text_path[-1])
-        fragments = [text]
+        fragments, count = TextBuffer(text), 1
     close()
     return out
 

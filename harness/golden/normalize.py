@@ -24,6 +24,7 @@ from typing import Any, Literal
 import orjson
 
 from harness.core.events import StoredEvent
+from harness.text import TextBuffer
 
 GOLDEN_FORMAT = "replay-harness.golden/v1"
 #: The header ``owner`` of goldens written by ``harness_golden.assert_match``. Only a test run
@@ -81,7 +82,7 @@ def iter_normalized(
     """
     ids = _Placeholders()
     run: dict[str, Any] | None = None  # the delta record being merged, its data not yet scrubbed
-    parts: list[str] = []
+    parts = TextBuffer()
     run_keys: tuple[str, Any, Any] | None = None
     for event in events:
         merge = DELTA_EVENTS.get(event.type) if deltas == "coalesced" else None
@@ -96,7 +97,7 @@ def iter_normalized(
             if run is not None:
                 yield _finish_run(run, parts, ids)
             run_keys = keys
-            parts = [event.data.get(text_key, "")]
+            parts = TextBuffer(event.data.get(text_key, ""))
             run = _record(event, {**event.data, "fragments": 1})
             run["last_sequence"] = event.sequence
             continue
@@ -122,11 +123,11 @@ def _record(event: StoredEvent, data: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _finish_run(run: dict[str, Any], parts: list[str], ids: _Placeholders) -> dict[str, Any]:
+def _finish_run(run: dict[str, Any], parts: TextBuffer, ids: _Placeholders) -> dict[str, Any]:
     """A merged delta record: its fragments joined into its text key, then scrubbed once."""
     text_key = DELTA_EVENTS[run["type"]][2]
-    if text_key in run["data"] or len(parts) > 1:
-        run["data"][text_key] = "".join(parts)
+    if text_key in run["data"] or run["data"]["fragments"] > 1:
+        run["data"][text_key] = parts.text
     run["data"] = _scrub(run["data"], ids)
     return run
 

@@ -611,7 +611,7 @@ def replay_summary(execution: Execution, *, events: bool = True) -> dict[str, An
     return summary
 
 
-def write_replay_summary(execution: Execution, write: Callable[[bytes], object]) -> int:
+def write_replay_summary(execution: Execution, write: Callable[[bytes | memoryview], object]) -> int:
     """Write :func:`replay_summary` as one JSON line through ``write``, streaming the events.
 
     The bytes are exactly ``orjson.dumps(replay_summary(execution)) + b"\n"``; the events are
@@ -619,7 +619,8 @@ def write_replay_summary(execution: Execution, write: Callable[[bytes], object])
     """
     head = orjson.dumps({**_summary_head(execution), "events": []})
     assert head.endswith(b"[]}")
-    write(head[:-2])
+    write(memoryview(head)[:-2])
+    del head  # a long reply's text is in it; the events come next
     count = 0
     for event in execution.iter_events():
         write((b"," if count else b"") + orjson.dumps(event.to_json()))

@@ -22,7 +22,16 @@ from pydantic import ValidationError
 from harness.errors import TranscriptError, UnknownProtocolError, UsageError
 from harness.files import AtomicWriter
 from harness.files import write_atomic as write_atomic  # re-exported: the one safe way to write a file
-from harness.limits import INT_MAX, INT_MIN, MAX_DEPTH, MAX_LINE_BYTES, find_instance, format_json_path, too_deep
+from harness.limits import (
+    INT_MAX,
+    INT_MIN,
+    MAX_AFTER_MS,
+    MAX_DEPTH,
+    MAX_LINE_BYTES,
+    find_instance,
+    format_json_path,
+    too_deep,
+)
 from harness.transcript.models import (
     HTTP_FRAME_ADAPTER,
     RECORD_ADAPTER,
@@ -270,15 +279,43 @@ def iter_records(
         yield number, record
 
 
+_EMIT_KEYS = frozenset({"type", "label", "frame", "afterMs"})
+
+
+def is_plain_emit(raw: Any, *, http: bool) -> bool:
+    """Whether ``raw`` is a valid ``emit_inbound`` record (with an SSE frame when ``http``), decided
+    without pydantic. False means "let the model decide"; a test holds the two to the same answer."""
+    if type(raw) is not dict or raw.get("type") != "emit_inbound" or "frame" not in raw or not raw.keys() <= _EMIT_KEYS:
+        return False
+    label = raw.get("label")
+    after = raw.get("afterMs")
+    return (
+        (label is None or type(label) is str)
+        and (after is None or (type(after) is int and 0 <= after <= MAX_AFTER_MS))
+        and (not http or is_plain_sse(raw["frame"]))
+    )
+
+
+#: What :func:`_validated` yields, without building a model, for a line :func:`is_plain_emit` accepts.
+PLAIN_EMIT: Any = object()
+
+
 def _validated(
-    objects: Iterator[tuple[int, Any]], name: str | None, lines: _Lines | None = None
+    objects: Iterator[tuple[int, Any]], name: str | None, lines: _Lines | None = None, *, build: bool = True
 ) -> Iterator[tuple[int, int, TranscriptHeader | Entry]]:
-    """``(line number, byte offset, record)`` for each parsed line (the offset when ``lines`` is given)."""
+    """``(line number, byte offset, record)`` for each parsed line (the offset when ``lines`` is given).
+
+    With ``build=False`` a plain ``emit_inbound`` line is checked without pydantic and yields
+    :data:`PLAIN_EMIT` instead of a model (the index re-reads such entries when they are used).
+    """
     first = True
     http = False
     for number, raw in objects:
         if not isinstance(raw, dict):
             raise TranscriptError(f"expected a JSON object, found {type(raw).__name__}", path=name, line=number)
+        if not build and not first and is_plain_emit(raw, http=http):
+            yield number, lines.start if lines is not None else 0, PLAIN_EMIT
+            continue
         try:
             record = RECORD_ADAPTER.validate_python(raw)
         except ValidationError as exc:
@@ -348,18 +385,24 @@ def _read_indexed(opened: IO[bytes], source: Path, name: str) -> Transcript:
     numbers = array("q")
     kinds = bytearray()
     kept: dict[int, Entry] = {}
-    for number, offset, record in _validated(_iter_objects_from(lines, name), name, lines):
+    for number, offset, record in _validated(_iter_objects_from(lines, name), name, lines, build=False):
         if isinstance(record, TranscriptHeader):
             header = record
             continue
-        if not isinstance(record, EmitInbound):
+        if record is PLAIN_EMIT or isinstance(record, EmitInbound):
+            kinds.append(1)
+        else:
             kept[len(kinds)] = record
-        kinds.append(_KIND_CODES[type(record)])
+            kinds.append(_KIND_CODES[type(record)])
         offsets.append(offset)
         numbers.append(number)
     assert header is not None  # _validated raises on an empty transcript
     fingerprint = _fingerprint(os.fstat(opened.fileno()))
     entries = IndexedEntries(source, name, fingerprint, offsets, kinds, kept, lines.end)
+    first = numbers[0] if numbers else 2
+    if not numbers or numbers[-1] - first == len(numbers) - 1:
+        # No blank line between entries: the line numbers are a range, which costs nothing.
+        return Transcript(header=header, entries=entries, lines=range(first, first + len(numbers)), path=name)
     return Transcript(header=header, entries=entries, lines=numbers, path=name)
 
 

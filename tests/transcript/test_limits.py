@@ -17,7 +17,7 @@ from harness.core.event_log import json_event
 from harness.errors import EventLogError, TranscriptError, UsageError
 from harness.limits import MAX_AFTER_MS, MAX_DEPTH
 from harness.transcript import parse_transcript, read_transcript
-from harness.transcript.io import MAX_LINE_BYTES, _iter_objects
+from harness.transcript.io import MAX_LINE_BYTES, _iter_objects, is_plain_sse
 
 HEADER = (
     b'{"type":"transcript_start","provider":"anthropic","protocol":"anthropic.messages","version":"1","scenario":"s"}'
@@ -188,3 +188,57 @@ def test_the_sse_fast_path_accepts_exactly_what_the_frame_model_accepts_as_an_ss
     except ValidationError:
         model_says = False
     assert is_plain_sse(frame) == model_says
+
+
+_RECORD = st.fixed_dictionaries(
+    {"type": st.sampled_from(["emit_inbound", "expect_outbound", "runtime_exit"])},
+    optional={
+        "label": st.none() | st.text(max_size=3) | st.integers(),
+        "frame": _FRAME,
+        "afterMs": st.none() | st.booleans() | st.integers(-2, 2**53 + 1) | st.floats(0, 3) | st.text(max_size=2),
+        "extra": st.integers(),
+    },
+)
+
+
+@settings(max_examples=500, derandomize=True)
+@given(_RECORD, st.booleans())
+@example({"type": "emit_inbound", "frame": {"kind": "sse", "data": 1}}, True)
+@example({"type": "emit_inbound", "frame": 1, "afterMs": 9007199254740991}, False)
+@example({"type": "emit_inbound", "frame": 1, "afterMs": 9007199254740992}, False)
+@example({"type": "emit_inbound", "frame": 1, "afterMs": True}, False)
+@example({"type": "emit_inbound", "frame": 1, "label": None, "afterMs": None}, False)
+@example({"type": "emit_inbound", "label": "x"}, False)
+def test_the_emit_fast_path_accepts_only_what_the_record_models_accept(raw: dict[str, Any], http: bool) -> None:
+    """The fast path may leave a record to the model (pydantic's lax mode also takes ``true`` or
+    ``1.0`` as an integer), never accept one the model refuses; canonical records take it."""
+    from pydantic import ValidationError
+
+    from harness.transcript.io import is_plain_emit
+    from harness.transcript.models import HTTP_FRAME_ADAPTER, RECORD_ADAPTER, EmitInbound
+
+    try:
+        record = RECORD_ADAPTER.validate_python(raw)
+        model_says = isinstance(record, EmitInbound)
+        if model_says and http:
+            HTTP_FRAME_ADAPTER.validate_python(record.frame)
+            model_says = is_plain_sse(record.frame)  # the fast path takes only SSE frames
+    except ValidationError:
+        model_says = False
+    if is_plain_emit(raw, http=http):
+        assert model_says
+    elif model_says:
+        # Left to the model only for a value the model coerces: a bool or float afterMs.
+        assert type(raw.get("afterMs")) in (bool, float), raw
+
+
+def test_every_emit_line_the_writer_produces_takes_the_fast_path() -> None:
+    from harness.transcript.io import dump_record, is_plain_emit
+    from harness.transcript.models import EmitInbound
+
+    for entry in (
+        EmitInbound(frame={"kind": "sse", "event": "ping", "data": {"type": "ping"}}),
+        EmitInbound(label="x", frame={"kind": "sse", "data": None}, afterMs=5),
+    ):
+        assert is_plain_emit(orjson.loads(dump_record(entry)), http=True)
+    assert is_plain_emit(orjson.loads(dump_record(EmitInbound(frame={"method": "turn/started"}))), http=False)
