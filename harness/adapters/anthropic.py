@@ -162,6 +162,12 @@ def check_event(name: str, data: dict[str, Any], path: str = "$.frame.data") -> 
         wire_field(data, "index", path, "integer", required=True)
         _check_block(data.get("content_block"), json_path(path, "content_block"))
     elif name == "content_block_delta":
+        # The common case first, checked in one expression: an index and a text or JSON fragment.
+        delta = data.get("delta")
+        if type(data.get("index")) is int and type(delta) is dict:
+            field = _DELTA_TEXT.get(delta.get("type"))  # type: ignore[arg-type]
+            if field is not None and type(delta.get(field)) is str:
+                return
         wire_field(data, "index", path, "integer", required=True)
         delta = wire_field(data, "delta", path, "object", required=True)
         delta_path = json_path(path, "delta")

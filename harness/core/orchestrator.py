@@ -414,6 +414,16 @@ class Orchestrator:
         self, thread_id: str, run_id: str, response_id: str, event: ProviderEvent, at_ms: int | None
     ) -> ResponseCompleted | ResponseFailed | None:
         """Translate one canonical provider event into domain events."""
+        if type(event) is ItemDelta:  # most events of a stream: no closure, no isinstance chain
+            delta: dict[str, Any] = {"item_id": _item_id(response_id, event.index, event.choice), "kind": event.kind}
+            if event.kind in ("text", "reasoning", "arguments"):
+                delta["text"] = event.text
+            elif event.kind == "signature":
+                delta["signature"] = event.data  # under its own name, so goldens treat it as opaque
+            else:
+                delta["data"] = event.data
+            self._emit("item.delta", delta, thread_id=thread_id, run_id=run_id, at_ms=at_ms)
+            return None
 
         def emit(type_: str, data: dict[str, Any]) -> None:
             self._emit(type_, data, thread_id=thread_id, run_id=run_id, at_ms=at_ms)
@@ -434,15 +444,6 @@ class Orchestrator:
                     **({"choice": event.choice} if event.choice else {}),
                 },
             )
-        elif isinstance(event, ItemDelta):
-            data: dict[str, Any] = {"item_id": _item_id(response_id, event.index, event.choice), "kind": event.kind}
-            if event.kind in ("text", "reasoning", "arguments"):
-                data["text"] = event.text
-            elif event.kind == "signature":
-                data["signature"] = event.data  # under its own name, so goldens treat it as opaque
-            else:
-                data["data"] = event.data
-            emit("item.delta", data)
         elif isinstance(event, ItemCompleted):
             item_id = _item_id(response_id, event.item.index, event.item.choice)
             emit("item.completed", {"item_id": item_id, "item": event.item.to_json()})
