@@ -1,12 +1,14 @@
 """Build the DuckDB analysis file and run read-only queries against it.
 
-:func:`build_database` computes every table's rows (:mod:`harness.analysis.rows`), writes each
-table to an NDJSON file with orjson and loads it with one ``INSERT ... SELECT * FROM
-read_json(?, columns={...})`` from ``load.sql``, whose column types are explicit. The file is
-built in a private directory next to its destination (:func:`harness.files.scratch_dir`, removed
-afterwards, or by the next build if the process was killed) and moved into place with
-:func:`harness.files.publish`, so a reader never sees half a database. :func:`query` opens the
-file read-only.
+:func:`build_database` streams every table's records (:func:`harness.analysis.rows.table_records`,
+produced one transcript, result or test at a time) as NDJSON lines, written with orjson to row
+files of about :data:`CHUNK_BYTES` each, so Python never holds more than the current input's
+rows. A loader thread loads each finished file with its table's ``INSERT ... SELECT ... FROM
+read_json($path, columns={...})`` from ``load.sql``, whose column types are explicit, while the
+next one is written. The file is built in a private directory next to its destination
+(:func:`harness.files.scratch_dir`, removed afterwards, or by the next build if the process was
+killed) and moved into place with :func:`harness.files.publish`, so a reader never sees half a
+database. :func:`query` opens the file read-only.
 
 >>> from harness import read_transcript
 >>> from harness.analysis import build_database, query
@@ -19,18 +21,22 @@ file read-only.
 
 from __future__ import annotations
 
+import itertools
+import queue
 import re
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
 from pathlib import Path, PurePath
-from typing import Any
+from types import TracebackType
+from typing import IO, Any
 
 import duckdb
 import orjson
 
-from harness.analysis.rows import TABLES, collect_rows
+from harness.analysis.rows import TABLES, Record, table_records
 from harness.errors import UsageError
 from harness.files import output_error, publish, remove, scratch_dir
 from harness.scenario.recorded import RecordedTest
@@ -79,10 +85,145 @@ class QueryResult:
     rows: list[tuple[Any, ...]]
 
 
-def _write_rows(path: Path, rows: Sequence[Mapping[str, Any]]) -> None:
-    with open(path, "wb") as handle:
-        for row in rows:
-            handle.write(orjson.dumps(row, option=orjson.OPT_NON_STR_KEYS | orjson.OPT_APPEND_NEWLINE))
+_DUMP_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_APPEND_NEWLINE
+_WRITE_BUFFER = 1 << 20
+#: A table's row file is handed to DuckDB once it holds this many bytes, and the next one begun.
+CHUNK_BYTES = 32 << 20
+#: read_json's default ``maximum_object_size``. A larger one costs memory and time: DuckDB sizes
+#: its read buffers by it, so it is raised only for a file with a longer line.
+_MIN_OBJECT_SIZE = 16 << 20
+#: Row files written but not yet loaded, at most: the writer waits for DuckDB beyond that.
+_PENDING = 2
+
+
+@dataclass(frozen=True, slots=True)
+class RowFile:
+    """One NDJSON file of a table's records, as :func:`write_records` wrote it."""
+
+    path: Path
+    longest: int  # bytes in its longest line: read_json's maximum_object_size must cover it
+
+    @property
+    def parameters(self) -> dict[str, object]:
+        """The named parameters of the table's ``load.sql`` statement."""
+        return {"path": str(self.path), "maximum_object_size": max(self.longest, _MIN_OBJECT_SIZE)}
+
+
+@dataclass(slots=True)
+class _Writing:
+    path: Path
+    handle: IO[bytes]
+    size: int = 0
+    longest: int = 0
+
+
+def write_records(
+    directory: Path,
+    records: Iterable[tuple[str, Record]],
+    load: Callable[[str, RowFile], None],
+    *,
+    chunk_bytes: int = CHUNK_BYTES,
+) -> None:
+    """Write each record as one NDJSON line to its table's current file in ``directory``, and hand
+    each file to ``load`` once it is complete: when it reaches ``chunk_bytes``, or at the end.
+
+    A table's files are handed over in the order of its records; only the current record is held
+    in memory, and only one unfinished file per table exists.
+    """
+    writing: dict[str, _Writing] = {}
+    serial = itertools.count(1)
+
+    def finish(table: str) -> None:
+        done = writing.pop(table)
+        done.handle.close()
+        load(table, RowFile(done.path, done.longest))
+
+    try:
+        for table, record in records:
+            line = orjson.dumps(record, option=_DUMP_OPTIONS)
+            current = writing.get(table)
+            if current is None:
+                path = directory / f"{table}.{next(serial)}.ndjson"
+                handle = open(path, "wb", buffering=_WRITE_BUFFER)  # noqa: SIM115 (closed by finish or below)
+                current = writing[table] = _Writing(path, handle)
+            current.handle.write(line)
+            current.size += len(line)
+            if len(line) > current.longest:
+                current.longest = len(line)
+            if current.size >= chunk_bytes:
+                finish(table)
+        for table in TABLES:
+            if table in writing:
+                finish(table)
+    finally:
+        for left in writing.values():
+            left.handle.close()
+
+
+class _Loader:
+    """Loads row files into the database on a thread of its own, one at a time and in the order
+    they were handed over, while the caller writes the next ones: DuckDB releases the GIL, so
+    producing the rows in Python and ingesting them overlap."""
+
+    def __init__(self, conn: duckdb.DuckDBPyConnection) -> None:
+        self._cursor = conn.cursor()
+        self._files: queue.Queue[tuple[str, RowFile] | None] = queue.Queue(maxsize=_PENDING)
+        self._error: BaseException | None = None
+        self._stopping = False
+        self._thread = threading.Thread(target=self._run, name="harness-db-load", daemon=True)
+
+    def __enter__(self) -> _Loader:
+        self._thread.start()
+        return self
+
+    def load(self, table: str, row_file: RowFile) -> None:
+        """Queue ``row_file`` for loading into ``table``; raises what a previous load raised."""
+        self._raise()
+        self._files.put((table, row_file))
+
+    def _run(self) -> None:
+        try:
+            # One transaction for every load: no commit, write-ahead log or checkpoint between them.
+            self._cursor.execute("BEGIN TRANSACTION")
+        except BaseException as exc:  # handed to the caller's thread
+            self._error = exc
+        while (item := self._files.get()) is not None:
+            if self._error is not None or self._stopping:
+                continue  # keep taking files, so that nobody waits on a full queue
+            table, row_file = item
+            try:
+                self._cursor.execute(load_statements()[table], row_file.parameters)
+                row_file.path.unlink()
+            except BaseException as exc:
+                self._error = exc
+        if self._error is None and not self._stopping:
+            try:
+                self._cursor.execute("COMMIT")
+            except BaseException as exc:
+                self._error = exc
+
+    def _raise(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+    def _stop(self) -> None:
+        self._stopping = True
+        self._cursor.interrupt()
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        if exc is not None:
+            self._stop()  # the writer failed or was interrupted: abandon the loads
+        try:
+            self._files.put(None)
+            self._thread.join()
+        except BaseException:  # Ctrl-C while waiting for the last load
+            self._stop()
+            self._thread.join()
+            raise
+        finally:
+            self._cursor.close()
+        if exc is None:
+            self._raise()
 
 
 def build_database(
@@ -103,7 +244,7 @@ def build_database(
     Same inputs, same rows in the same order. Raises :class:`UsageError` when two results share
     a scenario name, two tests a node id, or DuckDB cannot write the file.
     """
-    rows = collect_rows(
+    records = table_records(
         transcripts=transcripts,
         results=results,
         base=Path.cwd(),
@@ -118,11 +259,9 @@ def build_database(
         try:
             with duckdb.connect(str(building)) as conn:
                 conn.execute(sql_text("schema.sql"))
+                with _Loader(conn) as loader:
+                    write_records(work, records, loader.load, chunk_bytes=CHUNK_BYTES)
                 for table in TABLES:
-                    if rows[table]:
-                        row_file = work / f"{table}.ndjson"
-                        _write_rows(row_file, rows[table])
-                        conn.execute(load_statements()[table], [str(row_file)])
                     fetched = conn.execute(f"SELECT count(*) FROM {table}").fetchone()
                     counts[table] = int(fetched[0]) if fetched else 0
                 conn.execute(sql_text("views.sql"))

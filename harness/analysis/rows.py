@@ -1,15 +1,22 @@
 """The rows of every analysis table, computed from transcripts, scenario results and recorded tests.
 
-Pure functions: no DuckDB, no files, no clock. :mod:`harness.analysis.db` writes these rows to
-NDJSON and loads them with the explicit column types of ``load.sql``. Each row is a plain dict
-whose keys are the table's column names (``schema.sql``); row order is the insertion order, so
+Pure functions: no DuckDB, no files, no clock. :func:`table_records` yields every table's rows as
+*records*, one transcript, result or recorded test at a time, so that :mod:`harness.analysis.db`
+can write each record as one NDJSON line and load the lines (with the explicit column types of
+``load.sql``) without ever holding every row. A record is a plain dict keyed by the table's
+column names (``schema.sql``): one row, except for the tables that grow with the length of a
+recording or an event log (:data:`BLOCK_TABLES`: ``frames``, ``events``, ``test_events``). There
+it is a *block* of up to :data:`BLOCK_ROWS` rows of one transcript, scenario or log: the key
+columns hold one value for the whole block, every other column a list with one value per row,
+which ``load.sql`` unnests. :func:`record_rows` turns a record back into rows and
+:func:`collect_rows` gathers every table's rows in memory. Row order is the insertion order, so
 the same inputs always give the same tables.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 from typing import Any
@@ -18,10 +25,12 @@ from harness.core.event_log import concrete_path, value_at
 from harness.errors import UnknownProtocolError, UsageError
 from harness.scenario.recorded import RecordedTest
 from harness.scenario.runner import ScenarioResult
-from harness.transcript import EmitInbound, ExpectOutbound, Transcript
+from harness.transcript import EmitInbound, RuntimeExit, Transcript
 from harness.transcript.protocols import get_protocol
 
 Row = dict[str, Any]
+#: One line of a table's row file: a row, or for :data:`BLOCK_TABLES` a block of rows.
+Record = dict[str, Any]
 
 #: The tables in load order; ``schema.sql`` creates them and ``load.sql`` names one INSERT each.
 TABLES: tuple[str, ...] = (
@@ -39,6 +48,18 @@ TABLES: tuple[str, ...] = (
     "test_violations",
     "test_goldens",
 )
+
+#: The tables whose records are blocks, with their key columns: one value for every row of the
+#: block. Every other column of a block is a list with one value per row.
+BLOCK_TABLES: Mapping[str, tuple[str, ...]] = {
+    "frames": ("transcript_id",),
+    "events": ("scenario",),
+    "test_events": ("nodeid", "log"),
+}
+
+#: The most rows in one block: a longer recording or log is split into several blocks, which keeps
+#: lines (and what DuckDB must buffer to read one) short.
+BLOCK_ROWS = 2048
 
 #: sse ``data.type`` values that open a new exchange in a recording without outbound entries:
 #: Anthropic's ``message_start`` and OpenAI Responses' ``response.created``.
@@ -96,16 +117,46 @@ def _transport(protocol: str) -> str | None:
         return None
 
 
-def _get(value: Any, key: str) -> Any:
-    return value.get(key) if isinstance(value, dict) else None
+def record_rows(table: str, record: Record) -> list[Row]:
+    """The rows of one of ``table``'s records: the record itself, or every row of a block, in order."""
+    keys = BLOCK_TABLES.get(table)
+    if keys is None:
+        return [record]
+    key = {column: record[column] for column in keys}
+    lists = [(column, values) for column, values in record.items() if column not in keys]
+    return [{**key, **{column: values[i] for column, values in lists}} for i in range(len(lists[0][1]))]
 
 
-def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) else None
+def _blocks(key: Record, columns: Mapping[str, Sequence[Any]]) -> Iterator[Record]:
+    """Equal-length ``columns`` under ``key``, in blocks of at most :data:`BLOCK_ROWS` rows."""
+    length = len(next(iter(columns.values())))
+    if 0 < length <= BLOCK_ROWS:
+        yield {**key, **columns}
+        return
+    for start in range(0, length, BLOCK_ROWS):
+        yield {**key, **{column: values[start : start + BLOCK_ROWS] for column, values in columns.items()}}
 
 
-def transcript_rows(transcript: Transcript, transcript_id: str, *, base: Path) -> tuple[Row, list[Row]]:
-    """The ``transcripts`` row and the ``frames`` rows of one transcript.
+def _positions(values: list[Any], wanted: Any) -> Iterator[int]:
+    """The indexes of ``wanted`` in ``values``, in order (found by ``list.index``, not a Python loop)."""
+    start = 0
+    while True:
+        try:
+            start = values.index(wanted, start) + 1
+        except ValueError:
+            return
+        yield start - 1
+
+
+def _gather(records: Iterator[tuple[str, Record]], tables: Sequence[str]) -> dict[str, list[Row]]:
+    rows: dict[str, list[Row]] = {table: [] for table in tables}
+    for table, record in records:
+        rows[table].extend(record_rows(table, record))
+    return rows
+
+
+def transcript_records(transcript: Transcript, transcript_id: str, *, base: Path) -> tuple[Row, list[Record]]:
+    """The ``transcripts`` row and the ``frames`` blocks of one transcript.
 
     ``exchange`` numbers request/response exchanges from 1. With outbound entries, each
     ``expect_outbound`` starts one (for HTTP that is each ``http.request``); without them, each
@@ -114,49 +165,79 @@ def transcript_rows(transcript: Transcript, transcript_id: str, *, base: Path) -
     """
     header = transcript.header
     transport = _transport(header.protocol)
-    has_outbound = transcript.has_outbound
-    frames: list[Row] = []
+    http = transport == "http"
+    stream_only = not transcript.has_outbound
+    entries = transcript.entries
+    count = len(entries)
+    directions: list[str] = []
+    labels: list[str | None] = []
+    kinds: list[str | None] = []
+    sse_events: list[str | None] = []
+    data_types: list[str | None] = []
+    after_mss: list[int | None] = []
+    exchanges: list[int] = []
+    frames: list[Any] = []
     exchange = 0
     exit_status: str | None = None
-    for index, entry in enumerate(transcript.entries):
+    # One pass, no calls per entry beyond dict.get: this loop is the Python cost of a frame.
+    for entry in entries:
         sse_event = data_type = after_ms = label = None
-        if isinstance(entry, (ExpectOutbound, EmitInbound)):
-            frame: Any = entry.frame
-            label = entry.label
-            if transport == "http":
-                kind = _text(_get(frame, "kind"))
-            else:
-                kind = _text(_get(frame, "method")) or _text(_get(frame, "type"))
-            if kind == "sse":
-                sse_event = _text(_get(frame, "event"))
-                data_type = _text(_get(_get(frame, "data"), "type"))
-            if isinstance(entry, ExpectOutbound):
-                direction = "outbound"
-                exchange += 1
-            else:
-                direction = "inbound"
-                after_ms = entry.after_ms
-                if not has_outbound and data_type in STREAM_START_TYPES:
-                    exchange += 1
-        else:
+        kind: str | None
+        if isinstance(entry, RuntimeExit):
             direction = "exit"
             kind = exit_status = entry.status
-            frame = {"status": entry.status, "error": entry.error}
-        frames.append(
-            {
-                "transcript_id": transcript_id,
-                "entry_index": index,
-                "line": transcript.line_of(index),
-                "direction": direction,
-                "label": label,
-                "kind": kind,
-                "sse_event": sse_event,
-                "data_type": data_type,
-                "after_ms": after_ms,
-                "exchange": max(exchange, 1),
-                "frame": frame,
-            }
-        )
+            frame: Any = {"status": entry.status, "error": entry.error}
+        else:
+            frame = entry.frame
+            label = entry.label
+            kind = None
+            if isinstance(frame, dict):
+                if http:
+                    kind = frame.get("kind")
+                else:
+                    kind = frame.get("method")
+                    if not (kind and isinstance(kind, str)):
+                        kind = frame.get("type")
+                if not isinstance(kind, str):
+                    kind = None
+                elif kind == "sse":
+                    sse_event = frame.get("event")
+                    if not isinstance(sse_event, str):
+                        sse_event = None
+                    data = frame.get("data")
+                    if isinstance(data, dict):
+                        data_type = data.get("type")
+                        if not isinstance(data_type, str):
+                            data_type = None
+            if isinstance(entry, EmitInbound):
+                direction = "inbound"
+                after_ms = entry.after_ms
+                if stream_only and data_type in STREAM_START_TYPES:
+                    exchange += 1
+            else:
+                direction = "outbound"
+                exchange += 1
+        directions.append(direction)
+        labels.append(label)
+        kinds.append(kind)
+        sse_events.append(sse_event)
+        data_types.append(data_type)
+        after_mss.append(after_ms)
+        exchanges.append(exchange or 1)
+        frames.append(frame)
+    lines = list(transcript.lines[:count])
+    columns: dict[str, list[Any]] = {
+        "entry_index": list(range(count)),
+        "line": lines + [None] * (count - len(lines)),  # as Transcript.line_of
+        "direction": directions,
+        "label": labels,
+        "kind": kinds,
+        "sse_event": sse_events,
+        "data_type": data_types,
+        "after_ms": after_mss,
+        "exchange": exchanges,
+        "frame": frames,
+    }
     row = {
         "transcript_id": transcript_id,
         "path": display_path(transcript.path, base) if transcript.path is not None else None,
@@ -166,16 +247,24 @@ def transcript_rows(transcript: Transcript, transcript_id: str, *, base: Path) -
         "version": header.version,
         "scenario": header.scenario,
         "metadata": header.metadata,
-        "entry_count": len(transcript.entries),
-        "outbound_count": sum(1 for f in frames if f["direction"] == "outbound"),
-        "inbound_count": sum(1 for f in frames if f["direction"] == "inbound"),
+        "entry_count": count,
+        "outbound_count": directions.count("outbound"),
+        "inbound_count": directions.count("inbound"),
         "exit_status": exit_status,
     }
-    return row, frames
+    return row, list(_blocks({"transcript_id": transcript_id}, columns))
 
 
-def result_rows(result: ScenarioResult, *, position: int, transcript_id: str, base: Path) -> dict[str, list[Row]]:
-    """The ``verdicts``, ``events``, ``runs``, ``failures`` and ``violations`` rows of one result."""
+def transcript_rows(transcript: Transcript, transcript_id: str, *, base: Path) -> tuple[Row, list[Row]]:
+    """The ``transcripts`` row and the ``frames`` rows of one transcript (:func:`transcript_records`)."""
+    row, blocks = transcript_records(transcript, transcript_id, base=base)
+    return row, [frame for block in blocks for frame in record_rows("frames", block)]
+
+
+def result_records(
+    result: ScenarioResult, *, position: int, transcript_id: str, base: Path
+) -> Iterator[tuple[str, Record]]:
+    """The ``verdicts``, ``events``, ``runs``, ``failures`` and ``violations`` records of one result."""
     scenario = result.scenario
     name = scenario.name
     execution = result.execution
@@ -187,26 +276,42 @@ def result_rows(result: ScenarioResult, *, position: int, transcript_id: str, ba
         if result.variants
         else execution.transcript.protocol
     )
-    verdict = {
-        "scenario": name,
-        "position": position,
-        "scenario_path": display_path(scenario.source, base) if scenario.source else None,
-        "transcript_id": transcript_id,
-        "protocol": protocol,
-        "status": result.status,
-        "failure_count": len(result.failures),
-        "golden_path": display_path(result.golden_path, base) if result.golden_path is not None else None,
-        "golden_outcome": result.golden_outcome,
-        "reproduce": result.reproduce,
+    yield (
+        "verdicts",
+        {
+            "scenario": name,
+            "position": position,
+            "scenario_path": display_path(scenario.source, base) if scenario.source else None,
+            "transcript_id": transcript_id,
+            "protocol": protocol,
+            "status": result.status,
+            "failure_count": len(result.failures),
+            "golden_path": display_path(result.golden_path, base) if result.golden_path is not None else None,
+            "golden_outcome": result.golden_outcome,
+            "reproduce": result.reproduce,
+        },
+    )
+    # One comprehension per column: a slot read in a comprehension beats attrgetter and map.
+    columns: dict[str, list[Any]] = {
+        "sequence": [e.sequence for e in events],
+        "event_id": [e.event_id for e in events],
+        "type": [e.type for e in events],
+        "thread_id": [e.thread_id for e in events],
+        "run_id": [e.run_id for e in events],
+        "command_id": [e.command_id for e in events],
+        "at_ms": [e.at_ms for e in events],
+        "data": [e.data for e in events],
     }
-    event_rows = [{"scenario": name, **event.to_json()} for event in events]
-    created = {str(e.data.get("run_id")): e.sequence for e in events if e.type == "run.created"}
-    run_rows = []
+    for block in _blocks({"scenario": name}, columns):
+        yield "events", block
+    types = columns["type"]
+    created = {str(events[i].data.get("run_id")): events[i].sequence for i in _positions(types, "run.created")}
     for run in [] if result.variants else execution.runs:
         error = run.get("error") or {}
         if isinstance(error, str):  # agent runtimes say why a run failed in words (as replay --json shows)
             error = {"type": "runtime_error", "message": error}
-        run_rows.append(
+        yield (
+            "runs",
             {
                 "scenario": name,
                 "run_id": run["run_id"],
@@ -219,18 +324,19 @@ def result_rows(result: ScenarioResult, *, position: int, transcript_id: str, ba
                 "error_message": error.get("message"),
                 "requests": run.get("requests", 0),
                 "responses": len(run.get("responses") or ()),
-            }
+            },
         )
-    failure_rows = [
-        {
-            "scenario": name,
-            "ordinal": ordinal,
-            "kind": failure.kind,
-            "message": failure.message,
-            "detail": failure.detail,
-        }
-        for ordinal, failure in enumerate(result.failures, start=1)
-    ]
+    for ordinal, failure in enumerate(result.failures, start=1):
+        yield (
+            "failures",
+            {
+                "scenario": name,
+                "ordinal": ordinal,
+                "kind": failure.kind,
+                "message": failure.message,
+                "detail": failure.detail,
+            },
+        )
     violation_rows: list[Row] = []
     for violation in [] if result.variants else result.invariant_violations:
         violation_rows.append(
@@ -245,90 +351,139 @@ def result_rows(result: ScenarioResult, *, position: int, transcript_id: str, ba
                 "detail": {"subject": violation.subject, "expected": violation.expected, "found": violation.found},
             }
         )
-    for event in events:
-        if event.type == "protocol.violation":
-            data = event.data
-            violation_rows.append(
-                {
-                    # The adapter marks a violation fatal when it ends the response; others are
-                    # recorded and the stream goes on, so they count as warnings.
-                    "scenario": name,
-                    "source": "protocol",
-                    "rule": str(data.get("rule")),
-                    "severity": "error" if data.get("fatal") else "warning",
-                    "sequence": event.sequence,
-                    "message": str(data.get("message", "")),
-                    "run_id": event.run_id,
-                    "detail": data,
-                }
-            )
+    for event in (events[i] for i in _positions(types, "protocol.violation")):
+        data = event.data
+        violation_rows.append(
+            {
+                # The adapter marks a violation fatal when it ends the response; others are
+                # recorded and the stream goes on, so they count as warnings.
+                "scenario": name,
+                "source": "protocol",
+                "rule": str(data.get("rule")),
+                "severity": "error" if data.get("fatal") else "warning",
+                "sequence": event.sequence,
+                "message": str(data.get("message", "")),
+                "run_id": event.run_id,
+                "detail": data,
+            }
+        )
     for ordinal, row in enumerate(violation_rows, start=1):
         row["ordinal"] = ordinal
-    return {
-        "verdicts": [verdict],
-        "events": event_rows,
-        "runs": run_rows,
-        "failures": failure_rows,
-        "violations": violation_rows,
-    }
+        yield "violations", row
+
+
+def result_rows(result: ScenarioResult, *, position: int, transcript_id: str, base: Path) -> dict[str, list[Row]]:
+    """The ``verdicts``, ``events``, ``runs``, ``failures`` and ``violations`` rows of one result."""
+    records = result_records(result, position=position, transcript_id=transcript_id, base=base)
+    return _gather(records, ("verdicts", "events", "runs", "failures", "violations"))
+
+
+def recorded_test_records(test: RecordedTest, *, position: int, base: Path) -> Iterator[tuple[str, Record]]:
+    """The ``tests``, ``test_transcripts``, ``test_events``, ``test_violations`` and
+    ``test_goldens`` records of one recorded test."""
+    nodeid = test.nodeid
+    yield (
+        "tests",
+        {
+            "nodeid": nodeid,
+            "position": position,
+            "path": test.path,
+            "status": test.status,
+            "message": test.message,
+            "detail": test.detail,
+            "reproduce": test.reproduce,
+        },
+    )
+    transcript_ids = dict.fromkeys(display_path(p, base) for p in test.transcripts)
+    for ordinal, transcript_id in enumerate(transcript_ids, start=1):
+        yield "test_transcripts", {"nodeid": nodeid, "ordinal": ordinal, "transcript_id": transcript_id}
+    for log_name, log in test.logs.items():
+        type_path = concrete_path(log.type_field)
+        types = [value_at(event, type_path) for event in log.events]
+        columns: dict[str, list[Any]] = {
+            "event_index": list(range(len(log.events))),
+            "type": [t if isinstance(t, str) else None for t in types],
+            "data": list(log.events),
+        }
+        for block in _blocks({"nodeid": nodeid, "log": log_name}, columns):
+            yield "test_events", block
+    for ordinal, (log_name, violation) in enumerate(test.violations, start=1):
+        yield (
+            "test_violations",
+            {
+                "nodeid": nodeid,
+                "ordinal": ordinal,
+                "log": log_name,
+                "rule": violation.rule,
+                "severity": violation.severity,
+                "event_index": violation.sequence,
+                "message": violation.message,
+                "subject": violation.subject,
+                "detail": {"run_id": violation.run_id, "expected": violation.expected, "found": violation.found},
+            },
+        )
+    for ordinal, (path, outcome) in enumerate(test.goldens, start=1):
+        yield (
+            "test_goldens",
+            {"nodeid": nodeid, "ordinal": ordinal, "path": display_path(path, base), "outcome": outcome},
+        )
 
 
 def recorded_test_rows(test: RecordedTest, *, position: int, base: Path) -> dict[str, list[Row]]:
     """The ``tests``, ``test_transcripts``, ``test_events``, ``test_violations`` and
     ``test_goldens`` rows of one recorded test."""
-    nodeid = test.nodeid
-    test_row = {
-        "nodeid": nodeid,
-        "position": position,
-        "path": test.path,
-        "status": test.status,
-        "message": test.message,
-        "detail": test.detail,
-        "reproduce": test.reproduce,
-    }
-    transcript_rows_ = [
-        {"nodeid": nodeid, "ordinal": ordinal, "transcript_id": transcript_id}
-        for ordinal, transcript_id in enumerate(dict.fromkeys(display_path(p, base) for p in test.transcripts), start=1)
-    ]
-    event_rows: list[Row] = []
-    for log_name, log in test.logs.items():
-        type_path = concrete_path(log.type_field)
-        for index, event in enumerate(log.events):
-            event_type = value_at(event, type_path)
-            event_rows.append(
-                {
-                    "nodeid": nodeid,
-                    "log": log_name,
-                    "event_index": index,
-                    "type": event_type if isinstance(event_type, str) else None,
-                    "data": event,
-                }
+    records = recorded_test_records(test, position=position, base=base)
+    return _gather(records, ("tests", "test_transcripts", "test_events", "test_violations", "test_goldens"))
+
+
+def table_records(
+    *,
+    transcripts: Sequence[Transcript],
+    results: Sequence[ScenarioResult],
+    base: Path,
+    transcript_ids: Mapping[str, str] | None = None,
+    unused_goldens: Sequence[PurePath | str] = (),
+    tests: Sequence[RecordedTest] = (),
+) -> Iterator[tuple[str, Record]]:
+    """Every table's records as ``(table, record)`` pairs, produced one transcript, result or test
+    at a time; each table's records come in its row order.
+
+    Transcripts are the given ones plus every replayed one, deduplicated by id (the first wins)
+    and sorted by id. Results keep the given order; a scenario name may appear only once, since
+    it keys every per-scenario table. Recorded tests keep the given order too, and a node id may
+    appear only once. Both are checked before the first record is produced. A test's transcripts
+    are named by id only: pass the transcripts themselves in ``transcripts`` to load their frames.
+    """
+    expanded = [item for result in results for item in (*result.variants, result)]
+    seen: dict[str, int] = {}
+    for position, result in enumerate(expanded, start=1):
+        name = result.scenario.name
+        if name in seen:
+            raise UsageError(
+                f"scenario name {name!r} appears twice (results {seen[name]} and {position}); scenario "
+                "names key the analysis tables, so give each scenario a distinct `name`"
             )
-    violation_rows = [
-        {
-            "nodeid": nodeid,
-            "ordinal": ordinal,
-            "log": log_name,
-            "rule": violation.rule,
-            "severity": violation.severity,
-            "event_index": violation.sequence,
-            "message": violation.message,
-            "subject": violation.subject,
-            "detail": {"run_id": violation.run_id, "expected": violation.expected, "found": violation.found},
-        }
-        for ordinal, (log_name, violation) in enumerate(test.violations, start=1)
-    ]
-    golden_rows = [
-        {"nodeid": nodeid, "ordinal": ordinal, "path": display_path(path, base), "outcome": outcome}
-        for ordinal, (path, outcome) in enumerate(test.goldens, start=1)
-    ]
-    return {
-        "tests": [test_row],
-        "test_transcripts": transcript_rows_,
-        "test_events": event_rows,
-        "test_violations": violation_rows,
-        "test_goldens": golden_rows,
-    }
+        seen[name] = position
+    nodeids: set[str] = set()
+    for test in tests:
+        if test.nodeid in nodeids:
+            raise UsageError(f"test {test.nodeid!r} was recorded twice; node ids key the test tables")
+        nodeids.add(test.nodeid)
+    by_id: dict[str, Transcript] = {}
+    for transcript in [*transcripts, *(r.execution.transcript for r in expanded)]:
+        by_id.setdefault(transcript_id_of(transcript, base=base, ids=transcript_ids), transcript)
+    for transcript_id in sorted(by_id):
+        row, blocks = transcript_records(by_id[transcript_id], transcript_id, base=base)
+        yield "transcripts", row
+        for block in blocks:
+            yield "frames", block
+    for position, result in enumerate(expanded, start=1):
+        transcript_id = transcript_id_of(result.execution.transcript, base=base, ids=transcript_ids)
+        yield from result_records(result, position=position, transcript_id=transcript_id, base=base)
+    for path in sorted({display_path(p, base) for p in unused_goldens}):
+        yield "unused_goldens", {"path": path}
+    for position, test in enumerate(tests, start=1):
+        yield from recorded_test_records(test, position=position, base=base)
 
 
 def collect_rows(
@@ -340,42 +495,16 @@ def collect_rows(
     unused_goldens: Sequence[PurePath | str] = (),
     tests: Sequence[RecordedTest] = (),
 ) -> TableRows:
-    """Rows for every table.
-
-    Transcripts are the given ones plus every replayed one, deduplicated by id (the first wins)
-    and sorted by id. Results keep the given order; a scenario name may appear only once, since
-    it keys every per-scenario table. Recorded tests keep the given order too, and a node id may
-    appear only once. A test's transcripts are named by id only: pass the transcripts themselves
-    in ``transcripts`` to load their frames.
-    """
+    """Every table's rows as lists of dicts, in memory: :func:`table_records`, blocks expanded."""
     rows = TableRows()
-    by_id: dict[str, Transcript] = {}
-    expanded = [item for result in results for item in (*result.variants, result)]
-    for transcript in [*transcripts, *(r.execution.transcript for r in expanded)]:
-        by_id.setdefault(transcript_id_of(transcript, base=base, ids=transcript_ids), transcript)
-    for transcript_id in sorted(by_id):
-        row, frames = transcript_rows(by_id[transcript_id], transcript_id, base=base)
-        rows["transcripts"].append(row)
-        rows["frames"].extend(frames)
-    seen: dict[str, int] = {}
-    for position, result in enumerate(expanded, start=1):
-        name = result.scenario.name
-        if name in seen:
-            raise UsageError(
-                f"scenario name {name!r} appears twice (results {seen[name]} and {position}); scenario "
-                "names key the analysis tables, so give each scenario a distinct `name`"
-            )
-        seen[name] = position
-        transcript_id = transcript_id_of(result.execution.transcript, base=base, ids=transcript_ids)
-        for table, table_rows in result_rows(result, position=position, transcript_id=transcript_id, base=base).items():
-            rows[table].extend(table_rows)
-    for path in sorted({display_path(p, base) for p in unused_goldens}):
-        rows["unused_goldens"].append({"path": path})
-    nodeids: set[str] = set()
-    for position, test in enumerate(tests, start=1):
-        if test.nodeid in nodeids:
-            raise UsageError(f"test {test.nodeid!r} was recorded twice; node ids key the test tables")
-        nodeids.add(test.nodeid)
-        for table, table_rows in recorded_test_rows(test, position=position, base=base).items():
-            rows[table].extend(table_rows)
+    records = table_records(
+        transcripts=transcripts,
+        results=results,
+        base=base,
+        transcript_ids=transcript_ids,
+        unused_goldens=unused_goldens,
+        tests=tests,
+    )
+    for table, record in records:
+        rows[table].extend(record_rows(table, record))
     return rows
