@@ -247,15 +247,15 @@ class ClaudeAgentSdkAdapter:
     def _thread_for(self, frame: dict[str, Any]) -> _ThreadState | None:
         """The thread a runtime message belongs to: the live query naming its session, else the
         newest live query (hook messages of a resumed query carry the hook's own session id)."""
+        if not self._live:
+            return None
         session_id = frame.get("session_id")
-        live = [self._threads[thread_id] for thread_id in self._live]
         if isinstance(session_id, str):
-            for state in reversed(live):
+            for thread_id in reversed(self._live):
+                state = self._threads[thread_id]
                 if state.native_id == session_id:
                     return state
-        if live:
-            return live[-1]
-        return None
+        return self._threads[self._live[-1]]
 
     # -- intents -----------------------------------------------------------------------------
 
@@ -477,6 +477,12 @@ class ClaudeAgentSdkAdapter:
             )
             return
         thread_id = state.thread_id
+        if kind == "stream_event":
+            # Partial messages, the bulk of a stream with includePartialMessages; no shape rule reads them.
+            self._emit(
+                FrameIgnored(thread_id, frame, "partial message; the assistant message carries the content", known=True)
+            )
+            return
         problem = frame_shape_problem(frame, self.dialect)
         if problem is not None:
             self._emit(RuleBroken(thread_id, "claude.frame.shape", problem))
@@ -491,10 +497,6 @@ class ClaudeAgentSdkAdapter:
             self._on_result(state, frame)
         elif kind == "rate_limit_event":
             self._emit(FrameIgnored(thread_id, frame, "rate limit status", known=True))
-        elif kind == "stream_event":
-            self._emit(
-                FrameIgnored(thread_id, frame, "partial message; the assistant message carries the content", known=True)
-            )
         elif kind == "permission.request" and self.dialect == "sdk":
             self._on_permission_request(state, frame)
         elif kind == "control_request" and self.dialect == "cli":

@@ -562,6 +562,14 @@ class CodexAppServerAdapter:
     def _on_notification(self, frame: dict[str, Any], method: str, params: dict[str, Any]) -> None:
         native_thread = _str(params.get("threadId"))
         thread_id = self._app_of.get(native_thread) if native_thread is not None else None
+        if method in DELTAS:
+            # The bulk of a stream, first: no shape rule reads a delta's params but _on_delta.
+            if thread_id is None:
+                reason = f"{method} for provider thread {native_thread!r}, bound to no app thread"
+                self._emit(FrameIgnored(None, frame, reason, known=False))
+            else:
+                self._on_delta(thread_id, frame, method, params)
+            return
         if method in KNOWN_NOISE:
             self._emit(FrameIgnored(thread_id, frame, f"{method}: no meaning for the core", known=True))
             return
@@ -597,17 +605,14 @@ class CodexAppServerAdapter:
             self._broken(thread_id, "codex.frame.shape", problem)
             return
         handler = self._handlers.get(method)
-        if handler is None and method not in DELTAS:
+        if handler is None:
             self._emit(FrameIgnored(thread_id, frame, f"unknown notification {method}", known=False))
             return
         if thread_id is None:
             reason = f"{method} for provider thread {native_thread!r}, bound to no app thread"
             self._emit(FrameIgnored(None, frame, reason, known=False))
             return
-        if handler is None:
-            self._on_delta(thread_id, frame, method, params)
-        else:
-            handler(thread_id, frame, method, params)
+        handler(thread_id, frame, method, params)
 
     def _on_turn_started(self, thread_id: str, frame: dict[str, Any], method: str, params: dict[str, Any]) -> None:
         native_turn = _str(_obj(params.get("turn")).get("id"))

@@ -108,6 +108,8 @@ class _WatchedLink:
     def __init__(self, link: RuntimeLink) -> None:
         self.link = link
         self.last: Inbound | None = None
+        #: ``(line, label)`` of ``last``: one tuple per inbound frame, shared by its events.
+        self.origin: tuple[int | None, str | None] | None = None
 
     def send(self, frame: Any) -> None:
         self.link.send(frame)
@@ -116,6 +118,7 @@ class _WatchedLink:
         inbound = self.link.receive()
         if isinstance(inbound, Inbound):
             self.last = inbound
+            self.origin = (inbound.line, inbound.label)
         return inbound
 
 
@@ -172,13 +175,13 @@ class RuntimeOrchestrator:
         (stored,) = self.store.append([new])
         self.projection.apply(stored)
         self._current.append(stored)
-        last = self.link.last
-        if last is not None:
-            self.origins[stored.sequence] = (last.line, last.label)
+        origin = self.link.origin
+        if origin is not None:
+            self.origins[stored.sequence] = origin
 
     def _put(self, type_: str, collection: str, key: str, entity: dict[str, Any]) -> dict[str, Any]:
         """Emit ``entity`` as a snapshot event unless it equals the stored snapshot."""
-        if self.projection.collections[collection].get(entity[key]) == entity:
+        if self.projection.get(collection, entity[key]) == entity:
             return entity
         self._emit(type_, entity, thread_id=entity.get("thread_id"), run_id=entity.get("run_id"))
         return entity
@@ -407,7 +410,7 @@ class RuntimeOrchestrator:
         return thread_id, run_id
 
     def _message(self, thread_id: str, run_id: str, text: str, message_id: str | None) -> str:
-        count = sum(1 for m in self.projection.messages.values() if m["thread_id"] == thread_id and m["role"] == "user")
+        count = self.projection.count("messages", thread_id=thread_id, role="user")
         message_id = message_id or f"{thread_id}/message-{count + 1}"
         if message_id in self.projection.messages:
             raise UsageError(f"message.dispatch: message id {message_id!r} is already used")
@@ -428,12 +431,8 @@ class RuntimeOrchestrator:
 
     def _with_handoff(self, thread_id: str, text: str) -> str:
         """Prefix a pending merge-back handoff to the thread's next message, and consume it."""
-        for transfer in self.projection.context_transfers.values():
-            if (
-                transfer["target_thread_id"] == thread_id
-                and transfer["type"] == "merge_back"
-                and transfer["status"] == "pending"
-            ):
+        for transfer in self.projection.group("context_transfers", target_thread_id=thread_id):
+            if transfer["type"] == "merge_back" and transfer["status"] == "pending":
                 self._put(
                     "context-transfer.updated",
                     "context_transfers",
@@ -446,7 +445,7 @@ class RuntimeOrchestrator:
     def _start_attempt(self, run_id: str, reason: str, text: str | None = None) -> None:
         run = self.projection.runs[run_id]
         thread_id = run["thread_id"]
-        attempts = [a for a in self.projection.attempts.values() if a["run_id"] == run_id]
+        attempts = list(self.projection.group("attempts", run_id=run_id))
         for previous in attempts:
             if previous["status"] in ("pending", "running"):
                 self._attempt(previous["attempt_id"], status="superseded")
@@ -531,7 +530,7 @@ class RuntimeOrchestrator:
     ) -> dict[str, Any]:
         run = self.projection.runs[run_id]
         attempt = self.projection.attempts.get(run["active_attempt_id"] or "")
-        ordinal = len(self.projection.run_items(run_id)) + 1
+        ordinal = self.projection.run_item_count(run_id) + 1
         item_id = f"{run_id}/item-{ordinal}"
         root = run["root_node_id"]
         node_id = root
@@ -581,10 +580,8 @@ class RuntimeOrchestrator:
             self._node({**node, "status": ITEM_TO_NODE_STATUS.get(updated["status"], updated["status"])})
 
     def _find_item(self, run_id: str, native_ref: str) -> dict[str, Any] | None:
-        for item in self.projection.run_items(run_id):
-            if item["native_ref"] == native_ref:
-                return item
-        return None
+        item_id = self.projection.find_item_id(run_id, native_ref)
+        return self.projection.turn_items[item_id] if item_id is not None else None
 
     # -- run.interrupt ---------------------------------------------------------------------
 
@@ -610,9 +607,7 @@ class RuntimeOrchestrator:
     def _respond(self, command: RuntimeRequestRespond) -> tuple[str, str]:
         thread_id = self._thread(command.thread_id, "runtime-request.respond")
         pending = [
-            r
-            for r in self.projection.runtime_requests.values()
-            if r["thread_id"] == thread_id and r["status"] == "pending"
+            r for r in self.projection.group("runtime_requests", thread_id=thread_id) if r["status"] == "pending"
         ]
         if command.request_id is not None:
             chosen = [r for r in pending if r["runtime_request_id"] == command.request_id]
@@ -648,9 +643,7 @@ class RuntimeOrchestrator:
         return thread_id, request["run_id"]
 
     def _pending(self, run_id: str) -> list[dict[str, Any]]:
-        return [
-            r for r in self.projection.runtime_requests.values() if r["run_id"] == run_id and r["status"] == "pending"
-        ]
+        return [r for r in self.projection.group("runtime_requests", run_id=run_id) if r["status"] == "pending"]
 
     # -- thread.fork / thread.merge_back / thread.rollback ---------------------------------
 
@@ -735,7 +728,7 @@ class RuntimeOrchestrator:
         if not delta:
             raise UsageError(f"thread.merge_back: fork {fork!r} has no finished run to hand back")
         summary = "Merge-back context from forked conversation.\n\nFork delta:\n" + "\n".join(delta)
-        count = sum(1 for t in self.projection.context_transfers.values() if t["target_thread_id"] == target)
+        count = self.projection.count("context_transfers", target_thread_id=target)
         self._put(
             "context-transfer.updated",
             "context_transfers",
@@ -799,6 +792,9 @@ class RuntimeOrchestrator:
         )
 
     def _on_signal(self, signal: Signal) -> None:
+        if type(signal) is ItemDelta:
+            self._item_delta(signal)  # the bulk of a stream: first, and nothing it does not need
+            return
         if isinstance(signal, FrameIgnored):
             run = self._active(signal.thread_id) if signal.thread_id else None
             if not signal.known:
@@ -856,20 +852,7 @@ class RuntimeOrchestrator:
         elif isinstance(signal, ItemUpdated):
             self._item_updated(run, signal)
         elif isinstance(signal, ItemDelta):
-            item = self._find_item(run_id, signal.native_item_id)
-            if item is None:
-                self._violation(
-                    thread_id,
-                    "runtime.item.delta_before_start",
-                    f"a {signal.field} delta for item {signal.native_item_id!r} before the item started",
-                )
-                return
-            self._emit(
-                "turn-item.delta",
-                {"turn_item_id": item["turn_item_id"], "field": signal.field, "delta": signal.delta},
-                thread_id=thread_id,
-                run_id=run_id,
-            )
+            self._item_delta(signal)
         elif isinstance(signal, PlanUpdated):
             self._plan(run, signal)
         elif isinstance(signal, RequestOpened):
@@ -891,8 +874,34 @@ class RuntimeOrchestrator:
         elif isinstance(signal, TurnEnded):
             self._turn_ended(run, attempt, signal)
 
+    def _item_delta(self, signal: ItemDelta) -> None:
+        thread_id = signal.thread_id
+        run = self._active(thread_id)
+        if run is None:
+            self._violation(
+                thread_id,
+                "runtime.signal.no_active_run",
+                f"{type(signal).__name__} for thread {thread_id!r}, which has no active run",
+            )
+            return
+        # The item's id only: reading the item would join the text streamed so far.
+        item_id = self.projection.find_item_id(run["run_id"], signal.native_item_id)
+        if item_id is None:
+            self._violation(
+                thread_id,
+                "runtime.item.delta_before_start",
+                f"a {signal.field} delta for item {signal.native_item_id!r} before the item started",
+            )
+            return
+        self._emit(
+            "turn-item.delta",
+            {"turn_item_id": item_id, "field": signal.field, "delta": signal.delta},
+            thread_id=thread_id,
+            run_id=run["run_id"],
+        )
+
     def _session(self, thread_id: str, status: str) -> None:
-        sessions = [s for s in self.projection.sessions.values() if s["thread_id"] == thread_id]
+        sessions = list(self.projection.group("sessions", thread_id=thread_id))
         current = sessions[-1] if sessions else None
         if current is not None and current["status"] not in ("stopped", "error"):
             self._put("provider-session.updated", "sessions", "provider_session_id", {**current, "status": status})
@@ -912,8 +921,8 @@ class RuntimeOrchestrator:
 
     def _session_exited(self, signal: SessionExited) -> None:
         for thread_id in signal.thread_ids:
-            for session in self.projection.sessions.values():
-                if session["thread_id"] == thread_id and session["status"] != "stopped":
+            for session in self.projection.group("sessions", thread_id=thread_id):
+                if session["status"] != "stopped":
                     self._put(
                         "provider-session.updated",
                         "sessions",
@@ -929,7 +938,7 @@ class RuntimeOrchestrator:
         thread_id = run["thread_id"]
         turn_id = attempt["provider_turn_id"]
         if turn_id is None:
-            count = sum(1 for t in self.projection.provider_turns.values() if t["thread_id"] == thread_id)
+            count = self.projection.count("provider_turns", thread_id=thread_id)
             turn_id = f"{thread_id}/provider-thread/turn-{count + 1}"
             self._put(
                 "provider-turn.updated",
@@ -974,10 +983,9 @@ class RuntimeOrchestrator:
         item = self._find_item(run_id, signal.native_item_id)
         if item is None and signal.item_type == "user_message" and signal.parent_native_item_id is None:
             # The runtime echoes the app's own user message: bind it rather than add a second one.
-            for candidate in self.projection.run_items(run_id):
-                if candidate["type"] == "user_message" and candidate["native_ref"] is None:
-                    item = candidate
-                    break
+            echoed = self.projection.find_item_id(run_id, None, "user_message")
+            if echoed is not None:
+                item = self.projection.turn_items[echoed]
         if item is None:
             parent = None
             if signal.parent_native_item_id is not None:
@@ -1042,7 +1050,7 @@ class RuntimeOrchestrator:
     def _request_opened(self, run: dict[str, Any], signal: RequestOpened) -> None:
         self._ensure_turn(run)
         run_id = run["run_id"]
-        count = sum(1 for r in self.projection.runtime_requests.values() if r["run_id"] == run_id)
+        count = self.projection.count("runtime_requests", run_id=run_id)
         request_id = f"{run_id}/request-{count + 1}"
         subject = self._find_item(run_id, signal.native_item_id) if signal.native_item_id else None
         item_type = "user_input_request" if signal.kind == "user_input" else "approval_request"
