@@ -61,7 +61,7 @@ from harness.core.commands import (
 from harness.core.events import NewEvent, StoredEvent
 from harness.core.orchestrator import CommandResult
 from harness.core.runtime_projection import TERMINAL_RUN_STATUSES, RuntimeProjection
-from harness.core.store import EventStore, InMemoryEventStore
+from harness.core.store import EventStore, InMemoryEventStore, batch
 from harness.errors import UsageError
 from harness.replay.clock import Clock, LogicalClock
 from harness.replay.driver import Inbound
@@ -230,25 +230,26 @@ class RuntimeOrchestrator:
         self._current = []
         result = CommandResult(command_id=command_id)
         try:
-            self._accepted = {"command_id": command_id, "type": command.type}
-            if isinstance(command, ThreadCreate):
-                result.thread_id = self._thread_create(command)
-            elif isinstance(command, MessageDispatch):
-                result.thread_id, result.run_id = self._message_dispatch(command)
-            elif isinstance(command, RunInterrupt):
-                result.thread_id, result.run_id = self._run_interrupt(command)
-            elif isinstance(command, RuntimeRequestRespond):
-                result.thread_id, result.run_id = self._respond(command)
-            elif isinstance(command, ThreadFork):
-                result.thread_id = self._thread_fork(command)
-            elif isinstance(command, ThreadMergeBack):
-                result.thread_id = self._merge_back(command)
-            else:
-                result.thread_id = self._rollback(command)
-            if not isinstance(command, (ThreadCreate, ThreadMergeBack)):
-                # Commands that talk to the runtime wait for its answer; the others only change
-                # app state (and must not start reading a stream-only recording early).
-                self._pump()
+            with batch(self.store):
+                self._accepted = {"command_id": command_id, "type": command.type}
+                if isinstance(command, ThreadCreate):
+                    result.thread_id = self._thread_create(command)
+                elif isinstance(command, MessageDispatch):
+                    result.thread_id, result.run_id = self._message_dispatch(command)
+                elif isinstance(command, RunInterrupt):
+                    result.thread_id, result.run_id = self._run_interrupt(command)
+                elif isinstance(command, RuntimeRequestRespond):
+                    result.thread_id, result.run_id = self._respond(command)
+                elif isinstance(command, ThreadFork):
+                    result.thread_id = self._thread_fork(command)
+                elif isinstance(command, ThreadMergeBack):
+                    result.thread_id = self._merge_back(command)
+                else:
+                    result.thread_id = self._rollback(command)
+                if not isinstance(command, (ThreadCreate, ThreadMergeBack)):
+                    # Commands that talk to the runtime wait for its answer; the others only change
+                    # app state (and must not start reading a stream-only recording early).
+                    self._pump()
         finally:
             result.events = self._current
             self._command_id = None
@@ -257,7 +258,8 @@ class RuntimeOrchestrator:
 
     def pump(self) -> None:
         """Deliver whatever the runtime says until it waits for the app (or the replay ends)."""
-        self._pump()
+        with batch(self.store):
+            self._pump()
 
     # -- thread.create ---------------------------------------------------------------------
 

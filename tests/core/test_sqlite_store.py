@@ -129,3 +129,16 @@ def test_iter_events_streams_the_log_in_order(tmp_path: Path) -> None:
     events = store.iter_events(after=1000)
     assert next(events).sequence == 1001
     assert [e.sequence for e in events] == list(range(1002, 3001))
+
+
+def test_an_agent_runtime_replay_commits_once_per_command_and_restart(tmp_path: Path) -> None:
+    from harness.scenario import execute, load_scenario
+    from harness.scenario.model import OrchestratorRestart
+
+    root = Path(__file__).resolve().parents[2]
+    scenario = load_scenario(root / "scenarios/t3code/codex/provider_thread_resume.yaml")
+    store = SqliteEventStore(tmp_path / "events.sqlite")
+    commits = commits_during(store, lambda: execute(scenario, store=store))
+    assert any(isinstance(step, OrchestratorRestart) for step in scenario.commands)
+    assert store.last_sequence > 3 * len(scenario.commands)
+    assert commits == len(scenario.commands)  # each command, and each restart's catch-up, commits once
