@@ -256,8 +256,7 @@ def _cmd_replay(args: argparse.Namespace, console: Console) -> int:
 
     with tempfile.TemporaryDirectory(prefix="harness-replay-") as scratch:
         # A large transcript's log goes to a scratch file, so memory stays flat in its length.
-        path = Path(args.transcript)
-        large = path.is_file() and path.stat().st_size > INDEX_THRESHOLD_BYTES
+        large = _transcript_size(Path(args.transcript)) > INDEX_THRESHOLD_BYTES
         store = FileEventStore(Path(scratch) / "events.ndjson") if large else None
         try:
             execution = replay_transcript(args.transcript, store=store)
@@ -282,6 +281,18 @@ def _cmd_replay(args: argparse.Namespace, console: Console) -> int:
             if store is not None:
                 store.close()
     return EXIT_FAILED if execution.driver.failure is not None else EXIT_OK
+
+
+def _transcript_size(path: Path) -> int:
+    """Size of the transcript ``harness replay`` will read: the file, or the one a scenario names."""
+    from harness.scenario.model import SCENARIO_SUFFIXES, load_scenario
+
+    if path.suffix in SCENARIO_SUFFIXES:
+        scenario = load_scenario(path)
+        if scenario.variants:
+            scenario = scenario.for_variant(next(iter(scenario.variants)))
+        path = Path(scenario.transcript_path())
+    return path.stat().st_size if path.is_file() else 0
 
 
 def _print_message(console: Console, number: int, message: dict[str, Any]) -> None:

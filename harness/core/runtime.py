@@ -22,6 +22,7 @@ same receipts, same provider threads, which its fresh adapter resumes.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import MutableMapping
 from typing import Any
 
 from pydantic import ValidationError
@@ -61,7 +62,7 @@ from harness.core.commands import (
 from harness.core.events import NewEvent, StoredEvent
 from harness.core.orchestrator import CommandResult
 from harness.core.runtime_projection import TERMINAL_RUN_STATUSES, RuntimeProjection
-from harness.core.store import EventStore, InMemoryEventStore, batch
+from harness.core.store import EventStore, InMemoryEventStore, batch, iter_events
 from harness.errors import UsageError
 from harness.replay.clock import Clock, LogicalClock
 from harness.replay.driver import Inbound
@@ -123,7 +124,7 @@ class _WatchedLink:
 
 
 #: event sequence -> (transcript line, entry label) of the inbound frame being handled when it was stored
-Origins = dict[int, tuple[int | None, str | None]]
+Origins = MutableMapping[int, tuple[int | None, str | None]]
 
 
 class RuntimeOrchestrator:
@@ -145,8 +146,10 @@ class RuntimeOrchestrator:
         self.store: EventStore = store or InMemoryEventStore()
         self.clock: Clock = clock or LogicalClock()
         self.projection = RuntimeProjection()
-        for event in self.store.read():
+        for event in iter_events(self.store):
             self.projection.apply(event)
+        #: A store that ``spills`` keeps the log out of memory; so do the command results then.
+        self._keep_results = not getattr(self.store, "spills", False)
         self._signals: deque[Signal] = deque()
         self._accepted: dict[str, Any] | None = None
         self._command_id: str | None = None
@@ -174,7 +177,8 @@ class RuntimeOrchestrator:
         )
         (stored,) = self.store.append([new])
         self.projection.apply(stored)
-        self._current.append(stored)
+        if self._keep_results:
+            self._current.append(stored)
         origin = self.link.origin
         if origin is not None:
             self.origins[stored.sequence] = origin
@@ -217,13 +221,20 @@ class RuntimeOrchestrator:
                 raise UsageError(f"invalid command: {format_validation_error(exc)}") from None
         self._commands += 1
         command_id = command.command_id or f"command-{self._commands}"
-        if command_id in self.projection.receipts:
-            first = self.projection.receipts[command_id]
+        receipt = self.projection.receipts.get(command_id)
+        if receipt is not None:
+            events: list[StoredEvent] = []
+            if self._keep_results:
+                for event in iter_events(self.store, after=receipt.first - 1):
+                    if event.sequence > receipt.last:
+                        break
+                    if event.command_id == command_id:
+                        events.append(event)
             return CommandResult(
                 command_id=command_id,
-                events=list(first),
-                thread_id=next((e.thread_id for e in first if e.thread_id is not None), None),
-                run_id=next((e.run_id for e in first if e.run_id is not None), None),
+                events=events,
+                thread_id=receipt.thread_id,
+                run_id=receipt.run_id,
                 replayed=True,
             )
         self._command_id = command_id

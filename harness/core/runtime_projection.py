@@ -21,6 +21,7 @@ Folding and querying cost no more per event as the log grows:
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from harness.core.events import StoredEvent
@@ -150,6 +151,17 @@ class _Collections(Mapping[str, dict[str, dict[str, Any]]]):
 _MISSING = object()
 
 
+@dataclass(slots=True)
+class Receipt:
+    """A command's receipt: the sequences of its first and last event, and the first thread and
+    run any of them named. A repeated command id is answered from it and the store."""
+
+    first: int
+    last: int
+    thread_id: str | None
+    run_id: str | None
+
+
 class RuntimeProjection:
     """Entity snapshots by id, one dict per collection, in first-seen order; see the module docstring."""
 
@@ -168,7 +180,8 @@ class RuntimeProjection:
         self.runtime_requests = self._entities["runtime_requests"]
         self.plans = self._entities["plans"]
         self.context_transfers = self._entities["context_transfers"]
-        self.receipts: dict[str, list[StoredEvent]] = {}
+        #: command id -> where its events are in the log (the events themselves stay in the store).
+        self.receipts: dict[str, Receipt] = {}
         self.last_sequence = 0
         #: turn item id -> field -> fragments not yet joined into ``item["data"][field]``, in order.
         self._parts: dict[str, dict[str, list[str]]] = {}
@@ -213,9 +226,11 @@ class RuntimeProjection:
         if event.command_id is not None:
             receipt = self.receipts.get(event.command_id)
             if receipt is None:
-                self.receipts[event.command_id] = [event]
+                self.receipts[event.command_id] = Receipt(event.sequence, event.sequence, event.thread_id, event.run_id)
             else:
-                receipt.append(event)
+                receipt.last = event.sequence
+                receipt.thread_id = receipt.thread_id if receipt.thread_id is not None else event.thread_id
+                receipt.run_id = receipt.run_id if receipt.run_id is not None else event.run_id
         target = SNAPSHOTS.get(event.type)
         if target is not None:
             collection, key = target

@@ -130,6 +130,12 @@ class FileEventStore:
         self._file.close()
 
 
+def iter_events(store: EventStore, after: int = 0) -> Iterator[StoredEvent]:
+    """The store's events with ``sequence > after``, streamed when the store can (``iter_events``)."""
+    stream = getattr(store, "iter_events", None)
+    return stream(after) if callable(stream) else iter(store.read(after))
+
+
 def batch(store: EventStore) -> contextlib.AbstractContextManager[Any]:
     """The store's ``batch()`` (one transaction for a command's appends) when it has one, else a no-op.
 

@@ -8,9 +8,11 @@ pytest failures, CLI exit codes, reports and DuckDB verdict rows.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import tempfile
-from collections.abc import Callable, Iterator
+from array import array
+from collections.abc import Callable, Iterator, MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
@@ -26,7 +28,7 @@ from harness.core.invariants import Violation, check_invariants
 from harness.core.orchestrator import Orchestrator
 from harness.core.runtime import RuntimeOrchestrator
 from harness.core.sqlite_store import SqliteEventStore
-from harness.core.store import EventStore
+from harness.core.store import EventStore, iter_events
 from harness.core.tools import Outcome, ScenarioTools, ToolSpec
 from harness.errors import (
     GoldenError,
@@ -77,7 +79,7 @@ class Execution:
     #: Agent runtimes: how many orchestrator instances ran (one more per orchestrator.restart).
     instances: int = 1
     #: Agent runtimes: event sequence -> (transcript line, label) of the inbound frame behind it.
-    origins: dict[int, tuple[int | None, str | None]] = field(default_factory=dict)
+    origins: MutableMapping[int, tuple[int | None, str | None]] = field(default_factory=dict)
 
     @property
     def events(self) -> list[StoredEvent]:
@@ -90,8 +92,7 @@ class Execution:
         not fit in memory; see :class:`~harness.core.store.FileEventStore`)."""
         if self.stored is not None:
             return iter(self.stored)
-        stream = getattr(self.orchestrator.store, "iter_events", None)
-        return stream() if callable(stream) else iter(self.orchestrator.store.read())
+        return iter_events(self.orchestrator.store)
 
     @property
     def responses(self) -> list[tuple[str, AssistantMessage, str]]:
@@ -292,6 +293,48 @@ def execute(
     return Execution(scenario=scenario, transcript=transcript, driver=driver, orchestrator=orchestrator)
 
 
+class EventOrigins(MutableMapping[int, tuple[int | None, str | None]]):
+    """Event sequence -> (transcript line, label) of the inbound frame that caused the event.
+
+    One 8-byte line number per event (a long replay keeps no tuple per event); the label is
+    read back from the transcript when asked for.
+    """
+
+    def __init__(self, transcript: Transcript) -> None:
+        self._transcript = transcript
+        self._lines = array("q")  # position sequence - 1; -1: no origin; -2: an origin without a line
+        self._unlined: dict[int, str | None] = {}  # the labels of origins without a line (rare)
+
+    def __setitem__(self, sequence: int, origin: tuple[int | None, str | None]) -> None:
+        line = origin[0] if origin[0] is not None else -2
+        if line == -2:
+            self._unlined[sequence] = origin[1]
+        if sequence > len(self._lines):
+            self._lines.extend([-1] * (sequence - len(self._lines)))
+        self._lines[sequence - 1] = line
+
+    def __getitem__(self, sequence: int) -> tuple[int | None, str | None]:
+        line = self._lines[sequence - 1] if 0 < sequence <= len(self._lines) else -1
+        if line == -1:
+            raise KeyError(sequence)
+        if line == -2:
+            return None, self._unlined.get(sequence)
+        lines = self._transcript.lines
+        index = bisect.bisect_left(lines, line)
+        entry = self._transcript.entries[index] if index < len(lines) and lines[index] == line else None
+        return line, getattr(entry, "label", None)
+
+    def __delitem__(self, sequence: int) -> None:
+        self[sequence]
+        self._lines[sequence - 1] = -1
+
+    def __iter__(self) -> Iterator[int]:
+        return (position + 1 for position, line in enumerate(self._lines) if line != -1)
+
+    def __len__(self) -> int:
+        return sum(1 for line in self._lines if line != -1)
+
+
 def _runtime_adapter_options(transcript: Transcript) -> dict[str, Any]:
     """Recorded values the app would have generated: the Claude session id (``nativeSessionId``)."""
     metadata = transcript.header.metadata or {}
@@ -329,7 +372,7 @@ def _execute_runtime(scenario: Scenario, transcript: Transcript, *, store: Event
         if store is None and restarts:
             db_path = Path(stack.enter_context(tempfile.TemporaryDirectory())) / "events.sqlite"
             store = SqliteEventStore(db_path)
-        origins: dict[int, tuple[int | None, str | None]] = {}
+        origins = EventOrigins(transcript)
         orchestrator = RuntimeOrchestrator(
             adapter=get_runtime_adapter(transcript.protocol, **options),
             link=link,

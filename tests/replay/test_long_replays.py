@@ -195,3 +195,43 @@ def test_peak_memory_of_a_long_replay_does_not_grow_with_its_length(tmp_path: Pa
     # (17 bytes an entry), never a Python object per event.
     assert long - short < 18000 * 40 + 256 * 1024, (short, long)
     assert os.environ.get("PYTHONTRACEMALLOC") is None
+
+
+def test_event_origins_keep_a_line_per_event_and_read_the_label_back() -> None:
+    from harness.scenario.runner import EventOrigins
+
+    transcript = read_transcript(TOOL_LOOP)
+    origins = EventOrigins(transcript)
+    origins[3] = (transcript.line_of(4), transcript.entries[4].label)  # type: ignore[union-attr]
+    origins[5] = (None, "made in memory")
+    assert origins[3] == (transcript.line_of(4), transcript.entries[4].label)  # type: ignore[union-attr]
+    assert origins[5] == (None, "made in memory")
+    assert origins.get(4) is None and origins.get(99) is None
+    assert list(origins) == [3, 5] and len(origins) == 2
+    del origins[3]
+    assert list(origins) == [5]
+    with pytest.raises(KeyError):
+        del origins[3]
+
+
+def test_harness_replay_of_a_scenario_with_a_large_transcript_spills_its_log(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsysbinary: pytest.CaptureFixture[bytes]
+) -> None:
+    import harness.core.store as store_module
+    import harness.transcript.io as transcript_io
+
+    scenario = ROOT / "scenarios/t3code/codex/provider_thread_resume.yaml"
+    assert main(["replay", "--json", str(scenario)]) == 0
+    small = capsysbinary.readouterr().out
+    made: list[Path] = []
+
+    class Recorded(store_module.FileEventStore):
+        def __init__(self, path: Path | str) -> None:
+            made.append(Path(path))
+            super().__init__(path)
+
+    monkeypatch.setattr(store_module, "FileEventStore", Recorded)
+    monkeypatch.setattr(transcript_io, "INDEX_THRESHOLD_BYTES", 0)
+    assert main(["replay", "--json", str(scenario)]) == 0
+    assert capsysbinary.readouterr().out == small
+    assert len(made) == 1 and not made[0].exists()  # the scratch log is gone afterwards
