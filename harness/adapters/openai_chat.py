@@ -161,9 +161,18 @@ _CONTENT_FIELDS: dict[str, JsonKind] = {
 }
 
 
+_PYTHON_TYPES: dict[JsonKind, type] = {"string": str, "array": list, "object": dict}
+#: Each content field's exact decoded types (the fast check; anything else asks :func:`is_kind`).
+_CONTENT_TYPES = {key: (_PYTHON_TYPES[kind], type(None)) for key, kind in _CONTENT_FIELDS.items()}
+
+
 def _odd_fields(delta: dict[str, Any]) -> list[str]:
     """The content fields of ``delta`` whose JSON type is neither theirs nor null."""
-    return [key for key, kind in _CONTENT_FIELDS.items() if not is_kind(delta.get(key), (kind, "null"))]
+    return [
+        key
+        for key, types in _CONTENT_TYPES.items()
+        if type(delta.get(key)) not in types and not is_kind(delta.get(key), (_CONTENT_FIELDS[key], "null"))
+    ]
 
 
 def _check_delta(delta: dict[str, Any], path: str, *, strict: bool = False) -> None:
