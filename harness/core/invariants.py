@@ -394,6 +394,11 @@ def _check_runtime(events: list[StoredEvent], violate: Any) -> None:
         return
     seen: dict[str, dict[str, dict[str, Any]]] = {}
     item_order: dict[str, list[str]] = {}
+    # thread id -> run id -> the run's position in first-seen order, for runs now active: the
+    # single-active-run rule then looks at a thread's few active runs, not at every run.
+    active_runs: dict[Any, dict[str, int]] = {}
+    run_threads: dict[str, Any] = {}
+    run_positions: dict[str, int] = {}
     for event in events:
         entity_type = _RUNTIME_ENTITIES.get(event.type)
         if entity_type is None:
@@ -464,23 +469,28 @@ def _check_runtime(events: list[StoredEvent], violate: Any) -> None:
                     found=data.get("ordinal"),
                 )
         store[entity_id] = data
-        if collection == "runs" and data.get("status") in ACTIVE_RUN_STATUSES:
-            active = [
-                r
-                for r in store.values()
-                if r.get("thread_id") == data.get("thread_id")
-                and r.get("status") in ACTIVE_RUN_STATUSES
-                and r is not data
-            ]
-            if active:
-                violate(
-                    "integrity.thread.single_active_run",
-                    event,
-                    f"run {entity_id} is {data.get('status')} while run {active[0]['run_id']} is "
-                    f"{active[0]['status']} in thread {data.get('thread_id')}",
-                    run_id=event.run_id,
-                    subject=entity_id,
-                )
+        if collection == "runs":
+            thread_key = data.get("thread_id")
+            if not isinstance(thread_key, str | int | float | None):
+                thread_key = repr(thread_key)  # a malformed log: any JSON value, compared by its text
+            if entity_id in run_threads:
+                active_runs.get(run_threads[entity_id], {}).pop(entity_id, None)
+            run_threads[entity_id] = thread_key
+            position = run_positions.setdefault(entity_id, len(run_positions))
+            others = active_runs.setdefault(thread_key, {})
+            # The first (in first-seen order) of the thread's other active runs, as a scan would find.
+            if data.get("status") in ACTIVE_RUN_STATUSES:
+                if others:
+                    first = store[min(others, key=others.__getitem__)]
+                    violate(
+                        "integrity.thread.single_active_run",
+                        event,
+                        f"run {entity_id} is {data.get('status')} while run {first['run_id']} is "
+                        f"{first['status']} in thread {data.get('thread_id')}",
+                        run_id=event.run_id,
+                        subject=entity_id,
+                    )
+                others[entity_id] = position
         if collection == "runtime_requests":
             node = seen.get("nodes", {}).get(str(data.get("node_id")))
             wanted = _REQUEST_NODES.get(str(data.get("kind")), "approval_request")

@@ -122,3 +122,34 @@ def test_an_integrity_violation_names_the_event_and_the_ids() -> None:
 def test_an_http_log_is_not_held_to_runtime_rules() -> None:
     log = execute(load_scenario(SCENARIOS.parent / "anthropic" / "code_execution_server_tool.yaml")).events
     assert not [v for v in check_invariants(log) if v.rule.startswith("integrity.")]
+
+
+def _run_snapshots(steps: list[tuple[str, str, str]]) -> list[StoredEvent]:
+    """A log of bare run snapshots: (run id, thread id, status) in order."""
+    log = []
+    for sequence, (run_id, thread_id, status) in enumerate(steps, start=1):
+        data = {"run_id": run_id, "thread_id": thread_id, "status": status, "ordinal": int(run_id[-1])}
+        log.append(StoredEvent(sequence, f"event:{sequence}", "run.updated", thread_id, run_id, None, 0, data))
+    return log
+
+
+def test_the_single_active_run_rule_names_the_first_other_active_run_of_the_same_thread() -> None:
+    log = _run_snapshots(
+        [
+            ("r1", "t", "running"),
+            ("r1", "t", "completed"),
+            ("r2", "t", "running"),  # fine: r1 ended
+            ("r3", "u", "running"),  # fine: another thread
+            ("r4", "t", "running"),  # r2 is still running in t
+            ("r2", "u", "running"),  # r2 moves to thread u, where r3 runs
+            ("r5", "t", "running"),  # only r4 is left in t
+            ("r1", "t", "running"),  # r1 again (a status that is not absorbing here): r4 and r5; r4 first seen
+        ]
+    )
+    found = [v for v in check_invariants(log) if v.rule == "integrity.thread.single_active_run"]
+    assert [(v.sequence, v.message) for v in found] == [
+        (5, "run r4 is running while run r2 is running in thread t"),
+        (6, "run r2 is running while run r3 is running in thread u"),
+        (7, "run r5 is running while run r4 is running in thread t"),
+        (8, "run r1 is running while run r4 is running in thread t"),
+    ]
