@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, overload
 
+import jiter
 import jsonlines
 import orjson
 from pydantic import ValidationError
@@ -225,6 +226,22 @@ def _strict_object(pairs: list[tuple[str, Any]]) -> dict[str, Any] | _Found:
     return out
 
 
+#: Lines longer than this are parsed by jiter, which builds the Python values directly.
+_LARGE_LINE = 1 << 20
+
+
+def _parse(line: bytes) -> Any:
+    """orjson, or for a line over :data:`_LARGE_LINE` jiter: orjson builds an intermediate document
+    about a dozen times the line's size, and a recorded request that restates a long conversation
+    would make that the peak of the whole replay."""
+    if len(line) <= _LARGE_LINE:
+        return orjson.loads(line)
+    try:
+        return jiter.from_json(line, allow_inf_nan=False)
+    except ValueError as exc:
+        raise ValueError(f"not valid JSON: {exc}") from None
+
+
 def load_json_line(line: bytes) -> Any:
     """Parse one NDJSON line strictly; raises ``ValueError`` with a JSON path on what JSON lets slip.
 
@@ -234,7 +251,7 @@ def load_json_line(line: bytes) -> Any:
     would silently merge or turn into a float. Values nested deeper than :data:`MAX_DEPTH` are
     refused. Invalid JSON raises ``orjson.JSONDecodeError``.
     """
-    value = orjson.loads(line)
+    value = _parse(line)
     if line.count(b"[") + line.count(b"{") > MAX_DEPTH:  # cheap: fewer brackets cannot nest deeper
         deep = too_deep(value)
         if deep is not None:
@@ -347,7 +364,7 @@ def _validated(
 
 #: Transcript files larger than this are read into an index (:class:`IndexedEntries`) rather than
 #: into memory. Every line is validated either way.
-INDEX_THRESHOLD_BYTES = 32 * 1024 * 1024
+INDEX_THRESHOLD_BYTES = 8 * 1024 * 1024
 
 
 def read_transcript(
@@ -499,7 +516,7 @@ class IndexedEntries(Sequence[Entry]):
                 continue
             begin = self._offsets[position] - start
             finish = (self._offsets[position + 1] if position + 1 < len(self._offsets) else self._end) - start
-            record = RECORD_ADAPTER.validate_python(orjson.loads(data[begin:finish]))
+            record = RECORD_ADAPTER.validate_python(_parse(data[begin:finish]))
             assert isinstance(record, EmitInbound)
             chunk.append(record)
         self._chunk_start, self._chunk = index, chunk

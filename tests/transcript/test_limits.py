@@ -242,3 +242,23 @@ def test_every_emit_line_the_writer_produces_takes_the_fast_path() -> None:
     ):
         assert is_plain_emit(orjson.loads(dump_record(entry)), http=True)
     assert is_plain_emit(orjson.loads(dump_record(EmitInbound(frame={"method": "turn/started"}))), http=False)
+
+
+def test_a_line_over_one_mebibyte_is_read_the_same_and_checked_the_same(tmp_path: Path) -> None:
+    big = {"type": "emit_inbound", "frame": {"kind": "sse", "data": {"text": "x" * (1 << 20), "n": 1.5}}}
+    line = orjson.dumps(big)
+    assert len(line) > 1 << 20
+    header = orjson.dumps(
+        {"type": "transcript_start", "provider": "anthropic", "protocol": "anthropic.messages", "version": "1"}
+        | {"scenario": "s"}
+    )
+    path = tmp_path / "big.ndjson"
+    path.write_bytes(header + b"\n" + line + b"\n")
+    (entry,) = read_transcript(path).entries
+    assert entry.frame == big["frame"]  # type: ignore[union-attr]
+    path.write_bytes(header + b"\n" + line[:-1] + b',"frame":{}}\n')
+    with pytest.raises(TranscriptError, match=r"big.ndjson:2: \$: duplicate key \"frame\""):
+        read_transcript(path)
+    path.write_bytes(header + b"\n" + line[:-2] + b"\n")
+    with pytest.raises(TranscriptError, match=r"big.ndjson:2: not valid JSON: "):
+        read_transcript(path)
