@@ -12,6 +12,9 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+import jiter
+import orjson
+
 #: A transcript line longer than this many bytes is refused.
 MAX_LINE_BYTES = 64 * 1024 * 1024
 #: JSON nested deeper than this many levels (the outermost object or array is level 1) is refused.
@@ -73,3 +76,23 @@ def format_json_path(segments: Iterable[str | int]) -> str:
         else:
             out += "['" + segment.replace("'", "\\'") + "']"
     return out
+
+
+#: JSON lines longer than this are parsed by jiter rather than orjson (see :func:`json_loads`).
+LARGE_LINE = 1 << 20
+
+
+def json_loads(line: bytes) -> Any:
+    """Parse one JSON line: orjson, or jiter for a line over :data:`LARGE_LINE`.
+
+    orjson builds an intermediate document about a dozen times the line's size; for one long line
+    (a recorded request restating a long conversation, an event holding a long text) that would be
+    the peak memory of a whole replay. jiter builds the Python values directly. Invalid JSON raises
+    ``ValueError`` (``orjson.JSONDecodeError`` is one).
+    """
+    if len(line) <= LARGE_LINE:
+        return orjson.loads(line)
+    try:
+        return jiter.from_json(line, allow_inf_nan=False)
+    except ValueError as exc:
+        raise ValueError(f"not valid JSON: {exc}") from None

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 import orjson
 
 from harness.core.events import NewEvent, StoredEvent
+from harness.limits import json_loads
 
 
 class EventStore(Protocol):
@@ -118,7 +119,7 @@ class FileEventStore:
             self._file.flush()
         with open(self.path, "rb") as log:
             for line in log:
-                record = orjson.loads(line)
+                record = json_loads(line)
                 if record["sequence"] > after:
                     yield StoredEvent(**record)
 

@@ -26,11 +26,13 @@ from harness.files import write_atomic as write_atomic  # re-exported: the one s
 from harness.limits import (
     INT_MAX,
     INT_MIN,
+    LARGE_LINE,
     MAX_AFTER_MS,
     MAX_DEPTH,
     MAX_LINE_BYTES,
     find_instance,
     format_json_path,
+    json_loads,
     too_deep,
 )
 from harness.transcript.models import (
@@ -226,22 +228,6 @@ def _strict_object(pairs: list[tuple[str, Any]]) -> dict[str, Any] | _Found:
     return out
 
 
-#: Lines longer than this are parsed by jiter, which builds the Python values directly.
-_LARGE_LINE = 1 << 20
-
-
-def _parse(line: bytes) -> Any:
-    """orjson, or for a line over :data:`_LARGE_LINE` jiter: orjson builds an intermediate document
-    about a dozen times the line's size, and a recorded request that restates a long conversation
-    would make that the peak of the whole replay."""
-    if len(line) <= _LARGE_LINE:
-        return orjson.loads(line)
-    try:
-        return jiter.from_json(line, allow_inf_nan=False)
-    except ValueError as exc:
-        raise ValueError(f"not valid JSON: {exc}") from None
-
-
 def load_json_line(line: bytes) -> Any:
     """Parse one NDJSON line strictly; raises ``ValueError`` with a JSON path on what JSON lets slip.
 
@@ -250,24 +236,62 @@ def load_json_line(line: bytes) -> Any:
     standard library with hooks that find duplicate keys and out-of-range integers, which orjson
     would silently merge or turn into a float. Values nested deeper than :data:`MAX_DEPTH` are
     refused. Invalid JSON raises ``orjson.JSONDecodeError``.
+
+    A line over :data:`~harness.limits.LARGE_LINE` is parsed by jiter instead, which refuses duplicate keys
+    itself and keeps every integer exact, so no serialized copy of the line is made to compare;
+    the same problems get the same located messages.
     """
-    value = _parse(line)
+    large = len(line) > LARGE_LINE
+    if large:
+        try:
+            value = jiter.from_json(line, allow_inf_nan=False, catch_duplicate_keys=True)
+        except ValueError as exc:
+            if str(exc).startswith("Detected duplicate key"):
+                _raise_strict_problem(line)
+            raise ValueError(f"not valid JSON: {exc}") from None
+    else:
+        value = orjson.loads(line)
     if line.count(b"[") + line.count(b"{") > MAX_DEPTH:  # cheap: fewer brackets cannot nest deeper
         deep = too_deep(value)
         if deep is not None:
             shown = format_json_path(deep) if len(deep) <= 8 else format_json_path(deep[:6]) + "..."
             raise ValueError(f"{shown}: nested deeper than {MAX_DEPTH} levels")
+    if large:
+        if _has_wide_int(value):
+            _raise_strict_problem(line)
+        return value
     try:
         same = orjson.dumps(value) == line
     except orjson.JSONEncodeError:
         same = False
     if not same:
-        strict = json.loads(line, object_pairs_hook=_strict_object, parse_int=_strict_int)
-        found = find_instance(strict, _Found)
-        if found is not None:
-            path, marker = found
-            raise ValueError(f"{format_json_path(path)}: {marker.problem}")
+        _raise_strict_problem(line)
     return value
+
+
+def _raise_strict_problem(line: bytes) -> None:
+    """Parse ``line`` with the standard library's hooks; raise the first duplicate key or
+    out-of-range integer with its JSON path (return if there is none)."""
+    strict = json.loads(line, object_pairs_hook=_strict_object, parse_int=_strict_int)
+    found = find_instance(strict, _Found)
+    if found is not None:
+        path, marker = found
+        raise ValueError(f"{format_json_path(path)}: {marker.problem}")
+
+
+def _has_wide_int(value: Any) -> bool:
+    """Whether an integer outside 64 bits is anywhere inside ``value``."""
+    stack = [value]
+    while stack:
+        node = stack.pop()
+        kind = type(node)
+        if kind is dict:
+            stack.extend(node.values())
+        elif kind is list:
+            stack.extend(node)
+        elif kind is int and not INT_MIN <= node <= INT_MAX:
+            return True
+    return False
 
 
 _SSE_KEYS = frozenset({"kind", "event", "data"})
@@ -516,7 +540,7 @@ class IndexedEntries(Sequence[Entry]):
                 continue
             begin = self._offsets[position] - start
             finish = (self._offsets[position + 1] if position + 1 < len(self._offsets) else self._end) - start
-            record = RECORD_ADAPTER.validate_python(_parse(data[begin:finish]))
+            record = RECORD_ADAPTER.validate_python(json_loads(data[begin:finish]))
             assert isinstance(record, EmitInbound)
             chunk.append(record)
         self._chunk_start, self._chunk = index, chunk

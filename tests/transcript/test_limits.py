@@ -262,3 +262,16 @@ def test_a_line_over_one_mebibyte_is_read_the_same_and_checked_the_same(tmp_path
     path.write_bytes(header + b"\n" + line[:-2] + b"\n")
     with pytest.raises(TranscriptError, match=r"big.ndjson:2: not valid JSON: "):
         read_transcript(path)
+
+
+def test_a_line_over_one_mebibyte_names_an_integer_beyond_64_bits_with_its_path(tmp_path: Path) -> None:
+    big = {"type": "emit_inbound", "frame": {"kind": "sse", "data": {"text": "x" * (1 << 20), "n": 1}}}
+    line = orjson.dumps(big).replace(b'"n":1', b'"n":123456789012345678901234567890')
+    header = orjson.dumps(
+        {"type": "transcript_start", "provider": "anthropic", "protocol": "anthropic.messages", "version": "1"}
+        | {"scenario": "s"}
+    )
+    path = tmp_path / "big.ndjson"
+    path.write_bytes(header + b"\n" + line + b"\n")
+    with pytest.raises(TranscriptError, match=r"big.ndjson:2: \$.frame.data.n: integer 123456789012345678901234"):
+        read_transcript(path)
