@@ -67,6 +67,19 @@ class NewEvent:
     at_ms: int = 0
     command_id: str | None = None
 
+    def stored(self, sequence: int) -> StoredEvent:
+        """This event as a store keeps it at ``sequence`` (its id derived from the sequence)."""
+        return StoredEvent(
+            sequence=sequence,
+            event_id=f"event:{sequence}",
+            type=self.type,
+            thread_id=self.thread_id,
+            run_id=self.run_id,
+            command_id=self.command_id,
+            at_ms=self.at_ms,
+            data=self.data,
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class StoredEvent:

@@ -45,7 +45,7 @@ from harness.core.commands import COMMAND_ADAPTER, MessageDispatch, ThreadCreate
 from harness.core.events import NewEvent, StoredEvent
 from harness.core.ids import IdAllocator
 from harness.core.projections import Projection
-from harness.core.store import EventStore, InMemoryEventStore, batch
+from harness.core.store import EventStore, InMemoryEventStore, batch, spills
 from harness.core.tools import Outcome, ToolRunner
 from harness.errors import HarnessError, TranscriptExhausted, UsageError
 from harness.replay.clock import Clock, LogicalClock
@@ -109,7 +109,7 @@ class Orchestrator:
         self.max_requests_per_run = max_requests_per_run
         #: A store that ``spills`` (:class:`~harness.core.store.FileEventStore`) keeps the log out of
         #: memory; the orchestrator then does not hold each command's events either.
-        self._keep_results = not getattr(self.store, "spills", False)
+        self._keep_results = not spills(self.store)
         self.projection = Projection()
         self.conversations: dict[str, list[ConversationTurn]] = {}
         self.receipts: dict[str, CommandResult] = {}

@@ -62,7 +62,7 @@ from harness.core.commands import (
 from harness.core.events import NewEvent, StoredEvent
 from harness.core.orchestrator import CommandResult
 from harness.core.runtime_projection import TERMINAL_RUN_STATUSES, RuntimeProjection
-from harness.core.store import EventStore, InMemoryEventStore, batch, iter_events
+from harness.core.store import EventStore, InMemoryEventStore, batch, iter_events, spills
 from harness.errors import UsageError
 from harness.replay.clock import Clock, LogicalClock
 from harness.replay.driver import Inbound
@@ -149,7 +149,7 @@ class RuntimeOrchestrator:
         for event in iter_events(self.store):
             self.projection.apply(event)
         #: A store that ``spills`` keeps the log out of memory; so do the command results then.
-        self._keep_results = not getattr(self.store, "spills", False)
+        self._keep_results = not spills(self.store)
         self._signals: deque[Signal] = deque()
         self._accepted: dict[str, Any] | None = None
         self._command_id: str | None = None

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.core.events import StoredEvent
+from harness.text import TextBuffer
 
 #: snapshot event type -> (collection, id field)
 SNAPSHOTS: dict[str, tuple[str, str]] = {
@@ -184,7 +185,7 @@ class RuntimeProjection:
         self.receipts: dict[str, Receipt] = {}
         self.last_sequence = 0
         #: turn item id -> field -> fragments not yet joined into ``item["data"][field]``, in order.
-        self._parts: dict[str, dict[str, list[str]]] = {}
+        self._parts: dict[str, dict[str, TextBuffer]] = {}
         self._indexes: dict[str, tuple[_Index, ...]] = {
             collection: tuple(_Index(fields, (collection, fields) in ORDERED) for fields in keys)
             for collection, keys in GROUPS.items()
@@ -292,15 +293,10 @@ class RuntimeProjection:
             data[field] = str(data.get(field) or "") + text
             self._entities["turn_items"][item["turn_item_id"]] = {**item, "data": data}
             return
-        fields = self._parts.get(item_id)
-        if fields is None:
-            self._parts[item_id] = {field: [text]}
-            return
-        parts = fields.get(field)
-        if parts is None:
-            fields[field] = [text]
-        else:
-            parts.append(text)
+        buffer = self._parts.setdefault(item_id, {}).get(field)
+        if buffer is None:
+            buffer = self._parts[item_id][field] = TextBuffer()
+        buffer.append(text)
 
     def _join_parts(self) -> None:
         """Fold every pending fragment into its item: one join per item and field."""
@@ -309,7 +305,7 @@ class RuntimeProjection:
             item = items[item_id]
             data = dict(item.get("data") or {})
             for field, parts in fields.items():
-                data[field] = str(data.get(field) or "") + "".join(parts)
+                data[field] = str(data.get(field) or "") + parts.text
             items[item_id] = {**item, "data": data}
         self._parts.clear()
 

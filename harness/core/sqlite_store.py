@@ -107,21 +107,7 @@ class SqliteEventStore:
         return stored
 
     def _insert(self, events: Sequence[NewEvent], sequence: int) -> list[StoredEvent]:
-        stored: list[StoredEvent] = []
-        for new in events:
-            sequence += 1
-            stored.append(
-                StoredEvent(
-                    sequence=sequence,
-                    event_id=f"event:{sequence}",
-                    type=new.type,
-                    thread_id=new.thread_id,
-                    run_id=new.run_id,
-                    command_id=new.command_id,
-                    at_ms=new.at_ms,
-                    data=new.data,
-                )
-            )
+        stored = [new.stored(sequence + offset) for offset, new in enumerate(events, start=1)]
         self._db.executemany(
             _INSERT,
             [

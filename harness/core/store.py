@@ -41,21 +41,8 @@ class InMemoryEventStore:
         self._events: list[StoredEvent] = []
 
     def append(self, events: Sequence[NewEvent]) -> list[StoredEvent]:
-        stored = []
-        for new in events:
-            sequence = len(self._events) + 1
-            event = StoredEvent(
-                sequence=sequence,
-                event_id=f"event:{sequence}",
-                type=new.type,
-                thread_id=new.thread_id,
-                run_id=new.run_id,
-                command_id=new.command_id,
-                at_ms=new.at_ms,
-                data=new.data,
-            )
-            self._events.append(event)
-            stored.append(event)
+        stored = [new.stored(len(self._events) + offset) for offset, new in enumerate(events, start=1)]
+        self._events.extend(stored)
         return stored
 
     def read(self, after: int = 0) -> list[StoredEvent]:
@@ -87,26 +74,11 @@ class FileEventStore:
         self._last = 0
 
     def append(self, events: Sequence[NewEvent]) -> list[StoredEvent]:
-        stored = []
-        sequence = self._last
-        for new in events:
-            sequence += 1
-            stored.append(
-                StoredEvent(
-                    sequence=sequence,
-                    event_id=f"event:{sequence}",
-                    type=new.type,
-                    thread_id=new.thread_id,
-                    run_id=new.run_id,
-                    command_id=new.command_id,
-                    at_ms=new.at_ms,
-                    data=new.data,
-                )
-            )
+        stored = [new.stored(self._last + offset) for offset, new in enumerate(events, start=1)]
         # Serialize all before writing any: an event that is not JSON stores nothing.
         lines = b"".join(orjson.dumps(event.to_json(), option=orjson.OPT_APPEND_NEWLINE) for event in stored)
         self._file.write(lines)
-        self._last = sequence
+        self._last += len(stored)
         return stored
 
     def read(self, after: int = 0) -> list[StoredEvent]:
@@ -135,6 +107,12 @@ def iter_events(store: EventStore, after: int = 0) -> Iterator[StoredEvent]:
     """The store's events with ``sequence > after``, streamed when the store can (``iter_events``)."""
     stream = getattr(store, "iter_events", None)
     return stream(after) if callable(stream) else iter(store.read(after))
+
+
+def spills(store: EventStore) -> bool:
+    """Whether ``store`` keeps its log out of memory on purpose (``spills = True``, as
+    :class:`FileEventStore` does): an orchestrator then keeps no copy of the events either."""
+    return bool(getattr(store, "spills", False))
 
 
 def batch(store: EventStore) -> contextlib.AbstractContextManager[Any]:

@@ -28,7 +28,7 @@ from harness.core.invariants import Violation, check_invariants
 from harness.core.orchestrator import Orchestrator
 from harness.core.runtime import RuntimeOrchestrator
 from harness.core.sqlite_store import SqliteEventStore
-from harness.core.store import EventStore, iter_events
+from harness.core.store import EventStore, iter_events, spills
 from harness.core.tools import Outcome, ScenarioTools, ToolSpec
 from harness.errors import (
     GoldenError,
@@ -417,7 +417,7 @@ def _execute_runtime(scenario: Scenario, transcript: Transcript, *, store: Event
             driver.finish()
         # The log as it stands, unless the store keeps it out of memory on purpose (it is then
         # read from the store when used).
-        stored = None if getattr(orchestrator.store, "spills", False) else orchestrator.store.read()
+        stored = None if spills(orchestrator.store) else orchestrator.store.read()
         if isinstance(orchestrator.store, SqliteEventStore) and db_path is not None:
             orchestrator.store.close()
     return Execution(
