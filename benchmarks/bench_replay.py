@@ -173,7 +173,7 @@ STAGES = ("read", "execute", "invariants", "golden")
 def harness_replay(item: Input, golden: Path, stages: dict[str, float] | None = None) -> None:
     """Read, replay through the core, check invariants, compare with the golden (``harness run``'s path)."""
     import harness
-    from harness.scenario import golden_bytes
+    from harness.scenario import golden_content
 
     clock = time.perf_counter
     start = clock()
@@ -191,11 +191,11 @@ def harness_replay(item: Input, golden: Path, stages: dict[str, float] | None = 
     runs = execution.runs
     if not runs or runs[-1]["status"] != scenario.expect.status:
         raise BenchError(f"{item.label}: the run ended {runs[-1]['status'] if runs else None!r}")
-    errors = [v for v in harness.check_invariants(execution.events) if v.severity == "error"]
+    errors = [v for v in harness.check_invariants(execution.iter_events()) if v.severity == "error"]
     if errors:
         raise BenchError(f"{item.label}: invariant {errors[0].rule}: {errors[0].message}")
     checked = clock()
-    harness.check_golden(golden, golden_bytes(execution))
+    harness.check_golden(golden, golden_content(execution))
     done = clock()
     if stages is not None:
         for name, seconds in zip(

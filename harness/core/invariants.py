@@ -8,7 +8,8 @@ log in the documented format, not only on ones this harness produced.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import contextlib
+from collections.abc import Generator, Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -226,7 +227,15 @@ def check_invariants(events: Iterable[StoredEvent]) -> list[Violation]:
     def violate(rule: str, event: StoredEvent | None, message: str, **extra: Any) -> None:
         out.append(Violation(rule, RULES[rule].severity, event.sequence if event else None, message, **extra))
 
-    log = list(events)
+    # One pass over the log (it may be streamed from disk): the integrity rules over entity
+    # snapshots fold alongside; their violations follow the others, as before.
+    later: list[Violation] = []
+
+    def violate_later(rule: str, event: StoredEvent | None, message: str, **extra: Any) -> None:
+        later.append(Violation(rule, RULES[rule].severity, event.sequence if event else None, message, **extra))
+
+    runtime = _runtime_rules(violate_later)
+    next(runtime)
     expected_sequence = 1
     last_at = 0
     runs_created: set[str] = set()
@@ -235,7 +244,8 @@ def check_invariants(events: Iterable[StoredEvent]) -> list[Violation]:
     closed_responses: set[str] = set()
     items: dict[str, str] = {}  # item_id -> "open" | "completed"
     pending_tools: dict[str, StoredEvent] = {}
-    for event in log:
+    for event in events:
+        runtime.send(event)
         run_id = event.run_id
         if event.sequence != expected_sequence:
             violate(
@@ -384,14 +394,14 @@ def check_invariants(events: Iterable[StoredEvent]) -> list[Violation]:
             run_id=requested.run_id,
             subject=call_id,
         )
-    _check_runtime(log, violate)
-    return out
+    with contextlib.suppress(StopIteration):
+        runtime.send(None)
+    return out + later
 
 
-def _check_runtime(events: list[StoredEvent], violate: Any) -> None:
-    """The integrity rules over entity snapshots; a log without them (HTTP runs) passes trivially."""
-    if not any(event.type in _RUNTIME_ENTITIES for event in events if event.type != "thread.created"):
-        return
+def _runtime_rules(violate: Any) -> Generator[None, StoredEvent | None, None]:
+    """The integrity rules over entity snapshots, as a fold: send each event, then ``None`` to
+    run the end-of-log checks. A log without snapshots (HTTP runs) passes trivially."""
     seen: dict[str, dict[str, dict[str, Any]]] = {}
     item_order: dict[str, list[str]] = {}
     # thread id -> run id -> the run's position in first-seen order, for runs now active: the
@@ -399,7 +409,7 @@ def _check_runtime(events: list[StoredEvent], violate: Any) -> None:
     active_runs: dict[Any, dict[str, int]] = {}
     run_threads: dict[str, Any] = {}
     run_positions: dict[str, int] = {}
-    for event in events:
+    while (event := (yield)) is not None:
         entity_type = _RUNTIME_ENTITIES.get(event.type)
         if entity_type is None:
             continue

@@ -18,7 +18,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import orjson
@@ -139,18 +140,52 @@ def normalize_events(
     return list(iter_normalized(events, deltas=deltas))
 
 
+def golden_header(scenario: str, count: int, *, deltas: str | None, owner: str | None = None) -> bytes:
+    """A golden file's first line: format, scenario, event count, and ``deltas``/``owner`` when set."""
+    header: dict[str, Any] = {"format": GOLDEN_FORMAT, "scenario": scenario, "events": count}
+    if deltas is not None:
+        header["deltas"] = deltas
+    if owner is not None:
+        header["owner"] = owner
+    return orjson.dumps(header, option=orjson.OPT_SORT_KEYS) + b"\n"
+
+
+@dataclass(frozen=True, slots=True)
+class GoldenContent:
+    """A golden file's content produced on demand, for a log too long to hold as bytes.
+
+    ``records`` returns a fresh iterable of normalized records on every call (for example
+    ``lambda: iter_normalized(execution.iter_events())``); :func:`~harness.golden.check_golden`
+    compares, writes or diffs by iterating it, one line at a time. The header's event count is
+    known only after the records, so producing the whole file takes two passes.
+    """
+
+    scenario: str
+    records: Callable[[], Iterable[dict[str, Any]]]
+    deltas: str | None = None
+    owner: str | None = None
+
+    def header(self, count: int) -> bytes:
+        return golden_header(self.scenario, count, deltas=self.deltas, owner=self.owner)
+
+    def event_lines(self) -> Iterator[bytes]:
+        """Every line after the header, newline included."""
+        for record in self.records():
+            yield orjson.dumps(record, option=orjson.OPT_SORT_KEYS | orjson.OPT_APPEND_NEWLINE)
+
+    def lines(self) -> Iterator[bytes]:
+        """Every line of the file: a counting pass, then the header and the events."""
+        count = sum(1 for _ in self.records())
+        yield self.header(count)
+        yield from self.event_lines()
+
+
 def dump_golden(scenario: str, records: list[dict[str, Any]], *, deltas: str | None, owner: str | None = None) -> bytes:
     """Serialize a golden file: a header line, then one sorted-key JSON object per event.
 
     ``deltas`` is the built-in normalization's mode (``None`` for a log of plain mappings, whose
     normalization is declared); ``owner`` marks who keeps the golden (``"test"``: a
     ``harness_golden.assert_match`` call, see :data:`TEST_OWNER`). Either is left out when ``None``.
+    :class:`GoldenContent` produces the same bytes one line at a time.
     """
-    header: dict[str, Any] = {"format": GOLDEN_FORMAT, "scenario": scenario, "events": len(records)}
-    if deltas is not None:
-        header["deltas"] = deltas
-    if owner is not None:
-        header["owner"] = owner
-    lines = [orjson.dumps(header, option=orjson.OPT_SORT_KEYS)]
-    lines.extend(orjson.dumps(r, option=orjson.OPT_SORT_KEYS) for r in records)
-    return b"\n".join(lines) + b"\n"
+    return b"".join(GoldenContent(scenario, lambda: records, deltas, owner).lines())

@@ -9,7 +9,9 @@ pytest failures, CLI exit codes, reports and DuckDB verdict rows.
 from __future__ import annotations
 
 import bisect
+import collections
 import contextlib
+import itertools
 import tempfile
 from array import array
 from collections.abc import Callable, Iterator, MutableMapping
@@ -39,8 +41,9 @@ from harness.errors import (
     TranscriptError,
     UsageError,
 )
-from harness.golden import check_golden, dump_golden, normalize_events
+from harness.golden import check_golden
 from harness.golden.files import golden_path_inside
+from harness.golden.normalize import GoldenContent, iter_normalized
 from harness.replay import FrameMatcher, LogicalClock, ReplayDriver
 from harness.replay.driver import ReplayLink
 from harness.replay.matcher import first_difference, short_json
@@ -468,7 +471,7 @@ def _check_runtime_expectations(execution: Execution) -> list[Failure]:
                     f"contain {short_json(text)}",
                 )
             )
-    rules = {str(e.data.get("rule")) for e in execution.events if e.type == "protocol.violation"}
+    rules = {str(e.data.get("rule")) for e in execution.iter_events() if e.type == "protocol.violation"}
     return failures + _log_expectations(execution, rules)
 
 
@@ -476,7 +479,7 @@ def _log_expectations(execution: Execution, rules: set[str]) -> list[Failure]:
     """The checks every scenario shares: required event types, and exactly the expected violations."""
     expect = execution.scenario.expect
     failures: list[Failure] = []
-    types = {e.type for e in execution.events}
+    types = {e.type for e in execution.iter_events()}
     missing = [t for t in expect.events if t not in types]
     if missing:
         failures.append(Failure("expectation", f"required event types never appeared: {', '.join(missing)}"))
@@ -522,21 +525,31 @@ def _check_expectations(execution: Execution) -> list[Failure]:
     return failures + _log_expectations(execution, rules)
 
 
-def golden_bytes(execution: Execution) -> bytes:
-    """The golden-file content for an execution."""
+def golden_content(execution: Execution) -> GoldenContent:
+    """The golden-file content for an execution, produced line by line from its event log (which
+    is streamed from the store when it can): a long replay's golden is compared and written
+    without holding it, or the log, in memory."""
     deltas = execution.scenario.expect.deltas
-    return dump_golden(execution.scenario.name, normalize_events(execution.events, deltas=deltas), deltas=deltas)
+    return GoldenContent(
+        execution.scenario.name, lambda: iter_normalized(execution.iter_events(), deltas=deltas), deltas
+    )
+
+
+def golden_bytes(execution: Execution) -> bytes:
+    """The golden-file content for an execution, as bytes."""
+    return b"".join(golden_content(execution).lines())
 
 
 def _origin_note(execution: Execution, mismatch: GoldenMismatch) -> str:
     """For agent runtimes: the transcript entry whose handling produced the diverging event."""
     if not execution.origins or mismatch.divergence.index < 0:
         return ""
-    records = normalize_events(execution.events, deltas=execution.scenario.expect.deltas)
-    if not records:
+    records = iter_normalized(execution.iter_events(), deltas=execution.scenario.expect.deltas)
+    # The diverging record, or the last one when the golden has more.
+    record = collections.deque(itertools.islice(records, mismatch.divergence.index + 1), maxlen=1)
+    if not record:
         return ""
-    record = records[min(mismatch.divergence.index, len(records) - 1)]
-    origin = execution.origins.get(int(record["sequence"]))
+    origin = execution.origins.get(int(record[0]["sequence"]))
     if origin is None:
         return ""
     line, label = origin
@@ -570,7 +583,7 @@ def run_scenario(
     result = ScenarioResult(execution=execution)
     if execution.driver.failure is not None:
         result.failures.append(Failure("replay", str(execution.driver.failure)))
-    result.invariant_violations = check_invariants(execution.events)
+    result.invariant_violations = check_invariants(execution.iter_events())
     for violation in result.invariant_violations:
         if violation.severity == "error":
             where = f"event {violation.sequence}" if violation.sequence is not None else "end of log"
@@ -583,7 +596,7 @@ def run_scenario(
             result.golden_skipped = "the replay failed, so the event log is not one to keep"
             return result
         try:
-            result.golden_outcome = check_golden(result.golden_path, golden_bytes(execution), update=update_goldens)
+            result.golden_outcome = check_golden(result.golden_path, golden_content(execution), update=update_goldens)
         except GoldenMissing as exc:
             result.failures.append(Failure("golden_missing", str(exc)))
         except GoldenMismatch as exc:

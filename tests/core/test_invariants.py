@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import tracemalloc
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -176,3 +177,20 @@ def test_rules_are_data_with_an_id_severity_and_contract() -> None:
         assert rule.id == rule_id
         assert rule.severity in ("error", "warning")
         assert rule.contract
+
+
+def test_a_streamed_log_is_checked_without_being_held() -> None:
+    deltas = 50_000
+
+    def stream() -> Iterator[StoredEvent]:
+        rows = [*GOOD[:7], *[GOOD[7]] * deltas, *GOOD[8:]]
+        for i, (type_, run_id, data) in enumerate(rows):
+            yield StoredEvent(i + 1, f"event:{i + 1}", type_, "t", run_id, "c", 0, dict(data))
+
+    tracemalloc.start()
+    try:
+        assert check_invariants(stream()) == []
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 1_000_000, f"peak {peak} bytes for a {deltas}-delta log"

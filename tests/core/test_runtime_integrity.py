@@ -153,3 +153,28 @@ def test_the_single_active_run_rule_names_the_first_other_active_run_of_the_same
         (7, "run r5 is running while run r4 is running in thread t"),
         (8, "run r1 is running while run r4 is running in thread t"),
     ]
+
+
+class _ReadOnce:
+    """A one-shot iterator over a log that counts how many events were read from it."""
+
+    def __init__(self, events: list[StoredEvent]) -> None:
+        self._events = iter(events)
+        self.reads = 0
+
+    def __iter__(self) -> _ReadOnce:
+        return self
+
+    def __next__(self) -> StoredEvent:
+        event = next(self._events)
+        self.reads += 1
+        return event
+
+
+@pytest.mark.parametrize("rule", sorted(BAD_LOGS))
+def test_the_rules_fold_over_a_streamed_log_in_one_pass(rule: str) -> None:
+    log = BAD_LOGS[rule]()
+    stream = _ReadOnce(log)
+    assert check_invariants(stream) == check_invariants(log)
+    assert stream.reads == len(log)
+    assert {v.rule for v in check_invariants(iter(log))} == {rule}
