@@ -19,6 +19,7 @@ Two families, so callers (the CLI, the pytest plugin, CI) can tell "you used it 
         │   ├── UnexpectedOutbound    an outbound frame arrived where none was recorded
         │   ├── UnconsumedEntries     entries were left in the transcript at the end
         │   └── TranscriptExhausted   a stream-only recording has no response for a further request
+        │       └── RecordingEnded    ... after it answered earlier ones: the capture ends here
         ├── GoldenMismatch            the event log differs from the golden file
         ├── GoldenMissing             no golden file exists and goldens are not being updated
         ├── ExpectationFailed         a scenario expectation (status, event types, invariants) failed
@@ -141,18 +142,29 @@ class FrameMismatch(ReplayError):
         line: int | None,
         entry_index: int,
         label: str | None,
+        recorded_at: str | None = None,
     ) -> None:
         self.expected = expected
         self.actual = actual
         self.json_path = json_path
         self.expected_value = expected_value
         self.actual_value = actual_value
+        #: Semantic matching: where ``json_path`` (a path in the canonical request) lies in the recorded frame.
+        self.recorded_at = recorded_at
         where = f"{path}:{line}" if path else f"entry {entry_index}"
         tag = f" ({label})" if label else ""
+        if recorded_at is None:
+            at, ignore = f"differs from the recording at {json_path}", ""
+        else:
+            at = (
+                f"means something else than the recording at {json_path} "
+                f"(semantic match; recorded frame: {recorded_at})"
+            )
+            ignore = f" {recorded_at}"
         super().__init__(
-            f"{where}: outbound frame{tag} differs from the recording at {json_path}: "
+            f"{where}: outbound frame{tag} {at}: "
             f"expected {_short(expected_value)}, found {_short(actual_value)}. "
-            "If this field is volatile, ignore its JSON path: `match.ignore` in a scenario, "
+            f"If this field is volatile, ignore its JSON path{ignore}: `match.ignore` in a scenario, "
             "`ignore=` of a cassette or transport, `--ignore` of `harness serve`.",
             path=path,
             line=line,
@@ -197,6 +209,15 @@ class TranscriptExhausted(ReplayError):
     Not a fault of the code under test (stream-only recordings end where the capture ended), so
     the driver does not keep it as its failure; the run that needed the response fails with
     error type ``transcript_exhausted``.
+    """
+
+
+class RecordingEnded(TranscriptExhausted):
+    """A stream-only transcript whose responses were all delivered got a further request.
+
+    The capture ends here (it recorded responses, never requests): the run that sent the request
+    completes with ``recording_ended`` rather than failing, when its earlier responses came from
+    the recording. See ``docs/transcripts.md``, "Stream-only transcripts".
     """
 
 

@@ -121,10 +121,13 @@ def _check_usage(container: dict[str, Any], key: str, path: str) -> None:
 
 
 def _check_message(message: dict[str, Any], path: str) -> None:
-    """``message_start.message`` (or a non-streamed body): id, model and usage."""
+    """``message_start.message`` (or a non-streamed body): id, model, usage, stop and content blocks."""
     wire_field(message, "id", path, "string", "null")
     wire_field(message, "model", path, "string", "null")
     _check_usage(message, "usage", path)
+    _check_stop(message, path)
+    for position, block in enumerate(wire_field(message, "content", path, "array", "null") or []):
+        _check_block(block, json_path(path, "content", position))
 
 
 def _check_block(block: Any, path: str) -> None:
@@ -188,9 +191,6 @@ def check_event(name: str, data: dict[str, Any], path: str = "$.frame.data") -> 
 def check_body(body: dict[str, Any], path: str = "$.frame.body") -> None:
     """A non-streamed ``message`` body, value by value as :func:`check_event` checks a stream."""
     _check_message(body, path)
-    for position, block in enumerate(wire_field(body, "content", path, "array") or []):
-        _check_block(block, json_path(path, "content", position))
-    _check_stop(body, path)
 
 
 class AnthropicResponseReader:
@@ -317,7 +317,7 @@ class AnthropicResponseReader:
             return self._fail(events, frame_index, "anthropic.frame.shape", str(problem))
         # A non-streamed message: replay it as the equivalent stream.
         self._feed_event("message_start", {"message": {**body, "content": []}}, frame_index, events)
-        for index, block in enumerate(body.get("content", [])):
+        for index, block in enumerate(body.get("content") or []):
             start = dict(block)
             final_input = start.get("input")
             if start.get("type") in _TOOL_BLOCKS:
@@ -364,7 +364,21 @@ class AnthropicResponseReader:
             self.message.native_id = message.get("id")
             self.message.model = message.get("model")
             self.message.usage = dict(message.get("usage") or {})
+            # The snapshot the SDK starts from: its stop fields and blocks count until a later event
+            # changes them.
+            self.message.stop_reason = message.get("stop_reason")
+            self.message.stop_sequence = message.get("stop_sequence")
+            self.message.stop_details = message.get("stop_details")
             events.append(ResponseStarted(self.message.native_id, self.message.model, frame_index))
+            # Programmatic tool calling sends whole blocks here (the tool_use calls the code execution
+            # tool made, input included); streamed blocks' indexes continue after them.
+            for block in message.get("content") or []:
+                item = self._add_item(len(self.message.items), dict(block), frame_index, events)
+                if item.kind in ("tool_call", "server_tool_call"):
+                    item.arguments = block.get("input", {})
+                item.complete = True
+                self.stopped.add(item.index)
+                events.append(ItemCompleted(item, frame_index))
             return events
         if name not in (
             "content_block_start",
@@ -428,6 +442,17 @@ class AnthropicResponseReader:
                 "anthropic.content_block.index",
                 f"content_block_start index {index!r}, expected {len(self.message.items)}",
             )
+        item = self._add_item(index, block, frame_index, events)
+        self.open[index] = item
+        if item.kind in ("redacted_reasoning", "server_tool_result"):
+            # These arrive complete in their start event; no deltas follow.
+            item.complete = True
+        return events
+
+    def _add_item(
+        self, index: int, block: dict[str, Any], frame_index: int, events: list[ProviderEvent]
+    ) -> ContentItem:
+        """Append the item of content block ``block`` (as a start event or ``message_start`` gives it)."""
         block_type = str(block.get("type", ""))
         kind = _block_kind(block_type)
         item = ContentItem(index=index, kind=kind, block_type=block_type, block=block)
@@ -442,12 +467,8 @@ class AnthropicResponseReader:
             item.name = block.get("name")
             item.arguments = block.get("input", {})
         self.message.items.append(item)
-        self.open[index] = item
         events.append(ItemStarted(index, kind, block_type, item.native_id, item.name, frame_index))
-        if kind in ("redacted_reasoning", "server_tool_result"):
-            # These arrive complete in their start event; no deltas follow.
-            item.complete = True
-        return events
+        return item
 
     def _block_delta(self, data: dict[str, Any], frame_index: int, events: list[ProviderEvent]) -> list[ProviderEvent]:
         index = data.get("index")
@@ -552,6 +573,11 @@ def _assistant_block(item: ContentItem) -> dict[str, Any]:
         block = {"type": block_type, "id": item.native_id, "name": item.name, "input": item.arguments}
         if "server_name" in item.block:
             block["server_name"] = item.block["server_name"]
+        caller = item.block.get("caller")
+        if isinstance(caller, dict) and caller.get("type") != "direct":
+            # A call made by the code execution tool (programmatic tool calling) goes back with the
+            # caller that links it to that tool's run; a direct caller is the default and is left out.
+            block["caller"] = caller
         return block
     return dict(item.block)
 

@@ -1,33 +1,43 @@
 """OpenAI Chat Completions adapter: streamed chunks to canonical provider events, and back to requests.
 
-The meaning of a stream follows the official SDK's accumulator (``openai.lib.streaming.chat``):
-each ``choices[].delta`` is merged into its choice by ``index``, ``content`` and ``refusal``
-fragments concatenate, ``tool_calls`` fragments are assembled by their own ``index`` (``id``,
-``type`` and ``function.name`` arrive once, ``function.arguments`` in pieces) and parsed as JSON
-with ``jiter`` at the end, ``finish_reason`` ends a choice, ``usage`` comes on any chunk (with
-``stream_options.include_usage``: a last chunk whose ``choices`` is empty), ``data: [DONE]``
-ends the stream, and any ``data`` with a truthy top-level ``error`` (also an ``event: error``)
-fails it. Chunks whose ``object`` is ``""`` (Azure's prompt and asynchronous content-filter
-annotations) carry no content and are skipped, as the SDK skips them.
+The meaning of a stream is the official SDK's (``openai.lib.streaming.chat``,
+``ChatCompletionStreamState``), including what OpenAI-compatible providers send: each
+``choices[].delta`` is merged into its choice by ``index``; ``content``, ``refusal`` and reasoning
+fragments concatenate; ``tool_calls`` fragments are assembled by their own ``index`` (``id`` and
+``function.name`` start a call; repeated in later fragments they concatenate, as the SDK's
+``accumulate_delta`` does; null ``arguments`` fragments add nothing) and parsed as JSON with
+``jiter``; ``finish_reason`` ends a choice; ``usage`` comes on any chunk; ``data: [DONE]`` (or the
+end of the capture) ends the stream, also when a choice never got a ``finish_reason`` (its
+``stop_reason`` is then null); the response keeps its first chunk's ``id`` and ``model`` however
+later chunk ids change (Groq rotates them); any ``data`` with a truthy top-level ``error`` (also an
+``event: error``) fails it. Chunks whose ``object`` is ``""`` (Azure's prompt and asynchronous
+content-filter annotations) carry no content and are skipped, as the SDK skips them.
+
+A ``refusal`` stays out of the text, as in the SDK (``content`` null, ``refusal`` apart) and in our
+Responses adapter: it is an ``other`` item with ``block_type`` ``refusal`` and the message's
+``stop_details`` is ``{"type": "refusal", "refusal": ...}``. ``annotations`` become citations of
+the content item; any other delta field is accumulated the SDK's way into an ``other`` item named
+after it, so nothing a provider adds is lost.
 
 Where the SDK silently tolerates a broken stream, this adapter names the broken rule instead
 (:data:`RULES`): a choice or tool call index that skips ahead, a tool call fragment for a call
-that never started, content after a choice's ``finish_reason``, a chunk id that changes
-mid-stream, a stream that stops before every choice has finished. A value the reader uses that
-has another JSON type than the API gives it (a ``delta`` that is a list, ``"usage": 7``, a tool
-call's ``arguments`` that are not a string) fails the response with ``openai.chat.frame.shape``,
-naming the JSON path (``$.frame.data.choices[0].delta``); a delta's content field of another type
-is reported non-fatal and its chunk carried, not applied.
+that never started, content after a choice's ``finish_reason``. A value the reader uses that has
+another JSON type than the API gives it (a ``delta`` that is a list, ``"usage": 7``, a tool call's
+``arguments`` that are not a string) fails the response with ``openai.chat.frame.shape``, naming
+the JSON path (``$.frame.data.choices[0].delta``); a delta's content field of another type is
+reported non-fatal and its chunk carried, not applied.
 
-Item layout (per choice, see ``docs/events-openai-chat.md``): one item per delta field, indexed
-0, 1, 2, … in order of first non-empty fragment; within one delta the fields are read in the
-order reasoning (``reasoning_content`` or ``reasoning``), ``content``, ``refusal``,
-``tool_calls`` (by their order in the array), legacy ``function_call``. All items of a choice
-complete at its ``finish_reason``.
+Item layout (per choice, see ``docs/events.md`` section 15): one item per delta field, indexed
+0, 1, 2, ... in order of first non-empty fragment; within one delta the fields are read in the
+order reasoning (``reasoning_content`` or ``reasoning``), ``content``, ``annotations``,
+``refusal``, ``tool_calls`` (by their order in the array), legacy ``function_call``, then any
+other field in the delta's key order. All items of a choice complete at its ``finish_reason``, or
+at the end of the stream for a choice that never got one.
 """
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -70,24 +80,17 @@ PROTOCOL = "openai.chat"
 #: Every protocol rule this adapter can report, with its one-line contract.
 RULES: dict[str, str] = {
     "openai.chat.stream.empty": "a response carries at least one chunk",
-    "openai.chat.stream.truncated": (
-        "a stream ends with [DONE] or an error; a capture without [DONE] ends complete only when every "
-        "choice has its finish_reason"
-    ),
-    "openai.chat.chunk.id_mismatch": "every chunk of one response carries the id of its first chunk",
     "openai.chat.choice.index": "choice indexes are integers that first appear in order 0, 1, 2, ...",
     "openai.chat.choice.after_finish": (
         "after its finish_reason a choice receives no more content and no different finish_reason"
     ),
-    "openai.chat.finish_reason.missing": "when the stream ends, every choice (at least one) has a finish_reason",
     "openai.chat.tool_call.index": (
         "tool call fragments carry an integer index; a new index is the next one of its choice (0, 1, 2, ...)"
     ),
     "openai.chat.tool_call.unknown_index": "the first fragment of a tool call carries its id and function name",
-    "openai.chat.tool_call.redefined": "later fragments of a tool call repeat its id and function name or omit them",
     "openai.chat.tool_arguments.invalid_json": (
         "a finished tool call's argument fragments form valid JSON (partial JSON when length or "
-        "content_filter cut it off)"
+        "content_filter cut it off, or the stream ended without its choice's finish_reason)"
     ),
     "openai.chat.frame.unexpected": (
         "frames after [DONE] or an error belong to the next response (a [DONE] right after an error ends "
@@ -107,12 +110,13 @@ TOOL_FINISH_REASONS = frozenset({"tool_calls", "function_call"})
 THINK_TAGS = ("<think>", "</think>")
 #: Delta fields that carry reasoning text, in order of preference when a delta has both.
 REASONING_FIELDS = ("reasoning_content", "reasoning")
-#: Delta fields this adapter applies, plus metadata it knows carries nothing new: ``role``; Groq's
-#: ``channel`` (the gpt-oss channel label, mirrored by ``reasoning``); OpenRouter's
-#: ``reasoning_details`` (a structured copy of ``reasoning``). Any other non-empty delta field
-#: (``audio``, ``annotations``, ...) carries its chunk through as an unrecognized frame.
+#: Delta fields that carry nothing new: ``role``; Groq's ``channel`` (the gpt-oss channel label,
+#: mirrored by ``reasoning``); OpenRouter's ``reasoning_details`` (a structured copy of ``reasoning``).
+METADATA_DELTA_FIELDS = frozenset({"role", "channel", "reasoning_details"})
+#: Delta fields with their own mapping, plus the metadata. Any other delta field (``audio``, a
+#: provider's own) is accumulated as the SDK accumulates it, into an ``other`` item named after it.
 KNOWN_DELTA_FIELDS = frozenset(
-    {"content", "refusal", "tool_calls", "function_call", *REASONING_FIELDS, "role", "channel", "reasoning_details"}
+    {"content", "refusal", "annotations", "tool_calls", "function_call", *REASONING_FIELDS, *METADATA_DELTA_FIELDS}
 )
 _CHUNK_OBJECT = "chat.completion.chunk"
 
@@ -129,6 +133,57 @@ class _Violation(Exception):
 def _parse_json(buffer: str, *, partial: bool) -> Any:
     # jiter is what the SDK uses, so numbers and partial values come out the same way.
     return jiter.from_json(buffer.encode(), partial_mode=partial)
+
+
+def _is_empty(value: Any) -> bool:
+    """A delta value that adds nothing a reader sees: null, ``""``, ``[]``, ``{}``."""
+    return value is None or value == "" or value == [] or value == {}
+
+
+def _has_indexed_entries(value: Any) -> bool:
+    return isinstance(value, list) and any(isinstance(entry, dict) and "index" in entry for entry in value)
+
+
+def accumulate_delta(acc: dict[str, Any], delta: dict[str, Any]) -> dict[str, Any]:
+    """Merge ``delta`` into ``acc`` (which it owns) exactly as the SDK's ``accumulate_delta`` does.
+
+    Strings concatenate, numbers add, objects merge key by key, lists of scalars extend, lists of
+    objects merge by their ``index``; ``index`` and ``type`` are replaced; a null ``acc`` value
+    takes the new one; any other combination keeps ``acc``. Where the SDK raises (a list entry
+    without an integer ``index``, such as a second ``annotations`` list, or an indexed entry that
+    meets a non-object), the entry is appended instead, so a provider's extra field never fails a
+    stream. ``delta`` is not modified: values are copied in.
+    """
+    for key, value in delta.items():
+        if acc.get(key) is None:
+            if not _has_indexed_entries(value):
+                acc[key] = copy.deepcopy(value)
+                continue
+            acc[key] = []
+        current = acc[key]
+        if key in ("index", "type"):
+            acc[key] = copy.deepcopy(value)
+        elif isinstance(current, str) and isinstance(value, str):  # noqa: SIM114 (typed apart for mypy)
+            acc[key] = current + value
+        elif isinstance(current, (int, float)) and isinstance(value, (int, float)):
+            acc[key] = current + value
+        elif isinstance(current, dict) and isinstance(value, dict):
+            accumulate_delta(current, value)
+        elif isinstance(current, list) and isinstance(value, list):
+            if all(isinstance(x, (str, int, float)) for x in current) and (current or not _has_indexed_entries(value)):
+                current.extend(copy.deepcopy(value))
+                continue
+            for entry in value:
+                index = entry.get("index") if isinstance(entry, dict) else None
+                if not isinstance(index, int):
+                    current.append(copy.deepcopy(entry))  # the SDK raises here
+                elif index >= len(current):
+                    current.insert(index, copy.deepcopy(entry))
+                elif isinstance(current[index], dict):
+                    accumulate_delta(current[index], entry)
+                else:
+                    current.append(copy.deepcopy(entry))  # the SDK raises here
+    return acc
 
 
 # -- wire shapes: what each value the reader uses must be (FrameShapeError otherwise) ----------------
@@ -155,6 +210,7 @@ def _check_function(fragment: dict[str, Any], key: str, path: str) -> None:
 _CONTENT_FIELDS: dict[str, JsonKind] = {
     "content": "string",
     "refusal": "string",
+    "annotations": "array",
     **dict.fromkeys(REASONING_FIELDS, "string"),
     "tool_calls": "array",
     "function_call": "object",
@@ -285,7 +341,10 @@ class _Choice:
     #: Streamed argument fragments per tool-call key, joined once when the call closes.
     buffers: dict[str, TextBuffer] = field(default_factory=dict)
     tool_calls: list[str] = field(default_factory=list)  # item keys, by tool call index
+    #: Other delta fields, accumulated as the SDK accumulates them (:func:`accumulate_delta`).
+    extras: dict[str, Any] = field(default_factory=dict)
     finish_reason: str | None = None
+    closed: bool = False
 
     def item_key_for_tool(self, tool_index: int) -> str:
         return f"tool_calls[{tool_index}]"
@@ -320,6 +379,8 @@ class OpenAIChatResponseReader:
         """Choice 0's message with the other choices as its alternatives (usage on choice 0)."""
         if not self.choices:
             return AssistantMessage(native_id=self.native_id, model=self.model, usage=dict(self.usage))
+        for choice in self.choices:
+            _seal_refusal(choice)
         first, *others = (c.message for c in self.choices)
         first.usage = dict(self.usage)
         first.alternatives = others
@@ -516,13 +577,7 @@ class OpenAIChatResponseReader:
             model = data.get("model")
             self.model = model if isinstance(model, str) and model else None
             events.append(ResponseStarted(self.native_id, self.model, frame_index))
-        elif isinstance(chunk_id, str) and chunk_id and self.native_id and chunk_id != self.native_id:
-            return self._fail(
-                events,
-                frame_index,
-                "openai.chat.chunk.id_mismatch",
-                f"chunk id {chunk_id!r} differs from the response's {self.native_id!r}",
-            )
+        # A later chunk's id may differ (Groq rotates it): the response keeps the first, as the SDK does.
         try:
             for position, choice_data in enumerate(choices):
                 self._feed_choice(choice_data, data, frame_index, events, position)
@@ -587,6 +642,9 @@ class OpenAIChatResponseReader:
                     "openai.chat.choice.after_finish",
                     f"choice {choice.index} received more after its finish_reason {choice.finish_reason!r}",
                 )
+            if any(not _is_empty(v) for k, v in delta.items() if k not in KNOWN_DELTA_FIELDS or k == "annotations"):
+                # Its items are complete: a late extra is kept in the log, not applied.
+                events.append(UnrecognizedFrame(name=_CHUNK_OBJECT, frame=chunk, frame_index=frame_index))
             return
         odd_fields = _odd_fields(delta)
         for key in odd_fields:
@@ -608,13 +666,15 @@ class OpenAIChatResponseReader:
         )
         if reasoning_field is not None:
             self._text(choice, "reasoning", "reasoning", reasoning_field, delta[reasoning_field], frame_index, events)
-        for name in ("content", "refusal"):
-            value = delta.get(name)
-            if isinstance(value, str):
-                if value:
-                    self._text(choice, name, "text", name, value, frame_index, events)
-            elif value is not None:
-                odd = True
+        content = delta.get("content")
+        if isinstance(content, str) and content:
+            self._text(choice, "content", "text", "content", content, frame_index, events)
+        annotations = delta.get("annotations")
+        if isinstance(annotations, list) and annotations:
+            self._annotations(choice, annotations, frame_index, events)
+        refusal = delta.get("refusal")
+        if isinstance(refusal, str) and refusal:
+            self._refusal(choice, refusal, frame_index, events)
         tool_calls = delta.get("tool_calls")
         if isinstance(tool_calls, list):
             for fragment in tool_calls:
@@ -626,10 +686,11 @@ class OpenAIChatResponseReader:
             self._function_call(choice, function_call, frame_index, events)
         elif function_call is not None:
             odd = True
-        if any(value not in (None, "", [], {}) for key, value in delta.items() if key not in KNOWN_DELTA_FIELDS):
-            odd = True
+        for key, value in delta.items():
+            if key not in KNOWN_DELTA_FIELDS and value is not None:
+                self._extra(choice, key, value, frame_index, events)
         if odd:
-            # A delta field (or a shape) this adapter does not know: carried, not applied.
+            # A delta field of a shape this adapter does not know: carried, not applied.
             events.append(UnrecognizedFrame(name=_CHUNK_OBJECT, frame=chunk, frame_index=frame_index))
         if isinstance(finish_reason, str) and finish_reason:
             choice.finish_reason = finish_reason
@@ -651,6 +712,37 @@ class OpenAIChatResponseReader:
         events.append(
             ItemDelta(item.index, "reasoning" if kind == "reasoning" else "text", text, None, frame_index, choice.index)
         )
+
+    def _annotations(
+        self, choice: _Choice, annotations: list[Any], frame_index: int, events: list[ProviderEvent]
+    ) -> None:
+        # They annotate the content (url_citation start/end indexes point into it): its citations,
+        # as the Responses adapter keeps output_text annotations. They may come before any text.
+        item = choice.items.get("content") or self._open_item(choice, "content", "text", "content", frame_index, events)
+        for annotation in annotations:
+            item.citations.append(copy.deepcopy(annotation))
+            events.append(ItemDelta(item.index, "citation", "", annotation, frame_index, choice.index))
+
+    def _refusal(self, choice: _Choice, fragment: str, frame_index: int, events: list[ProviderEvent]) -> None:
+        # Out of the text (the SDK keeps content null): an `other` item, its block set when sealed.
+        item = choice.items.get("refusal")
+        if item is None:
+            item = self._open_item(choice, "refusal", "other", "refusal", frame_index, events)
+        item.append_text(fragment)
+        events.append(ItemDelta(item.index, "other", "", {"refusal": fragment}, frame_index, choice.index))
+
+    def _extra(self, choice: _Choice, key: str, value: Any, frame_index: int, events: list[ProviderEvent]) -> None:
+        """A delta field without its own mapping (``audio``, a provider's own): accumulated as the SDK
+        does; its item opens at the first non-empty value."""
+        accumulate_delta(choice.extras, {key: value})
+        item_key = f"extra:{key}"
+        item = choice.items.get(item_key)
+        if item is None:
+            if _is_empty(value):
+                return
+            item = self._open_item(choice, item_key, "other", key, frame_index, events)
+        item.block = {"type": key, key: choice.extras[key]}
+        events.append(ItemDelta(item.index, "other", "", {key: value}, frame_index, choice.index))
 
     def _tool_fragment(self, choice: _Choice, fragment: Any, frame_index: int, events: list[ProviderEvent]) -> None:
         tool_index = fragment.get("index") if isinstance(fragment, dict) else None
@@ -685,13 +777,12 @@ class OpenAIChatResponseReader:
             choice.tool_calls.append(key)
         else:
             item = choice.items[key]
-            for what, value, known in (("id", call_id, item.native_id), ("name", name, item.name)):
-                if value not in (None, "", known):
-                    raise _Violation(
-                        "openai.chat.tool_call.redefined",
-                        f"tool call {tool_index} of choice {choice.index} changes its {what} "
-                        f"from {known!r} to {value!r}",
-                    )
+            # The SDK concatenates an id or name repeated in a later fragment ("call_1call_1"), as
+            # it concatenates every string of a delta; the item says what the SDK's caller sees.
+            if isinstance(call_id, str):
+                item.native_id = (item.native_id or "") + call_id
+            if isinstance(name, str):
+                item.name = (item.name or "") + name
         self._arguments(choice, key, item, function.get("arguments"), frame_index, events)
 
     def _function_call(
@@ -708,11 +799,8 @@ class OpenAIChatResponseReader:
                     f"function_call of choice {choice.index} starts without a name",
                 )
             item = self._open_item(choice, key, "tool_call", "function_call", frame_index, events, name=name)
-        elif name not in (None, "", item.name):
-            raise _Violation(
-                "openai.chat.tool_call.redefined",
-                f"function_call of choice {choice.index} changes its name from {item.name!r} to {name!r}",
-            )
+        elif isinstance(name, str):
+            item.name = (item.name or "") + name  # concatenated, as the SDK does
         self._arguments(choice, key, item, function.get("arguments"), frame_index, events)
 
     def _arguments(
@@ -730,35 +818,62 @@ class OpenAIChatResponseReader:
             events.append(ItemDelta(item.index, "arguments", fragment, None, frame_index, choice.index))
 
     def _close_items(self, choice: _Choice, frame_index: int, events: list[ProviderEvent]) -> None:
-        complete = choice.finish_reason not in TRUNCATING_FINISH_REASONS
+        """Complete every item of ``choice``, at its ``finish_reason`` or, without one, at the end.
+
+        Without a ``finish_reason`` nothing says the output was cut: items are complete, and a
+        tool call's arguments must parse whole; arguments that parse only as partial JSON (the
+        stream stopped inside them) are kept partially parsed, with ``complete = False``.
+        """
+        choice.closed = True
+        truncated = choice.finish_reason in TRUNCATING_FINISH_REASONS
+        _seal_refusal(choice)
         for key, item in choice.items.items():
+            item.complete = not truncated
             if item.kind == "tool_call" or (item.kind == "other" and key.startswith("tool_calls")):
                 held = choice.buffers.get(key)
                 buffer = held.text if held is not None else ""
-                try:
-                    item.arguments = _parse_json(buffer, partial=not complete) if buffer else {}
-                except ValueError as exc:
-                    cut = "" if complete else f" (cut off by {choice.finish_reason})"
-                    raise _Violation(
-                        "openai.chat.tool_arguments.invalid_json",
-                        f"tool call {item.name!r} of choice {choice.index}: arguments{cut} are not valid JSON "
-                        f"({exc}): {buffer!r}",
-                    ) from None
-            item.complete = complete
+                item.arguments = self._parsed_arguments(choice, item, buffer, truncated) if buffer else {}
             events.append(ItemCompleted(item, frame_index))
 
+    def _parsed_arguments(self, choice: _Choice, item: ContentItem, buffer: str, truncated: bool) -> Any:
+        unfinished = choice.finish_reason is None
+        try:
+            return _parse_json(buffer, partial=truncated)
+        except ValueError as exc:
+            problem = exc
+        if unfinished:
+            try:
+                arguments = _parse_json(buffer, partial=True)
+            except ValueError as exc:
+                problem = exc
+            else:
+                item.complete = False
+                return arguments
+        cut = f" (cut off by {choice.finish_reason})" if truncated else ""
+        cut = " (the stream ended without a finish_reason)" if unfinished else cut
+        raise _Violation(
+            "openai.chat.tool_arguments.invalid_json",
+            f"tool call {item.name!r} of choice {choice.index}: arguments{cut} are not valid JSON "
+            f"({problem}): {buffer!r}",
+        ) from None
+
     # -- the end ---------------------------------------------------------------------------------
+
+    def _end(self, frame_index: int, events: list[ProviderEvent]) -> list[ProviderEvent]:
+        """Complete the response at ``[DONE]`` or at the end of the capture, as the SDK does: a
+        choice without a ``finish_reason`` keeps ``stop_reason`` null and what it received."""
+        try:
+            for choice in self.choices:
+                if not choice.closed:
+                    self._close_items(choice, frame_index, events)
+        except _Violation as violation:
+            return self._fail(events, frame_index, violation.rule, violation.message)
+        return self._complete(events, frame_index)
 
     def _done_frame(self, frame_index: int, events: list[ProviderEvent]) -> list[ProviderEvent]:
         if not self.started:
             return self._fail(events, frame_index, "openai.chat.stream.empty", "[DONE] arrived before any chunk")
-        unfinished = [c.index for c in self.choices if c.finish_reason is None]
-        if unfinished or not self.choices:
-            what = f"choice(s) {unfinished} have" if unfinished else "no choice has"
-            return self._fail(
-                events, frame_index, "openai.chat.finish_reason.missing", f"[DONE] arrived but {what} no finish_reason"
-            )
-        return self._complete(events, frame_index)
+        return self._end(frame_index, events)
 
     def finish(self, frame_index: int) -> list[ProviderEvent]:
         if self._done:
@@ -767,18 +882,19 @@ class OpenAIChatResponseReader:
         if not self.started:
             what = "carried no frames" if self.frames_seen == 0 else "carried no chunk"
             return self._fail(events, frame_index, "openai.chat.stream.empty", f"the response {what}")
-        unfinished = [c.index for c in self.choices if c.finish_reason is None]
-        if unfinished or not self.choices:
-            what = f"choice(s) {unfinished} unfinished" if unfinished else "no choice"
-            return self._fail(
-                events,
-                frame_index,
-                "openai.chat.stream.truncated",
-                f"the stream ended without [DONE] with {what}",
-            )
-        # A capture that dropped [DONE] (vercel fixtures keep only the data payloads): every
-        # choice finished, so nothing is missing but the terminator.
-        return self._complete(events, frame_index)
+        # A capture without [DONE]: the vercel fixtures keep only the data payloads, and some
+        # compatible servers close the stream without it.
+        return self._end(frame_index, events)
+
+
+def _seal_refusal(choice: _Choice) -> None:
+    """Give a refusal item its block and the choice its ``stop_details``, as the Responses adapter
+    reports a refusal: ``{"type": "refusal", "refusal": text}``."""
+    item = choice.items.get("refusal")
+    if item is not None:
+        refusal = {"type": "refusal", "refusal": item.text}
+        item.block = refusal
+        choice.message.stop_details = dict(refusal)
 
 
 def _has_content(delta: dict[str, Any]) -> bool:
@@ -820,7 +936,7 @@ def _assistant_message(message: AssistantMessage) -> dict[str, Any]:
     for item in message.items:
         if item.kind == "reasoning" and item.text:
             parts.append(("reasoning", f"{THINK_TAGS[0]}\n{item.text}\n{THINK_TAGS[1]}"))
-        elif item.kind == "text" and item.block_type == "refusal":
+        elif item.block_type == "refusal" and item.kind in ("text", "other"):
             refusal.append(item.text)
         elif item.kind == "text" and item.text:
             if parts and parts[-1][0] == "text":
@@ -898,7 +1014,10 @@ class OpenAIChatAdapter:
         }
 
     def next_step(self, message: AssistantMessage) -> NextStep:
-        if message.stop_reason in TOOL_FINISH_REASONS and any(c.complete for c in message.tool_calls):
+        """``run_tools`` after ``tool_calls`` / ``function_call``, or after a stream that ended without
+        a ``finish_reason``, when a tool call is complete; ``stop`` otherwise."""
+        runs_tools = message.stop_reason in TOOL_FINISH_REASONS or message.stop_reason is None
+        if runs_tools and any(c.complete for c in message.tool_calls):
             return "run_tools"
         return "stop"
 

@@ -5,19 +5,22 @@ by ``item_id``: a proxy may rotate item ids on every event), and an item's ``out
 payload is authoritative for its final content, as it is for the official SDK, whose final
 response is the ``response.completed`` snapshot built from those same items.
 
-Mapping in short (the full table is ``docs/events-openai-responses.md``):
+Mapping in short (the full tables are in ``docs/events.md``, section 14):
 
 * the first of ``response.created`` / ``response.queued`` / ``response.in_progress`` starts the
   response; later lifecycle snapshots change nothing;
 * ``message`` items are ``text`` items (``output_text`` parts joined; annotations are citations;
-  ``refusal`` parts stay out of the text and are reported in ``stop_details``), ``function_call``
-  and ``custom_tool_call`` items are client ``tool_call`` items (a custom tool's input is its raw
-  string), ``reasoning`` items are ``reasoning`` items (summary parts, then raw ``reasoning_text``
-  parts, joined with a blank line), built-in tool calls (``web_search_call``, ...) are
-  ``server_tool_call`` items, and anything else is carried as ``other`` with its payload;
+  ``refusal`` parts stay out of the text and are reported in ``stop_details``), calls the client
+  runs (:data:`CLIENT_CALLS`: ``function_call``, ``custom_tool_call`` whose input is its raw
+  string, ``computer_call``, ``local_shell_call``, ``shell_call``, ``apply_patch_call``, ...) are
+  client ``tool_call`` items answered by their ``*_output`` input item, ``reasoning`` items are
+  ``reasoning`` items (summary parts, then raw ``reasoning_text`` parts, joined with a blank line),
+  calls the provider ran (``web_search_call``, ...) are ``server_tool_call`` items, result items
+  ``server_tool_result`` items, and anything else is carried as ``other`` with its payload;
 * ``response.completed`` completes with ``stop_reason`` ``"completed"``; ``response.incomplete``
   completes with the ``incomplete_details.reason`` and closes open items as incomplete;
-  ``response.failed`` and the ``error`` event (both shapes seen in the wild) fail the response.
+  ``response.failed`` and the ``error`` event (both shapes seen in the wild) fail the response;
+  a ``data: [DONE]`` after the terminal event belongs to the finished response (:meth:`OpenAIResponsesReader.absorbs`).
 
 Where the SDK raises or silently accepts a broken stream, this adapter names the broken rule
 instead (:data:`RULES`). Fatal rules fail the response; the others are reported and the response
@@ -113,14 +116,73 @@ _LIFECYCLE = frozenset({"response.created", "response.queued", "response.in_prog
 _TERMINAL = frozenset({"response.completed", "response.incomplete", "response.failed"})
 
 #: Built-in tool calls the provider runs: item type -> (tool name, the fields that are its input).
+#: Their results are in the item itself (``action``/``results``, ``outputs``, ``result``, ``output``
+#: and ``error``) or in a ``*_output`` item of the same response; the payload is carried through.
 _SERVER_TOOLS: dict[str, tuple[str, tuple[str, ...]]] = {
     "web_search_call": ("web_search", ("action",)),
     "file_search_call": ("file_search", ("queries",)),
     "code_interpreter_call": ("code_interpreter", ("code", "container_id")),
     "image_generation_call": ("image_generation", ()),
     "mcp_call": ("", ("server_label", "arguments")),
+    # execution "server" (a client one is a client call, below)
+    "tool_search_call": ("tool_search", ("arguments",)),
+    # a shell_call whose environment is a container (a local one is a client call, below)
+    "shell_call": ("shell", ("action", "environment")),
+    # programmatic tool calling: the program runs at the provider; the calls it makes are items of their own
+    "program": ("program", ("code",)),
 }
+#: Calls whose input streams as text, parsed (function) or kept raw (custom) at output_item.done.
 _CLIENT_TOOLS = frozenset({"function_call", "custom_tool_call"})
+
+
+@dataclass(frozen=True, slots=True)
+class ClientCall:
+    """How one client-executed call item type is run and answered.
+
+    ``name`` is the tool name the core sees (empty: the item's own ``name``); ``inputs`` are the
+    item fields that make its arguments (empty: the adapter's own rule, see :func:`_call_arguments`);
+    ``output_type`` is the input item type the next request answers it with, and ``output_key``
+    the field of that item that names the call (its value is the call's ``native_id``).
+    """
+
+    name: str
+    inputs: tuple[str, ...]
+    output_type: str
+    output_key: str = "call_id"
+
+
+#: Output items the client runs, and the ``*_output`` input items that carry the result back (the
+#: SDK's ``ResponseInputItemParam`` union names and fields).
+CLIENT_CALLS: dict[str, ClientCall] = {
+    "function_call": ClientCall("", (), "function_call_output"),
+    "custom_tool_call": ClientCall("", (), "custom_tool_call_output"),
+    "computer_call": ClientCall("computer", ("action", "actions", "pending_safety_checks"), "computer_call_output"),
+    # The SDK's LocalShellCallOutput names the call by "id" (the call's call_id); no "call_id" field.
+    "local_shell_call": ClientCall("local_shell", ("action",), "local_shell_call_output", "id"),
+    "shell_call": ClientCall("shell", ("action", "environment"), "shell_call_output"),
+    "apply_patch_call": ClientCall("apply_patch", ("operation",), "apply_patch_call_output"),
+    "tool_search_call": ClientCall("tool_search", ("arguments",), "tool_search_output"),
+    # Not a call, but the client must answer it before the provider goes on: approve or not.
+    "mcp_approval_request": ClientCall(
+        "mcp_approval", ("server_label", "name", "arguments"), "mcp_approval_response", "approval_request_id"
+    ),
+}
+
+#: Result items the provider itself puts in a response (server-run shells, searches, programs, or
+#: a client result it echoes): carried through as ``server_tool_result`` items.
+_RESULT_ITEMS = frozenset(
+    {
+        "function_call_output",
+        "custom_tool_call_output",
+        "computer_call_output",
+        "local_shell_call_output",
+        "shell_call_output",
+        "apply_patch_call_output",
+        "tool_search_output",
+        "program_output",
+        "mcp_approval_response",
+    }
+)
 
 #: Item-scoped progress events with no content of their own: carried as ``other`` deltas.
 _PROGRESS: dict[str, str] = {
@@ -182,17 +244,42 @@ _ROUTING_KEYS = frozenset({"item_id", "output_index", "sequence_number", "obfusc
 REASONING_SEPARATOR = "\n\n"
 
 
-def item_kind(item_type: str) -> ItemKind:
-    """The canonical kind of a Responses output item type."""
+def item_kind(item_type: str, item: dict[str, Any] | None = None) -> ItemKind:
+    """The canonical kind of a Responses output item (``item``: its payload, which decides for
+    ``tool_search_call`` and ``shell_call`` who runs it)."""
     if item_type == "message":
         return "text"
     if item_type == "reasoning":
         return "reasoning"
-    if item_type in _CLIENT_TOOLS:
+    if item_type in CLIENT_CALLS and not _runs_at_provider(item_type, item or {}):
         return "tool_call"
     if item_type in _SERVER_TOOLS:
         return "server_tool_call"
+    if item_type in _RESULT_ITEMS:
+        return "server_tool_result"
     return "other"
+
+
+def _runs_at_provider(item_type: str, item: dict[str, Any]) -> bool:
+    """Whether a call type the client usually runs ran at the provider this time."""
+    if item_type == "tool_search_call":
+        return item.get("execution") != "client"
+    if item_type == "shell_call":
+        environment = item.get("environment")
+        return isinstance(environment, dict) and environment.get("type") == "container_reference"
+    return False
+
+
+def _call_arguments(item_type: str, item: dict[str, Any]) -> Any:
+    """A client call's arguments, other than a function's or custom tool's (which stream as text)."""
+    inputs = CLIENT_CALLS[item_type].inputs
+    if item_type == "tool_search_call":
+        return item.get("arguments")
+    out = {key: item[key] for key in inputs if key in item}
+    if isinstance(out.get("arguments"), str):
+        with contextlib.suppress(ValueError):
+            out["arguments"] = _parse_arguments(out["arguments"], partial=False)
+    return out
 
 
 def _parse_arguments(text: str, *, partial: bool) -> Any:
@@ -263,6 +350,8 @@ def check_item(item: Any, path: str) -> None:
         wire_field(item, "call_id", path, "string", "null")
         wire_field(item, "name", path, "string", "null")
         wire_field(item, "arguments" if item_type == "function_call" else "input", path, "string", "null")
+    elif item_type in CLIENT_CALLS:
+        wire_field(item, "call_id", path, "string", "null")
 
 
 def check_response(response: dict[str, Any], path: str) -> None:
@@ -416,6 +505,18 @@ class OpenAIResponsesReader:
     @property
     def done(self) -> bool:
         return self._done
+
+    def absorbs(self, frame: Any) -> bool:
+        """Whether ``frame``, arriving after the terminal event, still belongs to this response: the
+        ``data: [DONE]`` some gateways (OpenRouter) send after it, or the ``response.failed`` echo
+        of an ``error`` event."""
+        if not self._done or not isinstance(frame, dict):
+            return False
+        if frame.get("kind") == "sse.done":
+            return True
+        data = frame.get("data")
+        name = frame.get("event") or (data.get("type") if isinstance(data, dict) else None)
+        return self._failed_by_error and name == "response.failed"
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -692,10 +793,12 @@ class OpenAIResponsesReader:
 
     def _add(self, index: int, payload: dict[str, Any], frame_index: int, events: list[ProviderEvent]) -> _Item:
         item_type = str(payload.get("type", ""))
-        kind = item_kind(item_type)
+        kind = item_kind(item_type, payload)
         item = ContentItem(index=index, kind=kind, block_type=item_type, block=payload)
         state = _Item(item=item, item_type=item_type, added_id=payload.get("id"))
-        if kind == "tool_call":
+        if kind == "tool_call" and item_type not in _CLIENT_TOOLS:
+            self._client_call(item, payload)
+        elif kind == "tool_call":
             item.native_id = payload.get("call_id")
             item.name = payload.get("name")
             state.buffer = str(payload.get("arguments" if item_type == "function_call" else "input") or "")
@@ -719,6 +822,15 @@ class OpenAIResponsesReader:
         self.message.items.append(item)
         events.append(ItemStarted(index, kind, item_type, item.native_id, item.name, frame_index))
         return state
+
+    @staticmethod
+    def _client_call(item: ContentItem, payload: dict[str, Any]) -> None:
+        """Name, id and arguments of a client call other than a function or custom tool call."""
+        call = CLIENT_CALLS[item.block_type]
+        key = "id" if call.output_key == "approval_request_id" else "call_id"
+        item.native_id = payload.get(key)
+        item.name = call.name
+        item.arguments = _call_arguments(item.block_type, payload)
 
     def _seed(self, index: int, frame_index: int, events: list[ProviderEvent]) -> _Item | None:
         """In a resumed stream: an item added before the resume point, taken from the resumed response.
@@ -1003,6 +1115,8 @@ class OpenAIResponsesReader:
             if isinstance(payload.get("content"), list):
                 state.reasoning_texts = dict(enumerate(_texts(payload["content"], "reasoning_text")))
             item.text = self._reasoning_text(state)
+        elif item.kind == "tool_call" and state.item_type not in _CLIENT_TOOLS:
+            self._client_call(item, block)
         elif item.kind == "tool_call":
             key = "arguments" if state.item_type == "function_call" else "input"
             if isinstance(payload.get(key), str):
@@ -1201,6 +1315,55 @@ def _tool_output(result: ToolResult) -> Any:
     return orjson.dumps(result.output).decode()
 
 
+def _as_text(value: Any) -> str:
+    return value if isinstance(value, str) else orjson.dumps(value).decode()
+
+
+def tool_output_item(call_type: str, result: ToolResult) -> dict[str, Any]:
+    """The ``*_output`` input item that answers a ``call_type`` call with ``result``.
+
+    A recorded result (``verbatim``) of a call other than a function or custom tool call is the
+    recorded item without its ``type``, and goes back as it was. Otherwise the output is shaped for
+    the item type; where the API has no failure field, a failure says so as the type allows.
+    """
+    call = CLIENT_CALLS.get(call_type, CLIENT_CALLS["function_call"])
+    item: dict[str, Any] = {"type": call.output_type, call.output_key: result.native_id}
+    output, failed = result.output, result.status == "failed"
+    if call_type in _CLIENT_TOOLS or call_type not in CLIENT_CALLS:
+        item["output"] = _tool_output(result)
+    elif result.verbatim and isinstance(output, dict):
+        return {"type": call.output_type, **output}
+    elif call_type == "computer_call":
+        # computer_call_output has no error field: a failed action sends no screenshot, status incomplete.
+        screenshot = output if isinstance(output, dict) else {"type": "computer_screenshot", "image_url": output}
+        item["output"] = {"type": "computer_screenshot"} if failed else screenshot
+        if failed:
+            item["status"] = "incomplete"
+    elif call_type == "local_shell_call":
+        item["output"] = str(result.error) if failed else _as_text(output)
+        if failed:
+            item["status"] = "incomplete"
+    elif call_type == "shell_call":
+        if failed:
+            item["output"] = [{"stdout": "", "stderr": str(result.error), "outcome": {"type": "exit", "exit_code": 1}}]
+        elif isinstance(output, list):
+            item["output"] = output
+        else:
+            item["output"] = [{"stdout": _as_text(output), "stderr": "", "outcome": {"type": "exit", "exit_code": 0}}]
+    elif call_type == "apply_patch_call":
+        item["status"] = "failed" if failed else "completed"
+        item["output"] = str(result.error) if failed else _as_text(output)
+    elif call_type == "tool_search_call":
+        item["execution"] = "client"
+        item["tools"] = output if isinstance(output, list) and not failed else []
+    else:  # mcp_approval_request: the output is the decision (a boolean, or {"approve", "reason"})
+        decision = output if isinstance(output, dict) else {"approve": bool(output)}
+        if failed:
+            decision = {"approve": False, "reason": str(result.error)}
+        item.update({k: decision[k] for k in ("approve", "reason") if k in decision})
+    return item
+
+
 class OpenAIResponsesAdapter:
     """The ``openai.responses`` adapter."""
 
@@ -1223,9 +1386,7 @@ class OpenAIResponsesAdapter:
                 assert isinstance(turn, ToolResultsTurn)
                 for result in turn.results:
                     call = calls.get(result.native_id)
-                    custom = call is not None and call.block_type == "custom_tool_call"
-                    output_type = "custom_tool_call_output" if custom else "function_call_output"
-                    items.append({"type": output_type, "call_id": result.native_id, "output": _tool_output(result)})
+                    items.append(tool_output_item(call.block_type if call is not None else "", result))
         return {
             "kind": "http.request",
             "method": template.method,
@@ -1283,15 +1444,23 @@ class OpenAIResponsesAdapter:
         items = body.get("input") if isinstance(body, dict) else None
         # Old clients sent the item id (fc_...) as call_id; accept either.
         ids = {call.native_id, call.block.get("id")} - {None}
+        spec = CLIENT_CALLS.get(call.block_type)
+        if spec is None or call.block_type in _CLIENT_TOOLS:
+            output_types: tuple[str, ...] = ("function_call_output", "custom_tool_call_output")
+        else:
+            output_types = (spec.output_type,)
+        # Clients name a local shell call by call_id although the SDK's type says id: accept both.
+        keys = ("call_id", "id") if call.block_type == "local_shell_call" else (spec.output_key if spec else "call_id",)
         for entry in reversed(items if isinstance(items, list) else []):
-            if (
-                isinstance(entry, dict)
-                and entry.get("type") in ("function_call_output", "custom_tool_call_output")
-                and entry.get("call_id") in ids
-            ):
-                return ToolResult(
-                    call.native_id, call.name or "", "succeeded", output=entry.get("output"), verbatim=True
-                )
+            if not (isinstance(entry, dict) and entry.get("type") in output_types):
+                continue
+            if not any(entry.get(key) in ids for key in keys):
+                continue
+            if call.block_type in _CLIENT_TOOLS or spec is None:
+                output = entry.get("output")
+            else:
+                output = {k: v for k, v in entry.items() if k != "type"}
+            return ToolResult(call.native_id, call.name or "", "succeeded", output=output, verbatim=True)
         return None
 
     def new_response(self) -> OpenAIResponsesReader:

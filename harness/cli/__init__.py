@@ -38,10 +38,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = commands.add_parser("import", help="convert a cassette or raw SSE capture into a transcript")
-    p.add_argument("source", type=Path, help="vcrpy YAML cassette, raw SSE body, or one SSE payload per line")
+    p = commands.add_parser("import", help="convert a cassette, raw SSE or stream-json capture into a transcript")
+    p.add_argument(
+        "source",
+        type=Path,
+        help="vcrpy cassette (may be gzipped), raw SSE body, one SSE payload per line, or Claude Code CLI stream-json",
+    )
     p.add_argument("-o", "--out", type=Path, required=True, help="transcript file to write")
-    p.add_argument("--protocol", help="protocol of a bare stream (required when the source does not say)")
+    p.add_argument("--protocol", help="the source's protocol (needed only when neither URLs nor events say)")
     p.add_argument("--request", type=Path, help="request body JSON that produced a raw SSE body")
     p.add_argument("--force", action="store_true", help="overwrite OUT if it exists")
 
@@ -209,8 +213,17 @@ def _cmd_import(args: argparse.Namespace, console: Console) -> int:
         highlight=False,
         markup=False,
     )
+    source_name = Path(args.source).name
+    for skipped in result.skipped:
+        console.print(f"note: {skipped.describe(source_name)}", highlight=False, markup=False)
     for warning in result.warnings:
         console.print(f"warning: {warning}", highlight=False, markup=False)
+    if result.scenario is not None:
+        console.print(
+            f"wrote {result.scenario}: the scenario that replays it (harness replay {result.scenario})",
+            highlight=False,
+            markup=False,
+        )
     return EXIT_OK
 
 
@@ -270,9 +283,17 @@ def _cmd_replay(args: argparse.Namespace, console: Console) -> int:
                     highlight=False,
                     markup=False,
                 )
+                if summary["match"] != "strict":
+                    console.print(f"  requests matched {summary['match']}ally", highlight=False, markup=False)
                 if summary["error"]:
                     error = summary["error"]
                     console.print(f"  error: {error['type']}: {error['message']}", highlight=False, markup=False)
+                if summary["recording_ended"]:
+                    console.print(
+                        "  the recording ends here: it holds no response to the app's next request",
+                        highlight=False,
+                        markup=False,
+                    )
                 for number, message in enumerate(summary["messages"], start=1):
                     _print_message(console, number, message)
                 count = sum(1 for _ in execution.iter_events())

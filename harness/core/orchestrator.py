@@ -47,7 +47,7 @@ from harness.core.ids import IdAllocator
 from harness.core.projections import Projection
 from harness.core.store import EventStore, InMemoryEventStore, batch, spills
 from harness.core.tools import Outcome, ToolRunner
-from harness.errors import HarnessError, TranscriptExhausted, UsageError
+from harness.errors import HarnessError, RecordingEnded, TranscriptExhausted, UsageError
 from harness.replay.clock import Clock, LogicalClock
 from harness.replay.driver import Inbound
 from harness.transcript.io import format_validation_error
@@ -251,6 +251,7 @@ class Orchestrator:
     def _agent_loop(
         self, thread_id: str, run_id: str, conversation: list[ConversationTurn], template: RequestTemplate
     ) -> None:
+        last_stop_reason: str | None = None
         for request_number in range(1, self.max_requests_per_run + 1):
             request_id = f"{run_id}/request-{request_number}"
             frame = self.adapter.build_request(template, conversation)
@@ -264,6 +265,12 @@ class Orchestrator:
             try:
                 self.transport.send(frame)
             except TranscriptExhausted as exc:
+                if isinstance(exc, RecordingEnded) and request_number > 1:
+                    # A stream-only capture ends after a complete response that asked for more
+                    # (tool calls): the recording stops here; the provider did not fail.
+                    ended = {"stop_reason": last_stop_reason, "recording_ended": True}
+                    self._terminal(thread_id, run_id, "run.completed", ended)
+                    return
                 self._terminal(
                     thread_id, run_id, "run.failed", {"error": {"type": "transcript_exhausted", "message": str(exc)}}
                 )
@@ -299,6 +306,7 @@ class Orchestrator:
                 self._terminal(thread_id, run_id, "run.failed", data)
                 return
             message = outcome.message
+            last_stop_reason = message.stop_reason
             conversation.append(AssistantTurn(message))
             exit_now = getattr(self.transport, "runtime_exit", None)
             exit_status = getattr(exit_now, "status", None) if exit_now is not exit_before else None
@@ -366,9 +374,19 @@ class Orchestrator:
             for event in events:
                 terminal = self._ingest(thread_id, run_id, response_id, event, at_ms)
                 if terminal is not None:
+                    if isinstance(terminal, ResponseCompleted):
+                        self._consume_trailer(reader)
                     return terminal
             if inbound is None:
                 raise AssertionError("an adapter's finish() must produce a terminal event")
+
+    def _consume_trailer(self, reader: ResponseReader) -> None:
+        """Take the frames a completed response still owns (OpenRouter's ``data: [DONE]`` after a
+        Responses stream's terminal event), so they are neither the next response nor left over."""
+        absorbs = getattr(reader, "absorbs", None)
+        peek = getattr(self.transport, "peek_inbound", None)
+        while absorbs is not None and peek is not None and (frame := peek()) is not None and absorbs(frame):
+            self.transport.receive()
 
     # -- begin: background-mode resumption (openai.responses) ----------------------------------
     def _resume_stream(

@@ -5,6 +5,18 @@ pickled ``BytesIO`` request bodies) load as vcrpy itself would load them. pydant
 ``parsed_body`` key into each request instead of vcrpy's ``body``; vcrpy builds requests with
 ``Request(**mapping)``, which rejects that key with a ``TypeError``, so such cassettes are read a
 second time with a plain safe loader and interpreted here.
+
+A response body is kept as recorded (:class:`CassetteInteraction.recorded_body`) and decoded only
+when asked (:attr:`CassetteInteraction.body`), so an interaction the importer leaves out (an image
+download, a token request) never has to be text. The recorded forms, each with the JSON path its
+errors name:
+
+* ``body: {string: ...}``: vcrpy's layout; text, or bytes (YAML ``!!binary``, base64 in the file)
+  that vcrpy writes when the body is not UTF-8, e.g. a compressed body;
+* ``body: ...`` holding the text or bytes directly;
+* ``parsed_body: ...``: pydantic-ai's layout for a JSON response, the JSON already parsed into
+  YAML (its serializer removes ``body``);
+* ``content: ...`` with ``status_code`` instead of ``status``: vcrpy 4's httpx layout.
 """
 
 from __future__ import annotations
@@ -27,35 +39,65 @@ from harness.record.redact import scrub
 
 Headers = tuple[tuple[str, str], ...]
 
+GZIP_MAGIC = b"\x1f\x8b"
+"""The first two bytes of gzip data (RFC 1952)."""
+
 
 @dataclass(frozen=True, slots=True)
 class CassetteRequest:
-    """The recorded request: method, full URI, headers in recorded order, body as JSON."""
+    """The recorded request: method, full URI, headers in recorded order, body as JSON.
+
+    ``note`` says what was assumed about the body (one that is not JSON is kept as a string).
+    """
 
     method: str
     uri: str
     headers: Headers
     body: Any
+    note: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class JsonBody:
+    """A response body recorded already parsed (pydantic-ai's ``parsed_body``)."""
+
+    value: Any
 
 
 @dataclass(frozen=True, slots=True)
 class CassetteInteraction:
-    """One ``interactions[index]`` entry: the request and the response status, headers and body."""
+    """One ``interactions[index]`` entry: the request and the response status, headers and body.
+
+    ``recorded_body`` is the body as the cassette holds it; ``body_path`` is where (the JSON path
+    an error about it names).
+    """
 
     index: int
     request: CassetteRequest
     status: int
     headers: Headers
-    body: str | None
+    recorded_body: str | bytes | JsonBody | None
+    body_path: str
+
+    @property
+    def body(self) -> str | None:
+        """The response body as text: decompressed and UTF-8 decoded, a parsed body as JSON text.
+
+        Raises :class:`~harness.errors.ImportSourceError` naming :attr:`body_path` when the bytes
+        use an encoding the importer cannot decode or are not UTF-8 text.
+        """
+        recorded = self.recorded_body
+        if isinstance(recorded, JsonBody):
+            return orjson.dumps(recorded.value).decode("utf-8")
+        return _response_text(recorded, self.headers, where=self.body_path)
 
 
 @dataclass(frozen=True, slots=True)
 class Cassette:
-    """A loaded cassette: its interactions, which loader read it, and anything worth a warning."""
+    """A loaded cassette: its interactions and which loader read them."""
 
     interactions: tuple[CassetteInteraction, ...]
     loader: str
-    warnings: tuple[str, ...]
 
 
 def load_cassette(text: str, *, name: str, serializer: str = "yaml") -> Cassette:
@@ -71,21 +113,19 @@ def load_cassette(text: str, *, name: str, serializer: str = "yaml") -> Cassette
         raise ImportSourceError(f"{name}: vcrpy cannot load this cassette: {exc}") from None
     except yaml.YAMLError as exc:
         raise ImportSourceError(_yaml_problem(name, exc)) from None
-    warnings: list[str] = []
     interactions = []
     for index, (request, response) in enumerate(zip(requests, responses, strict=True)):
         where = f"{name}: interactions[{index}]"
         body, note = _request_body(_vcr_body_bytes(request.body), where=where)
-        if note:
-            warnings.append(note)
         recorded = CassetteRequest(
             method=_text(request.method, f"{where}.request.method"),
             uri=_text(request.uri, f"{where}.request.uri"),
             headers=tuple((str(k), str(v)) for k, v in request.headers.items()),
             body=body,
+            note=note,
         )
         interactions.append(_interaction(index, recorded, response, where=where))
-    return Cassette(tuple(interactions), "vcrpy", tuple(warnings))
+    return Cassette(tuple(interactions), "vcrpy")
 
 
 def _load_plain(text: str, *, name: str, serializer: str) -> Cassette:
@@ -99,63 +139,105 @@ def _load_plain(text: str, *, name: str, serializer: str) -> Cassette:
         raise ImportSourceError(
             f"{name}: expected a vcrpy cassette (a mapping with an `interactions:` list), found {_describe(data)}"
         )
-    warnings: list[str] = []
     interactions = []
     for index, raw in enumerate(data["interactions"]):
         where = f"{name}: interactions[{index}]"
         item = _mapping(raw, where)
         request = _mapping(item.get("request"), f"{where}.request")
+        note = None
         if "parsed_body" in request:
             body = _jsonable(request["parsed_body"], f"{where}.request.parsed_body")
         else:
             body, note = _request_body(_plain_body_bytes(request.get("body"), where), where=where)
-            if note:
-                warnings.append(note)
         recorded = CassetteRequest(
             method=_text(request.get("method"), f"{where}.request.method"),
             uri=_text(request.get("uri"), f"{where}.request.uri"),
             headers=_headers(request.get("headers"), f"{where}.request.headers"),
             body=body,
+            note=note,
         )
         interactions.append(_interaction(index, recorded, item.get("response"), where=where))
-    return Cassette(tuple(interactions), "yaml.safe_load (pydantic-ai parsed_body)", tuple(warnings))
+    return Cassette(tuple(interactions), "yaml.safe_load (pydantic-ai parsed_body)")
 
 
 def _interaction(index: int, request: CassetteRequest, response: Any, *, where: str) -> CassetteInteraction:
     head = _mapping(response, f"{where}.response")
-    status = _mapping(head.get("status"), f"{where}.response.status")
-    code = status.get("code")
+    recorded: str | bytes | JsonBody | None
+    if "status" not in head and "status_code" in head:
+        # vcrpy 4's httpx stub wrote `status_code`, `headers` and `content` (the body as text);
+        # vcrpy itself still reads that layout.
+        code = head.get("status_code")
+        code_path = f"{where}.response.status_code"
+        body_path = f"{where}.response.content"
+        recorded = _recorded(head.get("content"), body_path)
+    else:
+        status = _mapping(head.get("status"), f"{where}.response.status")
+        code = status.get("code")
+        code_path = f"{where}.response.status.code"
+        recorded, body_path = _recorded_body(head, f"{where}.response")
     if not isinstance(code, int) or isinstance(code, bool):
-        raise ImportSourceError(
-            f"{where}.response.status.code: expected an integer HTTP status, found {_describe(code)}"
-        )
+        raise ImportSourceError(f"{code_path}: expected an integer HTTP status, found {_describe(code)}")
     headers = _headers(head.get("headers"), f"{where}.response.headers")
-    body_field = head.get("body")
-    raw: Any = body_field.get("string") if isinstance(body_field, Mapping) else body_field
-    body = _response_text(raw, headers, where=f"{where}.response.body.string")
-    return CassetteInteraction(index=index, request=request, status=code, headers=headers, body=body)
+    return CassetteInteraction(
+        index=index, request=request, status=code, headers=headers, recorded_body=recorded, body_path=body_path
+    )
 
 
-def _response_text(raw: Any, headers: Headers, *, where: str) -> str | None:
-    if raw is None:
-        return None
-    if isinstance(raw, str):
+def _recorded_body(head: Mapping[str, Any], where: str) -> tuple[str | bytes | JsonBody | None, str]:
+    """The response body in whichever documented form it was recorded (see the module docstring)."""
+    if "parsed_body" in head:
+        if "body" in head:
+            raise ImportSourceError(
+                f"{where}: expected either `body` or `parsed_body`, found both; "
+                "it is not clear which one the response carried"
+            )
+        path = f"{where}.parsed_body"
+        return JsonBody(_jsonable(head["parsed_body"], path)), path
+    if "body" not in head:
+        raise ImportSourceError(
+            f"{where}: expected the response body as `body: {{string: ...}}` (vcrpy) or `parsed_body` "
+            "(pydantic-ai), found neither"
+        )
+    field = head["body"]
+    if isinstance(field, Mapping):
+        if "string" not in field:
+            keys = ", ".join(sorted(str(k) for k in field)) or "nothing"
+            raise ImportSourceError(f"{where}.body: expected a `string` key holding the body, found {keys}")
+        path = f"{where}.body.string"
+        return _recorded(field["string"], path), path
+    path = f"{where}.body"
+    return _recorded(field, path), path
+
+
+def _recorded(raw: Any, where: str) -> str | bytes | None:
+    if raw is None or isinstance(raw, (str, bytes)):
         return raw
-    if not isinstance(raw, bytes):
-        raise ImportSourceError(f"{where}: expected text or bytes, found {_describe(raw)}")
+    raise ImportSourceError(f"{where}: expected text or bytes, found {_describe(raw)}")
+
+
+def _response_text(raw: str | bytes | None, headers: Headers, *, where: str) -> str | None:
+    if raw is None or isinstance(raw, str):
+        return raw
     data: bytes = raw
     encoding = next((v.strip().lower() for k, v in headers if k.lower() == "content-encoding"), "")
     # vcrpy's decode_compressed_response=True drops the header when it decodes; a header that is
-    # still present with a compressed-looking body means the cassette holds the raw bytes.
-    if encoding in ("gzip", "x-gzip") and data[:2] == b"\x1f\x8b":
-        data = gzip.decompress(data)
-    elif encoding == "deflate" and data[:1] == b"\x78":
-        data = zlib.decompress(data)
-    elif encoding not in ("", "identity", "gzip", "x-gzip", "deflate"):
-        raise ImportSourceError(
-            f"{where}: the body is {encoding}-compressed, which the importer cannot decode; "
-            "re-record with vcrpy's decode_compressed_response=True"
-        )
+    # still present with a compressed-looking body means the cassette holds the raw bytes. Some
+    # recorders drop the header but keep the bytes, so gzip is also recognised by its magic bytes
+    # (0x1f 0x8b can never start UTF-8 text).
+    try:
+        if encoding in ("gzip", "x-gzip") and data[:2] == GZIP_MAGIC:
+            data = gzip.decompress(data)
+        elif encoding == "deflate" and data[:1] == b"\x78":
+            data = zlib.decompress(data)
+        elif encoding not in ("", "identity", "gzip", "x-gzip", "deflate"):
+            raise ImportSourceError(
+                f"{where}: the body is {encoding}-compressed, which the importer cannot decode; "
+                "re-record with vcrpy's decode_compressed_response=True"
+            )
+        elif data[:2] == GZIP_MAGIC:
+            data = gzip.decompress(data)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise ImportSourceError(f"{where}: the compressed body is corrupt or truncated ({exc})") from None
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:

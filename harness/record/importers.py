@@ -3,7 +3,14 @@
 The source formats, detection rules, produced entries, header allowlists and redaction rules are
 described in ``docs/import.md``; this docstring only maps them to code.
 
+* :func:`read_source` reads a file, un-gzipping it when its first bytes say it is gzip.
 * :func:`detect_format` picks the source format from the file name and the first line.
+* A cassette's interactions that are not calls to its protocol's API are left out and listed
+  (:class:`SkippedInteraction`); a bare stream's protocol is read from its events
+  (:func:`stream_protocol`) when ``--protocol`` is not given.
+* A Claude Code CLI ``stream-json`` capture becomes a runtime transcript plus the scenario that
+  replays it (:func:`implied_scenario`), since a bare runtime transcript does not say what the app
+  did.
 * :func:`convert_text` is the pure core: source text in, header + entries + :class:`Conversion`
   out. :func:`convert_source` reads the files and calls it; :func:`import_source` also writes.
 * One :class:`~harness.record.redact.Redactor` per import redacts every frame as it is built,
@@ -24,6 +31,8 @@ Example::
 
 from __future__ import annotations
 
+import gzip
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import wraps
@@ -32,9 +41,11 @@ from typing import Any, Literal, ParamSpec, TypeVar
 from urllib.parse import parse_qsl, urlsplit
 
 import orjson
+import yaml
 
 from harness.errors import ImportSourceError
-from harness.record.cassette import Cassette, CassetteInteraction, load_cassette
+from harness.files import refuse_existing, write_atomic
+from harness.record.cassette import GZIP_MAGIC, Cassette, CassetteInteraction, JsonBody, load_cassette
 from harness.record.redact import Redactor, check_written, scrub
 from harness.record.sse import parse_sse, split_lines
 from harness.transcript import (
@@ -48,17 +59,38 @@ from harness.transcript import (
     SseEvent,
     TranscriptHeader,
     get_protocol,
-    known_protocols,
     write_transcript,
 )
 from harness.transcript.protocols import PROTOCOLS, protocol_from_url
 
-SourceFormat = Literal["vcr-cassette", "sse", "sse-payload-ndjson"]
+SourceFormat = Literal["vcr-cassette", "sse", "sse-payload-ndjson", "claude-stream-json"]
 
 IMPORTER = "harness import"
 
 SOURCE_SUFFIXES: tuple[str, ...] = (".sse.txt", ".yaml", ".yml", ".ndjson", ".jsonl", ".sse", ".txt", ".json")
-"""File endings :func:`source_stem` removes (longest first) to name an imported transcript."""
+"""File endings :func:`source_stem` removes (longest first, after a ``.gz``) to name a transcript."""
+
+COMPRESSED_SUFFIX = ".gz"
+
+STREAM_JSON_PROTOCOL = "claude-code.stream-json"
+"""The agent-runtime protocol a Claude Code CLI ``stream-json`` capture is imported as."""
+
+STREAM_JSON_TYPES = frozenset(
+    {"system", "assistant", "user", "result", "stream_event", "control_request", "control_cancel_request"}
+)
+"""``type`` values of the messages the Claude Code CLI writes on stdout in ``stream-json`` mode."""
+
+ANTHROPIC_STREAM_EVENTS = frozenset(
+    {
+        "message_start",
+        "content_block_start",
+        "content_block_delta",
+        "content_block_stop",
+        "message_delta",
+        "message_stop",
+    }
+)
+"""Event names only the Anthropic Messages stream uses (``ping`` and ``error`` are shared)."""
 
 PROTOCOL_ENDPOINTS: dict[str, tuple[str, str]] = {
     "anthropic.messages": ("POST", "/v1/messages"),
@@ -96,19 +128,42 @@ def _scrubbed_errors(function: Callable[_P, _R]) -> Callable[_P, _R]:
 
 
 @dataclass(frozen=True, slots=True)
+class SkippedInteraction:
+    """A cassette interaction left out of the transcript: not a call to the protocol's API.
+
+    ``request`` is ``"<METHOD> <scheme>://<host><path>"`` (no query), redacted.
+    """
+
+    index: int
+    request: str
+    reason: str
+
+    def describe(self, name: str) -> str:
+        """One line for the import output: ``c.yaml: interactions[1] GET https://...: reason``."""
+        return f"{name}: interactions[{self.index}] {self.request} left out: {self.reason}"
+
+    def to_json(self) -> dict[str, Any]:
+        """The header-metadata form: ``{"interaction": 1, "request": ..., "reason": ...}``."""
+        return {"interaction": self.index, "request": self.request, "reason": self.reason}
+
+
+@dataclass(frozen=True, slots=True)
 class Conversion:
-    """What a conversion found besides the entries: format, protocol, counts and warnings."""
+    """What a conversion found besides the entries: format, protocol, counts, warnings and the
+    interactions left out."""
 
     protocol: str
     source_format: SourceFormat
     exchanges: int
     redactions: int
     warnings: tuple[str, ...]
+    skipped: tuple[SkippedInteraction, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class ImportResult:
-    """The outcome of :func:`import_source`: where the transcript went and what it holds."""
+    """The outcome of :func:`import_source`: where the transcript (and, for an agent-runtime
+    capture, the scenario that replays it) went and what it holds."""
 
     out: Path
     protocol: str
@@ -117,11 +172,16 @@ class ImportResult:
     entries: int
     redactions: int
     warnings: tuple[str, ...]
+    skipped: tuple[SkippedInteraction, ...] = ()
+    scenario: Path | None = None
 
 
 def source_stem(path: Path | str) -> str:
-    """The file name without its source ending: ``basic_response.sse.txt`` -> ``basic_response``."""
+    """The file name without its source ending: ``basic_response.sse.txt`` -> ``basic_response``,
+    ``chat.yaml.gz`` -> ``chat``."""
     name = Path(path).name
+    if name.endswith(COMPRESSED_SUFFIX) and len(name) > len(COMPRESSED_SUFFIX):
+        name = name[: -len(COMPRESSED_SUFFIX)]
     for suffix in SOURCE_SUFFIXES:
         if name.endswith(suffix) and len(name) > len(suffix):
             return name[: -len(suffix)]
@@ -142,6 +202,10 @@ def import_source(
     ``redactor`` (default: the built-in rules) redacts every frame; the written file is then
     scanned with it and removed if a known secret shape survived.
 
+    An agent-runtime capture (Claude Code CLI ``stream-json``) also gets the scenario that replays
+    it, written beside ``out`` as ``<out stem>.yaml`` (:func:`implied_scenario`); the same
+    overwrite rule applies to it, and neither file is written when either one is refused.
+
     Raises :class:`~harness.errors.ImportSourceError` for an unreadable or unrecognised source,
     :class:`~harness.errors.UnknownProtocolError` for an unknown ``protocol``,
     :class:`~harness.errors.UsageError` when ``out`` exists and ``force`` is false, and
@@ -152,8 +216,20 @@ def import_source(
     header, entries, conversion = convert_source(
         Path(source), scenario=out.stem, protocol=protocol, request=request, redactor=redactor
     )
+    scenario_path: Path | None = None
+    if conversion.source_format == "claude-stream-json":
+        scenario_path = out.with_suffix(".yaml")
+        if scenario_path == out:
+            raise ImportSourceError(
+                f"{out}: the scenario that replays this capture is written beside the transcript as "
+                f"<name>.yaml; name the transcript <name>.ndjson"
+            )
+        refuse_existing(scenario_path, force=force)
     write_transcript(out, header, entries, force=force)
     check_written(out, redactor)
+    if scenario_path is not None:
+        document = implied_scenario(header, transcript=out.name)
+        write_atomic(scenario_path, yaml.safe_dump(document, sort_keys=False).encode("utf-8"), force=force)
     return ImportResult(
         out=out,
         protocol=conversion.protocol,
@@ -162,7 +238,33 @@ def import_source(
         entries=len(entries),
         redactions=conversion.redactions,
         warnings=conversion.warnings,
+        skipped=conversion.skipped,
+        scenario=scenario_path,
     )
+
+
+def implied_scenario(header: TranscriptHeader, *, transcript: str) -> dict[str, Any]:
+    """The scenario that replays an imported stdout capture: one thread, one message.
+
+    A capture of the runtime's output holds no frame the app sent, so it replays stream-only: the
+    first step that reads takes the whole recording and nothing the app sends is checked (see
+    "Agent-runtime scenarios" in ``docs/scenarios.md``). The prompt is not part of the capture, so
+    the message text is empty. ``transcript`` is the transcript's file name, relative to the
+    scenario, which is written beside it.
+    """
+    return {
+        "name": header.scenario,
+        "description": (
+            f"Imported by {IMPORTER} from {header.metadata.get('source')}, a Claude Code CLI stream-json "
+            "stdout capture: it replays stream-only (no app frame was recorded) and the prompt is not "
+            "part of it."
+        ),
+        "transcript": transcript,
+        "commands": [
+            {"type": "thread.create", "thread_id": "main"},
+            {"type": "message.dispatch", "thread_id": "main", "text": ""},
+        ],
+    }
 
 
 @_scrubbed_errors
@@ -179,7 +281,7 @@ def convert_source(
     ``scenario`` defaults to :func:`source_stem` of the source.
     """
     source = Path(source)
-    text = _read_text(source, what="import source")
+    text, compression = read_source(source)
     request_body: Any = None
     if request is not None:
         request_path = Path(request)
@@ -192,7 +294,25 @@ def convert_source(
         request_body=request_body,
         has_request=request is not None,
         redactor=redactor,
+        compression=compression,
     )
+
+
+def read_source(path: Path) -> tuple[str, str | None]:
+    """The text of an import source and its compression (``"gzip"`` or None).
+
+    gzip is recognised by its magic bytes, whatever the file is called; a ``.gz`` name alone does
+    not make a file gzip.
+    """
+    raw = _read_bytes(path, what="import source")
+    compression = None
+    if raw[:2] == GZIP_MAGIC:
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise ImportSourceError(f"{path.name}: expected gzip data, found it corrupt or truncated ({exc})") from None
+        compression = "gzip"
+    return _decode_utf8(raw, name=path.name, compression=compression), compression
 
 
 @_scrubbed_errors
@@ -205,17 +325,21 @@ def convert_text(
     request_body: Any = None,
     has_request: bool = False,
     redactor: Redactor | None = None,
+    compression: str | None = None,
 ) -> tuple[TranscriptHeader, list[Entry], Conversion]:
     """Convert source ``text`` named ``name`` (a file name, used in messages and metadata).
 
     ``request_body`` is the parsed ``--request`` JSON; ``has_request`` says whether one was given
     (a JSON ``null`` body is still a request). ``redactor`` (default: the built-in rules) redacts
-    every frame; its counts say what it replaced.
+    every frame; its counts say what it replaced. ``compression`` names how the file was
+    compressed (recorded in the header).
     """
     redactor = redactor or Redactor()
     if protocol is not None:
         get_protocol(protocol, where="--protocol")
     source_format = detect_format(name, text)
+    skipped: tuple[SkippedInteraction, ...] = ()
+    builder = _Builder(name, redactor)
     if source_format == "vcr-cassette":
         if has_request:
             raise ImportSourceError(
@@ -225,25 +349,32 @@ def convert_text(
         cassette = load_cassette(text, name=name, serializer=serializer)
         protocol = _cassette_protocol(cassette, name=name, given=protocol)
         _require_http(protocol, name)
-        builder = _Builder(name, redactor)
-        for interaction in cassette.interactions:
+        calls, skipped = _model_calls(cassette, protocol, name=name, redactor=redactor)
+        for interaction in calls:
             builder.add_interaction(interaction)
-        builder.warnings[:0] = cassette.warnings
-        exchanges = len(cassette.interactions)
-    else:
-        if protocol is None:
+        exchanges = len(calls)
+    elif source_format == "claude-stream-json":
+        if protocol is not None and protocol != STREAM_JSON_PROTOCOL:
             raise ImportSourceError(
-                f"{name}: cannot tell the protocol of a bare SSE stream; pass --protocol "
-                f"(known: {', '.join(known_protocols())})"
+                f"{name}: --protocol {protocol} contradicts the source, which is a Claude Code CLI "
+                f"stream-json capture ({STREAM_JSON_PROTOCOL})"
             )
-        _require_http(protocol, name)
-        builder = _Builder(name, redactor)
         if has_request:
-            builder.add_bare_request(protocol, request_body)
+            raise ImportSourceError(
+                f"{name}: --request only applies to bare SSE sources; a stream-json capture is not one"
+            )
+        protocol = STREAM_JSON_PROTOCOL
+        exchanges = builder.add_stream_json(text)
+    else:
+        if protocol is not None:
+            _require_http(protocol, name)
         if source_format == "sse":
             builder.add_sse(text)
         else:
             builder.add_payload_lines(text)
+        protocol = _stream_protocol_of(builder, name=name, given=protocol)
+        if has_request:
+            builder.add_bare_request(protocol, request_body)
         exchanges = 1
     metadata: dict[str, Any] = {
         "source": builder.redactor.text(name),
@@ -251,8 +382,12 @@ def convert_text(
         "importer": IMPORTER,
         "exchanges": exchanges,
     }
+    if compression is not None:
+        metadata["compression"] = compression
     if source_format == "sse-payload-ndjson":
         metadata["event_names"] = "inferred from data.type"
+    if skipped:
+        metadata["skipped_interactions"] = [item.to_json() for item in skipped]
     if builder.redactions:
         metadata["redactions"] = builder.redactions
     info = get_protocol(protocol)
@@ -269,6 +404,7 @@ def convert_text(
         exchanges=exchanges,
         redactions=builder.redactions,
         warnings=tuple(scrub(warning) for warning in builder.warnings),
+        skipped=skipped,
     )
     return header, builder.entries, conversion
 
@@ -276,11 +412,13 @@ def convert_text(
 def detect_format(name: str, text: str) -> SourceFormat:
     """Classify a source by its file name and first non-blank line; raise when it fits no format.
 
-    ``.yaml``/``.yml`` files and JSON documents with an ``interactions`` list are cassettes; text
-    whose first line is an SSE field (``event:``, ``data:``, ``id:``, ``retry:``, ``:``) is SSE;
-    text whose first line is a JSON value or ``[DONE]`` is one data payload per line.
+    ``.yaml``/``.yml`` files (also with ``.gz``) and JSON documents with an ``interactions`` list
+    are cassettes; text whose first line is an SSE field (``event:``, ``data:``, ``id:``,
+    ``retry:``, ``:``) is SSE; JSON whose first message has a Claude Code CLI ``type`` (``system``,
+    ``assistant``, ``user``, ``result``, ...) is a ``stream-json`` capture; other text whose first
+    line is a JSON value or ``[DONE]`` is one data payload per line.
     """
-    lowered = name.lower()
+    lowered = name.lower().removesuffix(COMPRESSED_SUFFIX)
     if lowered.endswith((".yaml", ".yml")):
         return "vcr-cassette"
     lines = [line for line in split_lines(text.removeprefix("\ufeff")) if line.strip()]
@@ -293,11 +431,14 @@ def detect_format(name: str, text: str) -> SourceFormat:
         return "sse"
     if first.startswith("{") and _is_json_cassette(text):
         return "vcr-cassette"
+    if first.startswith("{") and _is_stream_json(first, text):
+        return "claude-stream-json"
     if first.startswith(("{", "[")) or first == _DONE:
         return "sse-payload-ndjson"
     raise ImportSourceError(
         f"{name}: unrecognised import source: expected a vcrpy cassette (.yaml with `interactions:`), "
-        "raw SSE (`event:`/`data:` lines) or one SSE data payload per line (JSON), "
+        "raw SSE (`event:`/`data:` lines), one SSE data payload per line (JSON) or a Claude Code CLI "
+        "stream-json capture (one message per line), "
         f"found first line {_clip(lines[0])}"
     )
 
@@ -315,6 +456,8 @@ class _Builder:
         self.warnings: list[str] = []
         self.version: str | None = None
         self._start = redactor.total
+        # protocol -> where a stream event first named it (for detection and its errors)
+        self.evidence: dict[str, str] = {}
 
     @property
     def redactions(self) -> int:
@@ -333,11 +476,14 @@ class _Builder:
             )
         method, path = endpoint
         frame = HttpRequest(method=method, path=path, body=self._scrub(body))
-        self.entries.append(ExpectOutbound(label=f"{method} {path}", frame=frame.model_dump(mode="json")))
+        # The request comes first, whatever order the source was read in.
+        self.entries.insert(0, ExpectOutbound(label=f"{method} {path}", frame=frame.model_dump(mode="json")))
 
     def add_interaction(self, interaction: CassetteInteraction) -> None:
         where = f"{self.name}: interactions[{interaction.index}]"
         request = interaction.request
+        if request.note:
+            self.warnings.append(request.note)
         url = urlsplit(request.uri)
         query = self.redactor.query(dict(parse_qsl(url.query, keep_blank_values=True)).items())
         headers = self.redactor.headers(request.headers, direction="request")
@@ -359,6 +505,11 @@ class _Builder:
         response_headers = self.redactor.headers(interaction.headers, direction="response")
         head = HttpResponse(status=interaction.status, headers=response_headers)
         self.entries.append(EmitInbound(label="http.response", frame=head.model_dump(mode="json")))
+        if isinstance(interaction.recorded_body, JsonBody):
+            # Recorded already parsed (pydantic-ai's parsed_body): the JSON as it was.
+            parsed_body = HttpBody(body=self._scrub(interaction.recorded_body.value))
+            self.entries.append(EmitInbound(label="http.body", frame=parsed_body.model_dump(mode="json")))
+            return
         body = interaction.body
         if body is None or not body.strip():
             return
@@ -400,6 +551,7 @@ class _Builder:
                     f"JSON or [DONE] in the data of SSE event {name or '(unnamed)'!r}, "
                     f"found {_clip(event.data)} ({exc})"
                 ) from None
+            self._note_protocol(event.event, data, _line_ref(self.name, interaction, event.first_line, event.last_line))
             frame = SseEvent(event=name, data=self._scrub(data))
             self.entries.append(EmitInbound(label=name, frame=frame.model_dump(mode="json")))
         if parsed.comments:
@@ -428,13 +580,184 @@ class _Builder:
                     f"{self.name}:{number}: expected one JSON data payload or [DONE] per line, "
                     f"found {_clip(line)} ({exc})"
                 ) from None
+            self._note_protocol(None, data, f"{self.name}:{number}")
             data = self._scrub(data)
             event = data["type"] if isinstance(data, dict) and isinstance(data.get("type"), str) else None
             frame = SseEvent(event=event, data=data)
             self.entries.append(EmitInbound(label=event, frame=frame.model_dump(mode="json")))
 
+    def _note_protocol(self, event: str | None, data: Any, where: str) -> None:
+        protocol = stream_protocol(event, data)
+        if protocol is not None:
+            self.evidence.setdefault(protocol, where)
+
+    def add_stream_json(self, text: str) -> int:
+        """One ``emit_inbound`` per CLI message, labelled with its ``type``; returns the number of
+        ``result`` messages (answered prompts)."""
+        results = 0
+        for number, message in _stream_json_messages(text, self.name):
+            kind = message["type"]
+            if kind == "system" and message.get("subtype") == "init" and self.version is None:
+                version = message.get("claude_code_version")
+                self.version = version if isinstance(version, str) and version else None
+            elif kind == "result":
+                results += 1
+            elif kind == "control_request":
+                request = message.get("request")
+                subtype = request.get("subtype") if isinstance(request, dict) else None
+                self.warnings.append(
+                    f"{self.name}:{number}: control_request {subtype or '(no subtype)'!s}: the app's answer "
+                    "went to stdin, which a stdout capture does not hold; the implied scenario does not answer it"
+                )
+            self.entries.append(EmitInbound(label=kind, frame=self._scrub(message)))
+        if not self.entries:
+            raise ImportSourceError(f"{self.name}: the capture holds no message")
+        if results > 1:
+            self.warnings.append(
+                f"{self.name}: the capture answers {results} prompts; a stdout capture replays stream-only, "
+                "so its first message takes the whole recording (record with `harness record exec` to "
+                "replay turn by turn)"
+            )
+        return results
+
 
 # --- helpers ----------------------------------------------------------------------------------
+
+
+def stream_protocol(event: str | None, data: Any) -> str | None:
+    """The protocol one stream event names, else None.
+
+    Anthropic's event names (``message_start``, ``content_block_delta``, ...) are its own; every
+    Responses event is ``response.<...>``; a Chat Completions chunk says
+    ``"object": "chat.completion.chunk"`` (its SSE events have no name). The name is read from
+    ``event:`` and from the data's ``type``.
+    """
+    names = [event]
+    if isinstance(data, dict):
+        kind = data.get("type")
+        names.append(kind if isinstance(kind, str) else None)
+    for candidate in names:
+        if candidate in ANTHROPIC_STREAM_EVENTS:
+            return "anthropic.messages"
+        if candidate is not None and candidate.startswith("response."):
+            return "openai.responses"
+    if isinstance(data, dict) and data.get("object") == "chat.completion.chunk":
+        return "openai.chat"
+    return None
+
+
+def _stream_protocol_of(builder: _Builder, *, name: str, given: str | None) -> str:
+    """The protocol a bare stream's events name; ``given`` (``--protocol``) must agree with them."""
+    found = builder.evidence
+    if len(found) > 1:
+        named = ", ".join(f"{protocol} ({where})" for protocol, where in sorted(found.items()))
+        raise ImportSourceError(
+            f"{name}: the events name several protocols: {named}; split the stream so each transcript holds one"
+        )
+    detected = next(iter(found), None)
+    if given is not None:
+        if detected is not None and detected != given:
+            raise ImportSourceError(
+                f"{name}: --protocol {given} contradicts the events, which are {detected} ({found[detected]})"
+            )
+        return given
+    if detected is None:
+        raise ImportSourceError(
+            f"{name}: cannot tell the protocol of a bare SSE stream: no event is one only a known protocol "
+            f"sends; pass --protocol (importable from SSE: {', '.join(_http_protocols())})"
+        )
+    return detected
+
+
+def _model_calls(
+    cassette: Cassette, protocol: str, *, name: str, redactor: Redactor
+) -> tuple[list[CassetteInteraction], tuple[SkippedInteraction, ...]]:
+    """Split the interactions into calls to ``protocol``'s API and the rest (image downloads,
+    token requests, model listings, ...), which are left out of the transcript.
+
+    When some URL names the protocol, an interaction whose URL names none is not a call to it.
+    When none does (``--protocol`` said it), a call is a ``POST`` whose body is a JSON object.
+    """
+    urls = {i.index: protocol_from_url(i.request.uri) for i in cassette.interactions}
+    by_url = any(detected is not None for detected in urls.values())
+    calls: list[CassetteInteraction] = []
+    skipped: list[SkippedInteraction] = []
+    for interaction in cassette.interactions:
+        request = interaction.request
+        if urls[interaction.index] == protocol:
+            calls.append(interaction)
+            continue
+        if by_url:
+            reason = f"its URL is not an endpoint of {protocol}"
+        elif request.method.upper() == "POST" and isinstance(request.body, dict):
+            calls.append(interaction)
+            continue
+        else:
+            reason = f"a {request.method.upper()} without a JSON object body is not a {protocol} call"
+        url = urlsplit(request.uri)
+        shown = redactor.text(f"{request.method.upper()} {url.scheme}://{url.hostname or ''}{url.path or '/'}")
+        skipped.append(SkippedInteraction(interaction.index, shown, reason))
+    if not calls:
+        raise ImportSourceError(
+            f"{name}: none of the {len(cassette.interactions)} interaction(s) is a call to the {protocol} API "
+            f"({'; '.join(f'{s.request}: {s.reason}' for s in skipped[:3])})"
+        )
+    return calls, tuple(skipped)
+
+
+def _http_protocols() -> list[str]:
+    return sorted(p for p, info in PROTOCOLS.items() if info.transport == "http")
+
+
+def _stream_json_messages(text: str, name: str) -> list[tuple[int, dict[str, Any]]]:
+    """The CLI messages of a capture with their 1-based line numbers: one per line, or one
+    pretty-printed JSON message filling the file."""
+    text = text.removeprefix("\ufeff")
+    lines = split_lines(text)
+    try:
+        whole = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        whole = None
+    if isinstance(whole, dict) and sum(1 for line in lines if line.strip()) > 1:
+        found = [(1, whole)]
+    else:
+        found = []
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                found.append((number, orjson.loads(line)))
+            except orjson.JSONDecodeError as exc:
+                raise ImportSourceError(
+                    f"{name}:{number}: expected one Claude Code stream-json message (a JSON object) per line, "
+                    f"found {_clip(line)} ({exc})"
+                ) from None
+    messages = []
+    for number, message in found:
+        if not isinstance(message, dict):
+            raise ImportSourceError(
+                f"{name}:{number}: expected a stream-json message (a JSON object), "
+                f"found {_clip(orjson.dumps(message).decode())}"
+            )
+        kind = message.get("type")
+        if not isinstance(kind, str) or not kind:
+            raise ImportSourceError(
+                f"{name}:{number}: $.type: expected the message type as a string, found {_clip(repr(kind))}"
+            )
+        messages.append((number, message))
+    return messages
+
+
+def _is_stream_json(first: str, text: str) -> bool:
+    """Whether the first message (the first line, or the whole text when it is one JSON object)
+    is a Claude Code CLI message."""
+    for candidate in (first, text):
+        try:
+            data = orjson.loads(candidate)
+        except orjson.JSONDecodeError:
+            continue
+        return isinstance(data, dict) and data.get("type") in STREAM_JSON_TYPES
+    return False
 
 
 def _cassette_protocol(cassette: Cassette, *, name: str, given: str | None) -> str:
@@ -459,7 +782,7 @@ def _cassette_protocol(cassette: Cassette, *, name: str, given: str | None) -> s
         shown = ", ".join(urls[:3]) if urls else "no interactions"
         raise ImportSourceError(
             f"{name}: cannot tell the protocol from the recorded URLs ({shown}); pass --protocol "
-            f"(known: {', '.join(known_protocols())})"
+            f"(importable from a cassette: {', '.join(_http_protocols())})"
         )
     return detected
 
@@ -467,10 +790,10 @@ def _cassette_protocol(cassette: Cassette, *, name: str, given: str | None) -> s
 def _require_http(protocol: str, name: str) -> None:
     info = get_protocol(protocol, where="--protocol")
     if info.transport != "http":
-        importable = ", ".join(sorted(p for p, i in PROTOCOLS.items() if i.transport == "http"))
         raise ImportSourceError(
             f"{name}: protocol {protocol!r} runs over {info.transport}, and only HTTP protocols can "
-            f"be imported (importable: {importable})"
+            f"be imported from a cassette or an SSE stream (importable: {', '.join(_http_protocols())}; "
+            f"{STREAM_JSON_PROTOCOL} from a Claude Code CLI stream-json capture)"
         )
 
 
@@ -482,18 +805,27 @@ def _is_json_cassette(text: str) -> bool:
     return isinstance(data, dict) and isinstance(data.get("interactions"), list)
 
 
-def _read_text(path: Path, *, what: str) -> str:
+def _read_bytes(path: Path, *, what: str) -> bytes:
     try:
-        raw = path.read_bytes()
+        return path.read_bytes()
     except FileNotFoundError:
         raise ImportSourceError(f"{path}: no such {what}") from None
     except IsADirectoryError:
         raise ImportSourceError(f"{path}: expected a file as the {what}, found a directory") from None
+
+
+def _read_text(path: Path, *, what: str) -> str:
+    return _decode_utf8(_read_bytes(path, what=what), name=path.name)
+
+
+def _decode_utf8(raw: bytes, *, name: str, compression: str | None = None) -> str:
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
-        raise ImportSourceError(f"{path.name}:{line}: expected UTF-8 text, found byte {raw[exc.start]:#04x}") from None
+        after = f" (line {line} of the {compression}-decompressed text)" if compression else ""
+        where = name if compression else f"{name}:{line}"
+        raise ImportSourceError(f"{where}: expected UTF-8 text{after}, found byte {raw[exc.start]:#04x}") from None
 
 
 def _parse_json_document(text: str, *, name: str) -> Any:

@@ -6,11 +6,14 @@ The driver keeps one cursor over the transcript's entries:
   injected clock by each frame's ``afterMs``. It returns ``None`` when the next entry is an
   ``expect_outbound`` (the app must speak next), a ``runtime_exit`` or the end.
 * :meth:`ReplayDriver.send` checks an outbound frame against the next ``expect_outbound`` with a
-  :class:`~harness.replay.matcher.FrameMatcher`.
+  :class:`~harness.replay.matcher.FrameMatcher` (strict, or semantic for another client's recording).
 * :meth:`ReplayDriver.finish` raises if entries are left unconsumed.
 
 A transcript without any ``expect_outbound`` replays in stream-only mode: outbound frames are
-recorded but not checked, and the app decides where one response ends.
+recorded but not checked, and the app decides where one response ends. A request after the last
+recorded response raises :class:`~harness.errors.RecordingEnded` (the capture ends there; the
+orchestrator completes the run) when the capture answered an earlier request, and
+:class:`~harness.errors.TranscriptExhausted` when it holds no response at all.
 
 The first failure is kept on :attr:`ReplayDriver.failure` so that a caller that turns transport
 errors into run failures can still report the precise replay error.
@@ -23,6 +26,7 @@ from typing import Any
 
 from harness.errors import (
     FrameMismatch,
+    RecordingEnded,
     ReplayError,
     TranscriptExhausted,
     UnconsumedEntries,
@@ -62,6 +66,8 @@ class ReplayDriver:
         self.sent: list[Any] = []
         self.runtime_exit: RuntimeExit | None = None
         self.failure: ReplayError | None = None
+        #: Stream-only: the number of the request that found the capture at its end, if one did.
+        self.recording_ended_at: int | None = None
         # Look-ahead answers, kept so that no call rescans the rest of the transcript:
         self._last_inbound: int | None = None  # index of the last emit_inbound (-1: none)
         self._outbound_scan: tuple[int, int | None] | None = None  # (scanned from, next expect_outbound)
@@ -105,14 +111,15 @@ class ReplayDriver:
         """Deliver an outbound frame; in strict mode it must equal the next ``expect_outbound``."""
         self.sent.append(frame)
         if self.stream_only:
-            if self._last_inbound_index() < self.cursor:
-                raise TranscriptExhausted(
-                    # No path in the message: it lands in event logs, which must not depend on
-                    # how the transcript's path was spelled.
-                    f"the stream-only recording ends here; it has no response to request {len(self.sent)}",
-                    path=self.transcript.path,
-                    entry_index=self.cursor,
-                )
+            last = self._last_inbound_index()
+            if last < self.cursor:
+                # No path in the message: it lands in event logs, which must not depend on
+                # how the transcript's path was spelled.
+                message = f"the stream-only recording ends here; it has no response to request {len(self.sent)}"
+                if last < 0:
+                    raise TranscriptExhausted(message, path=self.transcript.path, entry_index=self.cursor)
+                self.recording_ended_at = len(self.sent)
+                raise RecordingEnded(message, path=self.transcript.path, entry_index=self.cursor)
             return
         entries = self.transcript.entries
         index = self.cursor
@@ -127,20 +134,20 @@ class ReplayDriver:
                     entry_index=index,
                 )
             )
-        difference = self.matcher.compare(entry.frame, frame)
+        difference = self.matcher.difference(entry.frame, frame)
         if difference is not None:
-            json_path, expected_value, actual_value = difference
             raise self._fail(
                 FrameMismatch(
                     expected=entry.frame,
                     actual=frame,
-                    json_path=json_path,
-                    expected_value=expected_value,
-                    actual_value=actual_value,
+                    json_path=difference.json_path,
+                    expected_value=difference.expected,
+                    actual_value=difference.actual,
                     path=self.transcript.path,
                     line=self.transcript.line_of(index),
                     entry_index=index,
                     label=entry.label,
+                    recorded_at=difference.recorded_at,
                 )
             )
         self.cursor += 1
@@ -169,6 +176,12 @@ class ReplayDriver:
             line=self.transcript.line_of(index),
             at_ms=self.clock.now_ms(),
         )
+
+    def peek_inbound(self) -> Any:
+        """The frame of the next entry when it is an ``emit_inbound``, else None; nothing is consumed."""
+        entries = self.transcript.entries
+        entry = entries[self.cursor] if self.cursor < len(entries) else None
+        return entry.frame if isinstance(entry, EmitInbound) else None
 
     def peek_outbound(self) -> ExpectOutbound | None:
         """The next recorded ``expect_outbound`` at or after the cursor, without consuming anything.

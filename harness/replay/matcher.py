@@ -1,7 +1,11 @@
-"""Compare an outbound frame with the recorded one: strict JSON equality minus declared ignores.
+"""Compare an outbound frame with the recorded one: strict JSON equality minus declared ignores,
+or (``mode="semantic"``) equality of what the two requests mean.
 
-Key order never matters. Everything else does, unless a scenario lists the JSON path under
-``match.ignore``. Paths use a small JSONPath subset::
+Key order never matters. In strict mode everything else does, unless a scenario lists the JSON
+path under ``match.ignore``. In semantic mode both frames are first rewritten into their canonical
+form (:mod:`harness.replay.semantic`), so formatting-only differences of another client's requests
+do not count. Ignored paths are frame paths in both modes, removed before anything is compared.
+Paths use a small JSONPath subset::
 
     $.body.metadata            a key
     $.headers['user-agent']    a key that is not an identifier
@@ -17,12 +21,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 
 from harness.errors import UsageError
 from harness.limits import format_json_path
+from harness.replay.semantic import SEMANTIC_PROTOCOLS, canonical_request
 
 _TOKEN = re.compile(
     r"\.([A-Za-z_][A-Za-z0-9_\-]*)|\.\*|\[(\d+)\]|\[\*\]|\['((?:[^'\\]|\\.)*)'\]|\[\"((?:[^\"\\]|\\.)*)\"\]"
@@ -30,6 +35,8 @@ _TOKEN = re.compile(
 
 WILDCARD = object()
 Segment = str | int | object
+MatchMode = Literal["strict", "semantic"]
+MATCH_MODES: tuple[MatchMode, ...] = ("strict", "semantic")
 
 
 def parse_json_path(path: str) -> tuple[Segment, ...]:
@@ -134,34 +141,47 @@ def first_difference(
     :func:`harness.record.redact.redacted_pattern`); ``kinds`` adds a project's own
     ``(kind, regex)`` pairs.
     """
+    found = difference_at(expected, actual, _path, redacted=redacted, kinds=kinds)
+    return None if found is None else (format_json_path(found[0]), found[1], found[2])
+
+
+def difference_at(
+    expected: Any,
+    actual: Any,
+    _path: tuple[str | int, ...] = (),
+    *,
+    redacted: bool = False,
+    kinds: tuple[tuple[str, str], ...] = (),
+) -> tuple[tuple[str | int, ...], Any, Any] | None:
+    """:func:`first_difference` with the path as its segments."""
     if redacted and isinstance(expected, str) and "<redacted" in expected and _same_redacted(expected, actual, kinds):
         return None
     if isinstance(expected, dict) and isinstance(actual, dict):
         for key in sorted(set(expected) | set(actual)):
             if key not in expected:
-                return format_json_path((*_path, key)), MISSING, actual[key]
+                return (*_path, key), MISSING, actual[key]
             if key not in actual:
-                return format_json_path((*_path, key)), expected[key], MISSING
-            found = first_difference(expected[key], actual[key], (*_path, key), redacted=redacted, kinds=kinds)
+                return (*_path, key), expected[key], MISSING
+            found = difference_at(expected[key], actual[key], (*_path, key), redacted=redacted, kinds=kinds)
             if found:
                 return found
         return None
     if isinstance(expected, list) and isinstance(actual, list):
         for index, (left, right) in enumerate(zip(expected, actual, strict=False)):
-            found = first_difference(left, right, (*_path, index), redacted=redacted, kinds=kinds)
+            found = difference_at(left, right, (*_path, index), redacted=redacted, kinds=kinds)
             if found:
                 return found
         if len(expected) != len(actual):
             index = min(len(expected), len(actual))
             return (
-                format_json_path((*_path, index)),
+                (*_path, index),
                 expected[index] if index < len(expected) else MISSING,
                 actual[index] if index < len(actual) else MISSING,
             )
         return None
     if isinstance(expected, (dict, list)) or isinstance(actual, (dict, list)):
-        return format_json_path(_path), expected, actual
-    return None if _same_scalar(expected, actual) else (format_json_path(_path), expected, actual)
+        return _path, expected, actual
+    return None if _same_scalar(expected, actual) else (_path, expected, actual)
 
 
 HANDOFF_PREFIX = "Context handoff ("
@@ -187,9 +207,32 @@ def _handoff_summary(text: str) -> str:
     return f"{header}\n<dynamic-summary>{HANDOFF_TAIL}{tail}"
 
 
+def _is_request(frame: Any) -> bool:
+    return isinstance(frame, dict) and frame.get("kind") == "http.request"
+
+
+@dataclass(frozen=True, slots=True)
+class Difference:
+    """Where an outbound frame first differs from the recorded one, and how.
+
+    ``json_path`` is a path in the frame (strict mode) or in the canonical request body (semantic
+    mode, e.g. ``$.messages[3].content[0].input.city``); then ``recorded_at`` is the same place in
+    the recorded frame (``$.body.messages[3].content[0].input.city``) and None otherwise.
+    """
+
+    json_path: str
+    expected: Any
+    actual: Any
+    recorded_at: str | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class FrameMatcher:
-    """Strict frame equality with a declared list of JSON paths to ignore.
+    """Frame equality with a declared list of JSON paths to ignore: strict, or semantic.
+
+    ``mode="semantic"`` (with ``protocol``, one of
+    :data:`~harness.replay.semantic.SEMANTIC_PROTOCOLS`) compares what two ``http.request``
+    frames mean (:func:`~harness.replay.semantic.canonical_request`) instead of their spelling.
 
     Two further normalizations, both off by default:
 
@@ -209,6 +252,18 @@ class FrameMatcher:
     handoff_summaries: bool = False
     redaction_kinds: tuple[tuple[str, str], ...] = ()
     """A project's own ``(kind, regex)`` pairs, so ``<redacted:KIND>`` matches only values of that kind."""
+    mode: MatchMode = "strict"
+    protocol: str | None = None
+    """The protocol whose requests a semantic matcher reads (required with ``mode="semantic"``)."""
+
+    def __post_init__(self) -> None:
+        if self.mode not in MATCH_MODES:
+            raise UsageError(f"match mode {self.mode!r}: use one of {', '.join(MATCH_MODES)}")
+        if self.mode == "semantic" and self.protocol not in SEMANTIC_PROTOCOLS:
+            raise UsageError(
+                f"semantic matching reads the request bodies of {', '.join(SEMANTIC_PROTOCOLS)}; "
+                f"protocol {self.protocol!r} has no canonical request form, so match it strictly"
+            )
 
     @classmethod
     def from_paths(
@@ -217,6 +272,8 @@ class FrameMatcher:
         *,
         placeholders: Iterable[tuple[str, str]] = (),
         handoff_summaries: bool = False,
+        mode: MatchMode = "strict",
+        protocol: str | None = None,
     ) -> FrameMatcher:
         paths = tuple(paths)
         return cls(
@@ -224,6 +281,8 @@ class FrameMatcher:
             ignore_paths=paths,
             placeholders=tuple(placeholders),
             handoff_summaries=handoff_summaries,
+            mode=mode,
+            protocol=protocol,
         )
 
     def normalize(self, frame: Any) -> Any:
@@ -248,6 +307,24 @@ class FrameMatcher:
 
     def compare(self, expected: Any, actual: Any) -> tuple[str, Any, Any] | None:
         """None when the frames match, else ``(json_path, expected_value, actual_value)``."""
-        return first_difference(
-            self.normalize(self.expected(expected)), self.normalize(actual), redacted=True, kinds=self.redaction_kinds
+        found = self.difference(expected, actual)
+        return None if found is None else (found.json_path, found.expected, found.actual)
+
+    def difference(self, expected: Any, actual: Any) -> Difference | None:
+        """None when the frames match, else the first :class:`Difference`."""
+        left, right = self.normalize(self.expected(expected)), self.normalize(actual)
+        if self.mode == "strict" or self.protocol is None or not (_is_request(left) and _is_request(right)):
+            found = first_difference(left, right, redacted=True, kinds=self.redaction_kinds)
+            return None if found is None else Difference(*found)
+        recorded, sent = canonical_request(self.protocol, left), canonical_request(self.protocol, right)
+        # The request line and headers first: a body is only read as the endpoint it was sent to.
+        line = first_difference(recorded.line, sent.line, redacted=True, kinds=self.redaction_kinds)
+        if line is not None:
+            return Difference(*line, recorded_at=line[0])
+        body = difference_at(recorded.body, sent.body, redacted=True, kinds=self.redaction_kinds)
+        if body is None:
+            return None
+        segments, expected_value, actual_value = body
+        return Difference(
+            format_json_path(segments), expected_value, actual_value, recorded_at=recorded.recorded_at(segments)
         )

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 from harness.core.commands import RuntimeCommandType
 from harness.errors import ScenarioError, UsageError
 from harness.files import file_kind
-from harness.replay.matcher import parse_json_path
+from harness.replay.matcher import MatchMode, parse_json_path
 from harness.scenario.files import load_declaration
 
 RunStatus = Literal["completed", "failed", "interrupted", "cancelled"]
@@ -109,8 +109,14 @@ class ToolDecl(_Model):
 
 
 class MatchSpec(_Model):
-    """Outbound-frame matching: strict, minus these JSON paths."""
+    """Outbound-frame matching: ``strict`` (the default) or ``semantic``, minus these JSON paths.
 
+    ``semantic`` compares what each request means rather than its spelling (see
+    :mod:`harness.replay.semantic`), for recordings made by another client; it applies to the
+    HTTP protocols ``anthropic.messages``, ``openai.chat`` and ``openai.responses``.
+    """
+
+    mode: MatchMode = "strict"
     ignore: list[str] = Field(default_factory=list)
 
     @field_validator("ignore")
@@ -223,7 +229,7 @@ class Scenario(_Model):
             raise ValueError("a scenario names either one `transcript` or at least two `variants`, not both or neither")
         if self.variants and len(self.variants) < 2:
             raise ValueError("`variants` needs at least two entries to compare")
-        if self.variants and (self.request is not None or self.match.ignore):
+        if self.variants and (self.request is not None or self.match != MatchSpec()):
             raise ValueError("with `variants`, `request` and `match` belong inside each variant")
         return self
 

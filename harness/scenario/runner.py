@@ -47,8 +47,10 @@ from harness.golden.normalize import GoldenContent, iter_normalized
 from harness.replay import FrameMatcher, LogicalClock, ReplayDriver
 from harness.replay.driver import ReplayLink
 from harness.replay.matcher import first_difference, short_json
+from harness.replay.semantic import SEMANTIC_PROTOCOLS, recorded_by_another_client
 from harness.scenario.model import (
     SCENARIO_SUFFIXES,
+    MatchSpec,
     OrchestratorRestart,
     RequestSpec,
     Scenario,
@@ -173,7 +175,12 @@ def _tool_spec(decl: ToolDecl) -> ToolSpec:
 
 def scenario_for_transcript(transcript: Transcript, *, path: str | None = None) -> Scenario:
     """The scenario a bare transcript implies: the recorded request params and first user message,
-    tools answered from the recording, no golden and no expectations."""
+    tools answered from the recording, no golden and no expectations.
+
+    Requests are matched semantically when the header says another client made them (metadata
+    ``importer`` or ``client``, see :func:`~harness.replay.semantic.recorded_by_another_client`)
+    and the protocol has a canonical request form; strictly otherwise.
+    """
     if is_runtime_protocol(transcript.protocol):
         raise ScenarioError(
             f"{transcript.protocol} is an agent runtime: a bare transcript does not say what the app did "
@@ -229,14 +236,28 @@ def scenario_for_transcript(transcript: Transcript, *, path: str | None = None) 
             path=path or transcript.path,
             line=1,
         )
+    foreign = recorded_by_another_client(transcript.header.metadata) and transcript.protocol in SEMANTIC_PROTOCOLS
     return Scenario(
         name=name,
         transcript=transcript.path or "",
         request=request,
         commands=[ThreadCreate(thread_id="thread-1"), dispatch],
         default_tool=ToolDecl(from_recording=True),
+        match=MatchSpec(mode="semantic" if foreign else "strict"),
         source=None,
     )
+
+
+def _http_matcher(scenario: Scenario, transcript: Transcript) -> FrameMatcher:
+    """The scenario's ``match`` for an HTTP transcript; ``semantic`` needs a protocol with a
+    canonical request form."""
+    if scenario.match.mode == "semantic" and transcript.protocol not in SEMANTIC_PROTOCOLS:
+        raise ScenarioError(
+            f"$.match.mode: semantic matching reads the request bodies of {', '.join(SEMANTIC_PROTOCOLS)}; "
+            f"the transcript's protocol is {transcript.protocol}, so use `mode: strict` (and `ignore`)",
+            path=scenario.source or transcript.path,
+        )
+    return FrameMatcher.from_paths(scenario.match.ignore, mode=scenario.match.mode, protocol=transcript.protocol)
 
 
 def execute(
@@ -260,7 +281,7 @@ def execute(
             )
     adapter = get_adapter(transcript.protocol)
     clock = LogicalClock()
-    driver = ReplayDriver(transcript, matcher=FrameMatcher.from_paths(scenario.match.ignore), clock=clock)
+    driver = ReplayDriver(transcript, matcher=_http_matcher(scenario, transcript), clock=clock)
     tools = ScenarioTools(
         {name: _tool_spec(decl) for name, decl in scenario.tools.items()},
         recorded=_recorded_tool_result(driver, adapter),
@@ -363,6 +384,12 @@ def _execute_runtime(scenario: Scenario, transcript: Transcript, *, store: Event
     With an ``orchestrator.restart`` step and no store given, the events live in a SQLite file
     that each new instance reopens (a restart that kept memory would prove nothing).
     """
+    if scenario.match.mode != "strict":
+        raise ScenarioError(
+            f"$.match.mode: {transcript.protocol} is an agent runtime; semantic matching applies to the HTTP "
+            f"protocols ({', '.join(SEMANTIC_PROTOCOLS)}), so use `mode: strict` (and `ignore`)",
+            path=scenario.source or transcript.path,
+        )
     clock = LogicalClock()
     placeholders = [("<workspace>", scenario.workspace)] if scenario.workspace is not None else []
     matcher = FrameMatcher.from_paths(scenario.match.ignore, placeholders=placeholders, handoff_summaries=True)
@@ -658,6 +685,9 @@ def replay_summary(execution: Execution, *, events: bool = True) -> dict[str, An
 
     ``status`` is the last run's terminal status, or ``"failed"`` when the replay itself broke
     (a frame mismatch, entries left unconsumed); ``error`` then names the replay error class.
+    ``match`` says how requests were compared (``strict`` or ``semantic``); ``recording_ended`` is
+    true when a stream-only capture ended where the app sent a further request (the last run then
+    completed with the recorded responses).
     ``events=False`` leaves the ``events`` key out; :func:`write_replay_summary` writes the whole
     object without holding the events in memory.
     """
@@ -723,11 +753,14 @@ def _summary_head(execution: Execution) -> dict[str, Any]:
         ]
         if isinstance(error, str):
             error = {"type": "runtime_error", "message": error}
+    ended = execution.driver.recording_ended_at is not None and status == "completed" and failure is None
     return {
         "transcript": execution.transcript.path,
         "protocol": execution.transcript.protocol,
         "status": status,
         "error": {"type": error["type"], "message": error["message"]} if error else None,
+        "match": execution.scenario.match.mode,
+        "recording_ended": ended,
         "messages": messages,
     }
 

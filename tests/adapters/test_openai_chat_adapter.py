@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+import json
 from pathlib import Path
 from typing import Any
 
@@ -177,19 +178,49 @@ def test_the_role_chunk_opens_no_item(content: str | None) -> None:
     assert final_message([role(content=content), finish(), done()]).items == []
 
 
-def test_refusal_fragments_make_one_text_kind_item_with_block_type_refusal() -> None:
-    frames = [
-        chunk(choice(role="assistant", content=None, refusal="")),
-        chunk(choice(refusal="I'm sorry")),
-        chunk(choice(refusal=", no.")),
-        finish(),
-        done(),
-    ]
-    msg = final_message(frames)
+REFUSAL = [
+    chunk(choice(role="assistant", content=None, refusal="")),
+    chunk(choice(refusal="I'm sorry")),
+    chunk(choice(refusal=", no.")),
+    finish(),
+    done(),
+]
+
+
+def test_a_refusal_stays_out_of_the_text_in_an_other_item_with_block_type_refusal() -> None:
+    msg = final_message(REFUSAL)
     assert [i.to_json() for i in msg.items] == [
-        {"index": 0, "kind": "text", "block_type": "refusal", "text": "I'm sorry, no.", "complete": True}
+        {
+            "index": 0,
+            "kind": "other",
+            "block_type": "refusal",
+            "block": {"type": "refusal", "refusal": "I'm sorry, no."},
+            "complete": True,
+        }
     ]
-    assert msg.text == "I'm sorry, no."
+    assert msg.text == ""
+
+
+def test_a_refusal_is_the_stop_details_as_the_responses_adapter_reports_it() -> None:
+    assert final_message(REFUSAL).stop_details == {"type": "refusal", "refusal": "I'm sorry, no."}
+    assert final_message(stream(text("x"))).stop_details is None
+
+
+def test_refusal_fragments_are_other_deltas_carrying_the_fragment() -> None:
+    deltas = [(e.kind, e.data) for e in feed_one_reader(REFUSAL) if isinstance(e, ItemDelta)]
+    assert deltas == [("other", {"refusal": "I'm sorry"}), ("other", {"refusal": ", no."})]
+
+
+def test_a_refusal_and_content_in_one_choice_keep_the_text_to_the_content() -> None:
+    msg = final_message(stream(text("Well. "), chunk(choice(refusal="No."))))
+    assert (msg.text, msg.stop_details) == ("Well. ", {"type": "refusal", "refusal": "No."})
+
+
+def test_a_failed_response_s_partial_message_has_its_refusal_sealed() -> None:
+    frames = [*REFUSAL[:3], OPENROUTER_ERROR]
+    partial = failure(frames).partial
+    assert partial.items[0].block == {"type": "refusal", "refusal": "I'm sorry, no."}
+    assert partial.stop_details == {"type": "refusal", "refusal": "I'm sorry, no."}
 
 
 @pytest.mark.parametrize("field", ["reasoning_content", "reasoning"])
@@ -281,10 +312,49 @@ def test_a_whole_tool_call_in_one_fragment_as_groq_sends_it() -> None:
     )
 
 
-def test_later_fragments_may_repeat_the_id_and_name() -> None:
+def test_an_id_and_name_repeated_in_later_fragments_concatenate_as_in_the_sdk() -> None:
+    # The SDK's accumulate_delta concatenates every string of a delta, ids and names included.
     again = {"index": 0, "id": "call_0", "type": "function", "function": {"name": "get_weather", "arguments": "{}"}}
     item = only_item(stream(tool_start(0), chunk(choice(tool_calls=[again])), reason="tool_calls"))
+    assert (item.native_id, item.name, item.arguments) == ("call_0call_0", "get_weatherget_weather", {})
+
+
+def test_a_name_streamed_in_pieces_is_joined() -> None:
+    rest = {"index": 0, "function": {"name": "weather", "arguments": "{}"}}
+    item = only_item(stream(tool_start(0, "get_"), chunk(choice(tool_calls=[rest])), reason="tool_calls"))
+    assert (item.native_id, item.name) == ("call_0", "get_weather")
+
+
+def test_null_and_empty_id_and_name_in_later_fragments_change_nothing() -> None:
+    quiet = {"index": 0, "id": None, "type": None, "function": {"name": "", "arguments": None}}
+    item = only_item(stream(tool_start(0), chunk(choice(tool_calls=[quiet])), tool_args(0, "{}"), reason="tool_calls"))
     assert (item.native_id, item.name, item.arguments) == ("call_0", "get_weather", {})
+
+
+def test_null_argument_fragments_add_nothing() -> None:
+    start = {"index": 0, "id": "call_0", "type": "function", "function": {"name": "f", "arguments": None}}
+    frames = stream(
+        chunk(choice(tool_calls=[start])),
+        tool_args(0, '{"a": '),
+        chunk(choice(tool_calls=[{"index": 0, "function": {"arguments": None}}])),
+        tool_args(0, "1}"),
+        reason="tool_calls",
+    )
+    item = only_item(frames)
+    assert (item.arguments, item.arguments_json) == ({"a": 1}, '{"a": 1}')
+    assert [e.text for e in feed_one_reader(frames) if isinstance(e, ItemDelta)] == ['{"a": ', "1}"]
+
+
+def test_a_repeated_legacy_function_call_name_concatenates_as_in_the_sdk() -> None:
+    frames = [
+        role(content=None),
+        chunk(choice(function_call={"name": "f", "arguments": ""})),
+        chunk(choice(function_call={"name": "f", "arguments": "{}"})),
+        finish("function_call"),
+        done(),
+    ]
+    (call,) = final_message(frames).tool_calls
+    assert (call.name, call.arguments) == ("ff", {})
 
 
 def test_a_tool_call_without_argument_fragments_has_empty_arguments() -> None:
@@ -453,8 +523,68 @@ def test_a_capture_without_done_completes_when_every_choice_finished() -> None:
     assert (msg.text, msg.usage["prompt_tokens"]) == ("x", 10)
 
 
-def test_a_capture_without_done_and_an_unfinished_choice_is_truncated() -> None:
-    assert failure([role(), text("x")]).rule == "openai.chat.stream.truncated"
+@pytest.mark.parametrize("end", [[done()], []], ids=["done", "end-of-capture"])
+def test_a_stream_without_finish_reason_completes_with_what_it_received(end: list[dict[str, Any]]) -> None:
+    events = feed_one_reader([role(), text("Hel"), text("lo"), usage(), *end])
+    assert violations(events) == []
+    terminal = terminal_of(events)
+    assert isinstance(terminal, ResponseCompleted)
+    msg = terminal.message
+    assert (msg.text, msg.stop_reason, msg.input_tokens) == ("Hello", None, 10)
+    assert [i.complete for i in msg.items] == [True]
+    assert OpenAIChatAdapter().next_step(msg) == "stop"
+
+
+def test_without_finish_reason_the_items_complete_at_the_end_of_the_stream() -> None:
+    events = feed_one_reader([role(), text("x"), done()])
+    (completed,) = [e for e in events if isinstance(e, ItemCompleted)]
+    assert completed.frame_index == 2
+    assert isinstance(events[-1], ResponseCompleted) and events[-1].frame_index == 2
+
+
+@pytest.mark.parametrize("arguments", ["{}", '{"city": "Paris"}'])
+def test_tool_calls_streamed_whole_without_finish_reason_are_parsed_and_run(arguments: str) -> None:
+    msg = final_message([role(content=None), *tool_call(0, arguments), done()])
+    (call,) = msg.tool_calls
+    assert (call.arguments, call.complete, msg.stop_reason) == (json.loads(arguments), True, None)
+    assert OpenAIChatAdapter().next_step(msg) == "run_tools"
+
+
+def test_a_tool_call_cut_inside_its_arguments_without_finish_reason_is_incomplete_and_not_run() -> None:
+    msg = final_message([role(content=None), *tool_call(0, '{"city": "Paris", "days": [1, 2'), done()])
+    (call,) = msg.tool_calls
+    assert (call.arguments, call.complete) == ({"city": "Paris", "days": [1, 2]}, False)
+    assert OpenAIChatAdapter().next_step(msg) == "stop"
+
+
+def test_arguments_that_are_not_json_even_partially_fail_without_finish_reason_too() -> None:
+    failed = failure([role(content=None), *tool_call(0, '{"a" 1}'), done()])
+    assert failed.rule == "openai.chat.tool_arguments.invalid_json"
+    assert "the stream ended without a finish_reason" in failed.message
+
+
+def test_an_unfinished_choice_beside_a_finished_one_keeps_stop_reason_null() -> None:
+    msg = final_message([role(0), role(1), text("a", 0), text("b", 1), finish("stop", 0), done()])
+    assert (msg.stop_reason, msg.alternatives[0].stop_reason, msg.alternatives[0].text) == ("stop", None, "b")
+
+
+def test_done_after_only_a_usage_chunk_completes_with_no_choice_as_the_sdk_does() -> None:
+    msg = final_message([usage(), done()])
+    assert (msg.items, msg.stop_reason, msg.usage["prompt_tokens"]) == ([], None, 10)
+
+
+def test_chunk_ids_that_change_mid_stream_keep_the_first_id_and_the_whole_text() -> None:
+    frames = [
+        role(),
+        sse({**text("Hel")["data"], "id": "chatcmpl-2"}),
+        sse({**text("lo")["data"], "id": "chatcmpl-3"}),
+        sse({**finish()["data"], "id": "chatcmpl-4"}),
+        done(),
+    ]
+    events = feed_one_reader(frames)
+    assert violations(events) == []
+    msg = final_message(frames)
+    assert (msg.native_id, msg.text, msg.stop_reason) == ("chatcmpl-1", "Hello", "stop")
 
 
 def test_done_ends_the_response_at_that_frame() -> None:
@@ -630,13 +760,109 @@ def test_known_metadata_delta_fields_change_nothing_and_are_not_reported() -> No
     assert not [e for e in feed_one_reader(frames) if isinstance(e, UnrecognizedFrame)]
 
 
-def test_an_unknown_delta_field_carries_its_chunk_through_without_being_applied() -> None:
-    odd = chunk(choice(content="x", audio={"id": "audio_1", "data": "UklGR"}))
-    frames = stream(odd)
+def test_another_delta_field_is_accumulated_into_an_other_item_named_after_it() -> None:
+    frames = stream(
+        chunk(choice(content="x", audio={"id": "audio_1", "data": "Ukl", "transcript": "he"})),
+        chunk(choice(audio={"data": "GR", "transcript": "llo"})),
+    )
     events = feed_one_reader(frames)
-    (unrecognized,) = [e for e in events if isinstance(e, UnrecognizedFrame)]
-    assert (unrecognized.frame_index, unrecognized.frame["choices"][0]["delta"]["audio"]["id"]) == (1, "audio_1")
-    assert final_message(frames).text == "x"
+    assert not [e for e in events if isinstance(e, (UnrecognizedFrame, ProtocolViolation))]
+    msg = final_message(frames)
+    assert msg.text == "x"
+    assert msg.items[1].to_json() == {
+        "index": 1,
+        "kind": "other",
+        "block_type": "audio",
+        "block": {"type": "audio", "audio": {"id": "audio_1", "data": "UklGR", "transcript": "hello"}},
+        "complete": True,
+    }
+    assert [e.data for e in events if isinstance(e, ItemDelta) and e.kind == "other"] == [
+        {"audio": {"id": "audio_1", "data": "Ukl", "transcript": "he"}},
+        {"audio": {"data": "GR", "transcript": "llo"}},
+    ]
+
+
+@pytest.mark.parametrize(
+    ("fragments", "value"),
+    [
+        (["a", "b"], "ab"),
+        ([1, 2], 3),
+        ([[1], [2, 3]], [1, 2, 3]),
+        ([{"n": "a", "k": [1]}, {"n": "b", "k": [2]}], {"n": "ab", "k": [1, 2]}),
+        ([{"type": "x"}, {"type": "y"}], {"type": "y"}),
+        (
+            [[{"index": 0, "t": "a"}], [{"index": 0, "t": "b"}, {"index": 1, "t": "c"}]],
+            [
+                {"index": 0, "t": "ab"},
+                {"index": 1, "t": "c"},
+            ],
+        ),
+        ([[{"t": "a"}], [{"t": "b"}]], [{"t": "a"}, {"t": "b"}]),
+        (["a", None, "b"], "ab"),
+        (["a", {"x": 1}], "a"),
+    ],
+    ids=[
+        "strings-concatenate",
+        "numbers-add",
+        "scalar-lists-extend",
+        "objects-merge",
+        "type-is-replaced",
+        "indexed-lists-merge",
+        "unindexed-lists-append",
+        "null-adds-nothing",
+        "another-type-keeps-the-first",
+    ],
+)
+def test_another_delta_field_accumulates_as_the_sdk_s_accumulate_delta(fragments: list[Any], value: Any) -> None:
+    frames = stream(*(chunk(choice(provider_extra=f)) for f in fragments))
+    (item,) = final_message(frames).items
+    assert (item.kind, item.block_type, item.block) == (
+        "other",
+        "provider_extra",
+        {"type": "provider_extra", "provider_extra": value},
+    )
+
+
+def test_accumulating_another_delta_field_never_mutates_the_frames() -> None:
+    frames = stream(chunk(choice(extra={"k": [1]})), chunk(choice(extra={"k": [2]})))
+    before = copy.deepcopy(frames)
+    final_message(frames)
+    assert frames == before
+
+
+def test_an_empty_other_delta_field_opens_no_item() -> None:
+    assert final_message(stream(text("x"), chunk(choice(extra="")), chunk(choice(extra=[])))).items[1:] == []
+
+
+def test_annotations_become_citations_of_the_content_item() -> None:
+    first = {"type": "url_citation", "url_citation": {"url": "https://a.example", "start_index": 0, "end_index": 2}}
+    second = {"type": "url_citation", "url_citation": {"url": "https://b.example", "start_index": 3, "end_index": 5}}
+    frames = stream(text("ab cd"), chunk(choice(annotations=[first])), chunk(choice(annotations=[second])))
+    events = feed_one_reader(frames)
+    assert not [e for e in events if isinstance(e, (UnrecognizedFrame, ProtocolViolation))]
+    (item,) = final_message(frames).items
+    assert (item.text, item.citations) == ("ab cd", [first, second])
+    assert [(e.kind, e.data) for e in events if isinstance(e, ItemDelta) and e.kind == "citation"] == [
+        ("citation", first),
+        ("citation", second),
+    ]
+
+
+def test_annotations_before_any_content_open_the_content_item() -> None:
+    note = {"type": "url_citation", "url_citation": {"url": "u"}}
+    msg = final_message(stream(chunk(choice(annotations=[note])), text("x")))
+    assert [(i.block_type, i.text, i.citations) for i in msg.items] == [("content", "x", [note])]
+
+
+def test_an_extra_delta_field_after_the_finish_is_carried_not_applied() -> None:
+    late = chunk(choice(annotations=[{"type": "url_citation"}]))
+    frames = [role(), text("x"), finish(), late, done()]
+    events = feed_one_reader(frames)
+    assert [(e.name, e.frame_index) for e in events if isinstance(e, UnrecognizedFrame)] == [
+        ("chat.completion.chunk", 3)
+    ]
+    assert violations(events) == []
+    assert final_message(frames).items[0].citations == []
 
 
 def test_an_unknown_sse_event_is_carried_as_an_unrecognized_frame() -> None:
@@ -669,23 +895,10 @@ def test_an_unknown_frame_kind_is_carried_as_an_unrecognized_frame() -> None:
 # rule id -> (frames fed to one reader, fatal)
 RULE_CASES: dict[str, tuple[list[dict[str, Any]], bool]] = {
     "openai.chat.stream.empty": ([], True),
-    "openai.chat.stream.truncated": ([role(), text("x")], True),
-    "openai.chat.chunk.id_mismatch": ([role(), sse({**text("x")["data"], "id": "chatcmpl-2"}), finish(), done()], True),
     "openai.chat.choice.index": ([role(0), text("x", 2), finish(), done()], True),
     "openai.chat.choice.after_finish": ([role(), text("x"), finish(), text("late"), done()], True),
-    "openai.chat.finish_reason.missing": ([role(0), role(1), finish("stop", 0), done()], True),
     "openai.chat.tool_call.index": ([role(), tool_start(1), finish("tool_calls"), done()], True),
     "openai.chat.tool_call.unknown_index": ([role(), tool_args(0, "{}"), finish("tool_calls"), done()], True),
-    "openai.chat.tool_call.redefined": (
-        [
-            role(),
-            tool_start(0, "a", "call_a"),
-            chunk(choice(tool_calls=[{"index": 0, "id": "call_b", "function": {"arguments": "{}"}}])),
-            finish("tool_calls"),
-            done(),
-        ],
-        True,
-    ),
     "openai.chat.tool_arguments.invalid_json": (
         [role(), *tool_call(0, '{"a": 1,'), finish("tool_calls"), done()],
         True,
@@ -726,10 +939,6 @@ def test_rule_is_reported_with_its_id(rule: str) -> None:
 )
 def test_done_before_any_chunk_is_an_empty_stream(frames: list[dict[str, Any]]) -> None:
     assert failure(frames).rule == "openai.chat.stream.empty"
-
-
-def test_done_with_only_a_usage_chunk_misses_a_finish_reason() -> None:
-    assert failure([usage(), done()]).rule == "openai.chat.finish_reason.missing"
 
 
 def test_a_repeated_finish_with_an_empty_delta_is_tolerated() -> None:
@@ -1108,3 +1317,10 @@ def test_an_azure_annotation_chunk_with_content_is_kept_in_the_log_but_not_appli
     (unrecognized,) = [e for e in feed_one_reader(frames) if isinstance(e, UnrecognizedFrame)]
     assert unrecognized.name == "azure.annotation"
     assert final_message(frames).text == "x"
+
+
+def test_a_streamed_refusal_is_sent_back_as_the_refusal_with_content_null() -> None:
+    (rendered,) = OpenAIChatAdapter().build_request(RequestTemplate(), [AssistantTurn(final_message(REFUSAL))])["body"][
+        "messages"
+    ]
+    assert rendered == {"role": "assistant", "content": None, "refusal": "I'm sorry, no."}

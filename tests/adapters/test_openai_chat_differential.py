@@ -4,9 +4,12 @@ For each stream in the corpus, the exact recorded bytes are served to ``openai.O
 ``httpx2.MockTransport`` and read with ``client.chat.completions.stream(...)`` ->
 ``get_final_completion()``. The transcript imported from the same recording is read by our adapter,
 one fresh reader per recorded exchange. Per choice, response k must mean what stream k means to the
-SDK: content, refusal, reasoning (a provider extra, which the SDK accumulates as an unknown field),
-tool calls (id, name, arguments parsed by the SDK), finish_reason, and prompt/completion tokens.
-Where the core replays the transcript that far, its response k must equal the adapter's.
+SDK: the completion id, content (our message text, which a refusal stays out of), refusal,
+reasoning (a provider extra, which the SDK accumulates as an unknown field), annotations, any other
+delta field the SDK accumulates, tool calls (id, name, arguments parsed by the SDK), finish_reason,
+and prompt/completion tokens. Where the core replays the transcript that far, its response k must
+equal the adapter's. ``tests/adapters/test_openai_chat_compat.py`` serves small streams with the
+quirks of compatible providers to both readers through the same views.
 
 How the SDK is read:
 
@@ -38,7 +41,12 @@ import pytest
 import yaml
 
 from harness.adapters.base import AssistantMessage, ProviderEvent, ResponseCompleted, ResponseFailed
-from harness.adapters.openai_chat import OpenAIChatResponseReader, error_type_of
+from harness.adapters.openai_chat import (
+    METADATA_DELTA_FIELDS,
+    REASONING_FIELDS,
+    OpenAIChatResponseReader,
+    error_type_of,
+)
 from harness.scenario.runner import Execution, execute, scenario_for_transcript
 from harness.transcript import ExpectOutbound, read_transcript
 
@@ -118,20 +126,21 @@ def strict_tools(body: bytes) -> list[dict[str, Any]]:
     ]
 
 
-def sdk_final_completion(body: bytes) -> tuple[Any, bool]:
+def sdk_final_completion(body: bytes, *, tools: bool = True) -> tuple[Any, bool]:
     """What the official SDK makes of ``body`` served as a 200 text/event-stream response, and
-    whether tool arguments in it are parsed (False when the SDK refused to parse a truncated one)."""
+    whether tool arguments in it are parsed (False when the SDK refused to parse a truncated one,
+    or when ``tools`` is false: then no tool is given to ``stream()``)."""
 
     def handler(request: httpx2.Request) -> httpx2.Response:
         return httpx2.Response(200, headers={"content-type": "text/event-stream; charset=utf-8"}, content=body)
 
     http_client = httpx2.Client(transport=httpx2.MockTransport(handler))
     client = openai.OpenAI(api_key="test", http_client=http_client, max_retries=0)
-    tools = strict_tools(body)
+    given = strict_tools(body) if tools else []
     truncated = re.search(rb'"finish_reason":\s*"(length|content_filter)"', body) is not None
     # With input tools, the SDK raises as soon as a choice finishes with length (mid-stream); without
     # them it accumulates everything first. Truncated streams are read without tools.
-    kwargs: dict[str, Any] = {"tools": tools} if tools and not truncated else {}
+    kwargs: dict[str, Any] = {"tools": given} if given and not truncated else {}
     messages: Any = [{"role": "user", "content": "hi"}]
     with http_client, client.chat.completions.stream(model="gpt-test", messages=messages, **kwargs) as stream:
         try:
@@ -174,6 +183,17 @@ def replay(transcript: Path) -> Execution:
     return execute(scenario_for_transcript(loaded), transcript=loaded)
 
 
+#: Message fields of the SDK's completion that the views compare by name, or that carry nothing.
+_SDK_MAPPED = {"content", "refusal", "role", "tool_calls", "function_call", "annotations", "parsed"}
+_SDK_IGNORED = {*REASONING_FIELDS, *METADATA_DELTA_FIELDS}
+
+
+def _sdk_extras(message: Any) -> dict[str, Any]:
+    """The delta fields the SDK accumulated that have no mapping of their own (``audio``, unknown)."""
+    fields = message.to_dict(exclude_unset=False)
+    return {k: v for k, v in fields.items() if k not in _SDK_MAPPED | _SDK_IGNORED and v is not None}
+
+
 def sdk_view(completion: Any, *, parsed: bool) -> list[dict[str, Any]]:
     usage = completion.usage
     tokens = {"prompt": usage.prompt_tokens, "completion": usage.completion_tokens} if usage else None
@@ -191,9 +211,12 @@ def sdk_view(completion: Any, *, parsed: bool) -> list[dict[str, Any]]:
             calls.append((call.id, call.function.name, arguments))
         out.append(
             {
+                "id": completion.id,
                 "content": message.content or "",
                 "refusal": message.refusal or "",
                 "reasoning": extra.get("reasoning_content") or extra.get("reasoning") or "",
+                "annotations": [a.to_dict() for a in message.annotations or []],
+                "extras": _sdk_extras(message),
                 "tool_calls": calls,
                 "finish_reason": choice.finish_reason,
                 "usage": tokens if choice.index == 0 else None,
@@ -206,11 +229,20 @@ def our_view(message: AssistantMessage) -> list[dict[str, Any]]:
     out = []
     for choice in (message, *message.alternatives):
         items = choice.items
+        refusal = "".join(i.block["refusal"] for i in items if i.block_type == "refusal")
+        assert choice.stop_details == ({"type": "refusal", "refusal": refusal} if refusal else None)
         out.append(
             {
-                "content": "".join(i.text for i in items if i.block_type == "content"),
-                "refusal": "".join(i.text for i in items if i.block_type == "refusal"),
+                "id": choice.native_id,
+                "content": choice.text,
+                "refusal": refusal,
                 "reasoning": choice.reasoning,
+                "annotations": [c for i in items if i.block_type == "content" for c in i.citations],
+                "extras": {
+                    i.block_type: i.block[i.block_type]
+                    for i in items
+                    if i.kind == "other" and i.native_id is None and i.block_type != "refusal"
+                },
                 "tool_calls": [(c.native_id, c.name, c.arguments) for c in choice.tool_calls],
                 "finish_reason": choice.stop_reason,
                 "usage": ({"prompt": choice.input_tokens, "completion": choice.output_tokens} if choice.usage else None)
@@ -271,7 +303,7 @@ def test_stricter_than_the_sdk_with_a_named_rule(stream: RecordedStream) -> None
 def test_the_core_replay_reads_each_response_it_reaches_as_the_adapter_does(stream: RecordedStream) -> None:
     responses = replay(stream.transcript).responses
     if stream.index >= len(responses):
-        pytest.skip(f"the core's replay stops before exchange {stream.index} (see docs/events-openai-chat.md)")
+        pytest.skip(f"the core's replay stops before exchange {stream.index} (see docs/events.md, section 15)")
     _, message, status = responses[stream.index]
     ours = adapter_terminals(stream.transcript)[stream.index]
     expected = ours.message if isinstance(ours, ResponseCompleted) else ours.partial

@@ -6,6 +6,10 @@ SSE bytes with every text and tool-argument fragment split at arbitrary points (
 escapes included) and the choices' chunks interleaved in any order that keeps each choice's own
 order. The same bytes go through our importer and adapter and through the SDK's stream
 accumulator. Failures shrink to a minimal stream.
+
+The quirks of OpenAI-compatible providers are drawn too (:class:`Quirks`): chunk ids that change
+from chunk to chunk (Groq), choices that never get a ``finish_reason``, ``arguments: null``
+fragments, and a call's id and name repeated in later fragments (which the SDK concatenates).
 """
 
 from __future__ import annotations
@@ -45,11 +49,28 @@ class Choice:
     text: str
     refusal: str
     tool_calls: tuple[tuple[str, dict[str, Any]], ...]
-    finish_reason: str
+    #: None: the stream never gives this choice a finish_reason.
+    finish_reason: str | None
+
+
+@dataclass(frozen=True)
+class Quirks:
+    """How a compatible provider renders a stream, beyond what OpenAI itself sends."""
+
+    rotate_ids: bool = False  # every chunk has its own id
+    null_arguments: bool = False  # `arguments: null` on first fragments and between fragments
+    repeat_id_name: bool = False  # later argument fragments repeat the call's id, type and name
+
+
+NO_QUIRKS = Quirks()
+#: Quirks that leave the meaning of a stream as it is (a repeated name is concatenated, so the
+#: meaning then depends on how many fragments carry it).
+meaning_preserving_quirks = st.builds(Quirks, rotate_ids=st.booleans(), null_arguments=st.booleans())
+any_quirks = st.builds(Quirks, st.booleans(), st.booleans(), st.booleans())
 
 
 @st.composite
-def logical_choices(draw: st.DrawFn) -> Choice:
+def logical_choices(draw: st.DrawFn, *, unfinished: bool = False) -> Choice:
     calls = tuple(
         draw(
             st.lists(
@@ -61,11 +82,15 @@ def logical_choices(draw: st.DrawFn) -> Choice:
     refusing = not calls and draw(st.booleans())
     text = "" if refusing else draw(st.text(max_size=40))
     refusal = draw(st.text(min_size=1, max_size=30)) if refusing else ""
-    reasons = ["tool_calls", "length", "stop"] if calls else ["stop", "length", "content_filter"]
+    reasons: list[str | None] = ["tool_calls", "length", "stop"] if calls else ["stop", "length", "content_filter"]
+    if unfinished:
+        reasons.append(None)
     return Choice(draw(st.text(max_size=30)), text, refusal, calls, draw(st.sampled_from(reasons)))
 
 
 completions = st.tuples(st.lists(logical_choices(), min_size=1, max_size=3), st.booleans())
+#: Completions whose choices may end without a finish_reason.
+unfinished_completions = st.tuples(st.lists(logical_choices(unfinished=True), min_size=1, max_size=3), st.booleans())
 
 
 @st.composite
@@ -85,7 +110,9 @@ def call_id(choice: int, tool: int) -> str:
 
 
 @st.composite
-def choice_deltas(draw: st.DrawFn, index: int, choice: Choice) -> list[tuple[dict[str, Any], str | None]]:
+def choice_deltas(
+    draw: st.DrawFn, index: int, choice: Choice, quirks: Quirks = NO_QUIRKS
+) -> list[tuple[dict[str, Any], str | None]]:
     """The (delta, finish_reason) sequence of one choice, in its own order."""
     deltas: list[tuple[dict[str, Any], str | None]] = [
         ({"role": "assistant", "content": draw(st.sampled_from(["", None]))}, None)
@@ -94,36 +121,45 @@ def choice_deltas(draw: st.DrawFn, index: int, choice: Choice) -> list[tuple[dic
     deltas += [({"content": part}, None) for part in draw(splits(choice.text))]
     deltas += [({"refusal": part}, None) for part in draw(splits(choice.refusal))]
     for tool, (name, arguments) in enumerate(choice.tool_calls):
+        first_arguments = None if quirks.null_arguments and draw(st.booleans()) else ""
         start = {
             "index": tool,
             "id": call_id(index, tool),
             "type": "function",
-            "function": {"name": name, "arguments": ""},
+            "function": {"name": name, "arguments": first_arguments},
         }
         deltas.append(({"tool_calls": [start]}, None))
         # ensure_ascii: non-ASCII becomes \\u escapes, which the splits may cut through.
         encoded = json.dumps(arguments, ensure_ascii=True)
-        deltas += [
-            ({"tool_calls": [{"index": tool, "function": {"arguments": part}}]}, None) for part in draw(splits(encoded))
-        ]
-    if draw(st.booleans()) and len(deltas) > 1:
+        for part in draw(splits(encoded)):
+            fragment: dict[str, Any] = {"index": tool, "function": {"arguments": part}}
+            if quirks.repeat_id_name and draw(st.booleans()):
+                fragment = {**start, "function": {"name": name, "arguments": part}}
+            deltas.append(({"tool_calls": [fragment]}, None))
+            if quirks.null_arguments and draw(st.booleans()):
+                deltas.append(({"tool_calls": [{"index": tool, "function": {"arguments": None}}]}, None))
+    if choice.finish_reason is None:
+        pass  # the stream never finishes this choice
+    elif draw(st.booleans()) and len(deltas) > 1:
         deltas[-1] = (deltas[-1][0], choice.finish_reason)  # the finish rides on the last content chunk
     else:
         deltas.append(({}, choice.finish_reason))
     return deltas
 
 
-def sse(data: dict[str, Any]) -> str:
-    return f"data: {json.dumps(data)}\n\n"
-
-
 @st.composite
-def renderings(draw: st.DrawFn, choices: list[Choice], with_usage: bool) -> bytes:
+def renderings(draw: st.DrawFn, choices: list[Choice], with_usage: bool, quirks: Quirks = NO_QUIRKS) -> bytes:
     """One SSE rendering of a logical completion: fragment boundaries and interleaving are drawn."""
-    queues = [draw(choice_deltas(index, c)) for index, c in enumerate(choices)]
+    queues = [draw(choice_deltas(index, c, quirks)) for index, c in enumerate(choices)]
     positions = [0] * len(queues)
     head = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 0, "model": "gpt-test"}
     events = []
+
+    def sse(data: dict[str, Any]) -> str:
+        if quirks.rotate_ids:
+            data = {**data, "id": f"chatcmpl-r{len(events) + 1}"}
+        return f"data: {json.dumps(data)}\n\n"
+
     while any(p < len(q) for p, q in zip(positions, queues, strict=True)):
         # A choice's first chunk only comes after every lower choice has started (indexes 0, 1, 2, ...).
         ready = [i for i, q in enumerate(queues) if positions[i] < len(q) and all(positions[j] for j in range(i))]
@@ -144,6 +180,13 @@ def renderings(draw: st.DrawFn, choices: list[Choice], with_usage: bool) -> byte
 def streams(draw: st.DrawFn) -> tuple[list[Choice], bytes]:
     choices, with_usage = draw(completions)
     return choices, draw(renderings(choices, with_usage))
+
+
+@st.composite
+def quirky_streams(draw: st.DrawFn, quirks: st.SearchStrategy[Quirks] = any_quirks) -> tuple[list[Choice], bytes]:
+    """A stream as compatible providers send it: any quirks, choices possibly left unfinished."""
+    choices, with_usage = draw(unfinished_completions)
+    return choices, draw(renderings(choices, with_usage, draw(quirks)))
 
 
 def ours(body: bytes) -> AssistantMessage:
@@ -181,13 +224,11 @@ def canonical(message: AssistantMessage) -> list[list[tuple[Any, ...]]]:
     ]
 
 
-@SETTINGS
-@given(streams())
-def test_our_final_messages_equal_the_sdk_accumulation(stream: tuple[list[Choice], bytes]) -> None:
-    choices, body = stream
+def assert_same_as_the_sdk(choices: list[Choice], body: bytes) -> None:
     mine, theirs = ours(body), sdk(body)
     messages = [mine, *mine.alternatives]
     assert len(messages) == len(theirs.choices) == len(choices)
+    assert mine.native_id == theirs.id
     usage = theirs.usage
     assert (mine.input_tokens, mine.output_tokens) == (
         (usage.prompt_tokens, usage.completion_tokens) if usage else (None, None)
@@ -196,13 +237,40 @@ def test_our_final_messages_equal_the_sdk_accumulation(stream: tuple[list[Choice
         sdk_message = choice.message
         assert message.choice == choice.index
         assert message.stop_reason == choice.finish_reason
-        assert "".join(i.text for i in message.items if i.block_type == "content") == (sdk_message.content or "")
-        assert "".join(i.text for i in message.items if i.block_type == "refusal") == (sdk_message.refusal or "")
+        assert message.text == (sdk_message.content or "")
+        assert "".join(i.block["refusal"] for i in message.items if i.block_type == "refusal") == (
+            sdk_message.refusal or ""
+        )
         assert message.reasoning == ((sdk_message.model_extra or {}).get("reasoning_content") or "")
         assert [(c.native_id, c.name, c.arguments) for c in message.tool_calls] == [
             (c.id, c.function.name, jiter.from_json(c.function.arguments.encode()))
             for c in sdk_message.tool_calls or []
         ]
+
+
+@SETTINGS
+@given(streams())
+def test_our_final_messages_equal_the_sdk_accumulation(stream: tuple[list[Choice], bytes]) -> None:
+    assert_same_as_the_sdk(*stream)
+
+
+@SETTINGS
+@given(quirky_streams())
+def test_compatible_provider_quirks_mean_to_us_what_they_mean_to_the_sdk(stream: tuple[list[Choice], bytes]) -> None:
+    assert_same_as_the_sdk(*stream)
+
+
+@SETTINGS
+@given(st.data(), unfinished_completions, meaning_preserving_quirks)
+def test_rotating_ids_and_null_argument_fragments_change_nothing(
+    data: st.DataObject, completion: tuple[list[Choice], bool], quirks: Quirks
+) -> None:
+    choices, with_usage = completion
+    plain = data.draw(renderings(choices, with_usage), label="plain")
+    quirky = data.draw(renderings(choices, with_usage, quirks), label="quirky")
+    mine = ours(quirky)
+    assert canonical(mine) == canonical(ours(plain))
+    assert mine.native_id == ("chatcmpl-r1" if quirks.rotate_ids else "chatcmpl-1")  # the first chunk's id
 
 
 @SETTINGS
@@ -218,7 +286,7 @@ def test_rechunking_the_same_logical_stream_never_changes_the_result(
 
 
 @SETTINGS
-@given(streams())
+@given(quirky_streams(meaning_preserving_quirks))
 def test_the_logical_content_survives_any_split(stream: tuple[list[Choice], bytes]) -> None:
     choices, body = stream
     message = ours(body)
@@ -234,6 +302,7 @@ def test_the_logical_content_survives_any_split(stream: tuple[list[Choice], byte
         assert [
             (i.block_type, (i.native_id, i.name, i.arguments) if i.kind == "tool_call" else i.text) for i in found.items
         ] == [(kind, value) for kind, value in expected]
+        assert found.text == choice.text  # a refusal stays out of the text
         complete = choice.finish_reason not in ("length", "content_filter")
         assert all(i.complete is complete for i in found.items)
         assert found.stop_reason == choice.finish_reason

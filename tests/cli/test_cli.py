@@ -23,7 +23,16 @@ def test_replay_json_prints_exactly_one_object_with_the_documented_shape(
     out = capsys.readouterr().out
     assert out.count("\n") == 1
     summary = json.loads(out)
-    assert list(summary) == ["transcript", "protocol", "status", "error", "messages", "events"]
+    assert list(summary) == [
+        "transcript",
+        "protocol",
+        "status",
+        "error",
+        "match",
+        "recording_ended",
+        "messages",
+        "events",
+    ]
     assert (summary["protocol"], summary["status"], summary["error"]) == ("anthropic.messages", "completed", None)
     first, second = summary["messages"]
     assert list(first) == ["role", "text", "reasoning", "tool_calls", "stop_reason", "usage"]
@@ -89,12 +98,15 @@ def test_import_writes_then_refuses_to_overwrite_without_force(tmp_path: Path, r
     assert main(["import", source, "-o", str(out), "--protocol", "anthropic.messages", "--force"]) == EXIT_OK
 
 
-def test_import_of_a_bare_stream_without_protocol_is_a_usage_error(
-    tmp_path: Path, repo_root: Path, capsys: pytest.CaptureFixture[str]
+def test_import_of_a_bare_stream_naming_no_protocol_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    source = "fixtures/corpus/anthropic-sdk/basic_response.sse.txt"
-    assert main(["import", source, "-o", str(tmp_path / "t.ndjson")]) == EXIT_USAGE
-    assert "--protocol" in capsys.readouterr().err
+    source = tmp_path / "pings.sse.txt"
+    source.write_text('event: ping\ndata: {"type": "ping"}\n\n', encoding="utf-8")
+    assert main(["import", str(source), "-o", str(tmp_path / "t.ndjson")]) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "--protocol (importable from SSE: anthropic.messages, openai.chat, openai.responses)" in err
+    assert not (tmp_path / "t.ndjson").exists()
 
 
 def _project(tmp_path: Path, *, expect_status: str = "completed") -> Path:

@@ -10,7 +10,7 @@ import yaml
 
 from harness.errors import ImportSourceError, UnknownProtocolError, UsageError
 from harness.record import convert_source, import_source
-from harness.transcript import known_protocols, read_transcript
+from harness.transcript import read_transcript
 
 SSE = (
     "event: message_start\n"
@@ -202,19 +202,23 @@ def test_cassette_with_unrecognised_url_asks_for_protocol(tmp_path):
         convert_source(source)
 
 
-def test_missing_protocol_for_bare_sse_lists_known_protocols(tmp_path):
+UNNAMED_SSE = 'event: ping\ndata: {"type": "ping"}\n\ndata: {"text": "hi"}\n\n'
+
+
+def test_bare_sse_naming_no_protocol_lists_only_the_importable_protocols(tmp_path):
     with pytest.raises(ImportSourceError) as caught:
-        convert_source(write(tmp_path / "stream.sse.txt", SSE))
+        convert_source(write(tmp_path / "stream.sse.txt", UNNAMED_SSE))
     assert str(caught.value) == (
-        "stream.sse.txt: cannot tell the protocol of a bare SSE stream; pass --protocol "
-        f"(known: {', '.join(known_protocols())})"
+        "stream.sse.txt: cannot tell the protocol of a bare SSE stream: no event is one only a known "
+        "protocol sends; pass --protocol (importable from SSE: anthropic.messages, openai.chat, openai.responses)"
     )
+    assert not {"codex.app-server", "claude-agent-sdk.query"} & set(str(caught.value).split())
 
 
 def test_request_file_does_not_identify_the_protocol(tmp_path):
     request = write(tmp_path / "request.json", "{}")
     with pytest.raises(ImportSourceError, match="cannot tell the protocol of a bare SSE stream"):
-        convert_source(write(tmp_path / "stream.sse.txt", SSE), request=request)
+        convert_source(write(tmp_path / "stream.sse.txt", UNNAMED_SSE), request=request)
 
 
 def test_unknown_protocol_is_an_unknown_protocol_error(tmp_path):

@@ -17,11 +17,10 @@ NOT_COMPLETED = {
     "anthropic-duplicate-message-start": "protocol_violation",
     "anthropic-spliced-message-start": "protocol_violation",
     "midstream_overloaded_error": "overloaded_error",
-    # Stream-only captures of one response that ends in tool_use: nothing answers request 2.
-    "tool_use_response": "transcript_exhausted",
-    "anthropic-text-then-tool_use": "transcript_exhausted",
-    "anthropic-tool_use-empty-input": "transcript_exhausted",
 }
+# Stream-only captures of one response that ends in tool_use: the run completes where the capture
+# ends (request 2 has no recorded answer), with stop_reason tool_use and recording_ended.
+RECORDING_ENDS = {"tool_use_response", "anthropic-text-then-tool_use", "anthropic-tool_use-empty-input"}
 
 
 @pytest.mark.parametrize("path", TRANSCRIPTS, ids=[p.stem for p in TRANSCRIPTS])
@@ -35,6 +34,9 @@ def test_recording_replays_with_its_documented_outcome(path: Path) -> None:
     if expected_error is None:
         assert summary["status"] == "completed", summary["error"]
         assert summary["error"] is None
+        assert summary["recording_ended"] is (path.stem in RECORDING_ENDS)
+        if path.stem in RECORDING_ENDS:
+            assert summary["messages"][-1]["stop_reason"] == "tool_use"
     else:
         assert summary["status"] == "failed"
         assert summary["error"]["type"] == expected_error
