@@ -243,6 +243,8 @@ class AnthropicResponseReader:
         buffer = item.arguments_json
         if item.kind in ("tool_call", "server_tool_call") and buffer:
             item.arguments = _parse_json(buffer, partial=not complete)
+            if item.kind == "server_tool_call" and isinstance(item.block, dict):
+                item.block["input"] = item.arguments  # the block as the SDK's final message has it
         item.complete = complete
         self.stopped.add(index)
         return item

@@ -105,7 +105,7 @@ class ContentItem:
             out["signature"] = self.signature
         if self.kind in ("tool_call", "server_tool_call"):
             out.update(native_id=self.native_id, name=self.name, arguments=self.arguments)
-        if self.kind in ("redacted_reasoning", "server_tool_result", "other"):
+        if self.kind in ("redacted_reasoning", "server_tool_call", "server_tool_result", "other"):
             out["block"] = self.block
         out["complete"] = self.complete
         return out

@@ -170,6 +170,8 @@ def test_other_items_are_carried_through_with_their_output(item_type: str) -> No
         # The carried payload is the item as the SDK holds it: results (outputs, result, output,
         # error, tools) included, so the next request sends it back whole.
         assert item.block == theirs.to_dict()
+        # ... and the event log's view of the item (item.completed) shows it too.
+        assert item.to_json()["block"] == theirs.to_dict()
     expected_kind = {
         "message": "text",
         "reasoning": "reasoning",
