@@ -49,7 +49,7 @@ FROM read_json($path, format = 'newline_delimited', maximum_object_size = $maxim
 -- name: runs
 INSERT INTO runs BY NAME
 SELECT * FROM read_json($path, format = 'newline_delimited', maximum_object_size = $maximum_object_size, columns = {
-    scenario: 'VARCHAR', run_id: 'VARCHAR', thread_id: 'VARCHAR', ordinal: 'INTEGER',
+    scenario: 'VARCHAR', run_id: 'VARCHAR', thread_id: 'VARCHAR', protocol: 'VARCHAR', ordinal: 'INTEGER',
     created_sequence: 'INTEGER', status: 'VARCHAR', stop_reason: 'VARCHAR', error_type: 'VARCHAR',
     error_message: 'VARCHAR', requests: 'INTEGER', responses: 'INTEGER'
 });

@@ -316,6 +316,7 @@ def result_records(
                 "scenario": name,
                 "run_id": run["run_id"],
                 "thread_id": run.get("thread_id"),
+                "protocol": execution.transcript.protocol,
                 "ordinal": run["ordinal"],
                 "created_sequence": created.get(run["run_id"]),
                 "status": run["status"],

@@ -68,6 +68,7 @@ CREATE TABLE runs (
     scenario         VARCHAR NOT NULL,
     run_id           VARCHAR NOT NULL,
     thread_id        VARCHAR,
+    protocol         VARCHAR NOT NULL,   -- the transcript's protocol, e.g. 'anthropic.messages', 'codex.app-server'
     ordinal          INTEGER NOT NULL,   -- 1-based run number within its thread
     created_sequence INTEGER,            -- sequence of the run.created event (orders runs in a scenario)
     status           VARCHAR NOT NULL,   -- 'created' | 'running' | 'completed' | 'failed' | 'interrupted' | 'cancelled'

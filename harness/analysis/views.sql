@@ -12,7 +12,7 @@ WITH per_run AS (
     WHERE run_id IS NOT NULL
     GROUP BY scenario, run_id
 )
-SELECT r.scenario, r.run_id, r.status, r.stop_reason, r.error_type, r.requests, r.responses,
+SELECT r.scenario, r.run_id, r.protocol, r.status, r.stop_reason, r.error_type, r.requests, r.responses,
        coalesce(p.tool_calls, 0) AS tool_calls,
        coalesce(p.events, 0) AS events
 FROM runs AS r

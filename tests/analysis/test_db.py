@@ -79,6 +79,7 @@ EXPECTED_TYPES: dict[str, dict[str, str]] = {
         "scenario": "VARCHAR",
         "run_id": "VARCHAR",
         "thread_id": "VARCHAR",
+        "protocol": "VARCHAR",
         "ordinal": "INTEGER",
         "created_sequence": "INTEGER",
         "status": "VARCHAR",

@@ -82,7 +82,7 @@ def test_run_summary_has_one_row_per_run_with_its_counts(tool_loop_db: tuple[Pat
     (run,) = result.execution.runs
     run_events = sum(1 for e in result.execution.events if e.run_id == run["run_id"])
     assert query(db, "SELECT * FROM run_summary").rows == [
-        ("tool_loop", run["run_id"], "completed", "end_turn", None, 2, 2, 1, run_events),
+        ("tool_loop", run["run_id"], "anthropic.messages", "completed", "end_turn", None, 2, 2, 1, run_events),
     ]
 
 
@@ -111,3 +111,26 @@ def test_events_by_type_has_one_row_per_scenario_and_type(tool_loop_db: tuple[Pa
     types = sorted({e.type for e in result.execution.events})
     assert [row[1] for row in rows] == types
     assert sum(int(row[2]) for row in rows) == len(result.execution.events)
+
+
+def test_run_summary_names_the_protocol_of_every_run(tmp_path: Path) -> None:
+    from harness.scenario import load_scenario
+
+    paths = [
+        "scenarios/anthropic/tool_loop_two_requests.yaml",
+        "scenarios/openai/chat/openai_chat_refusal.yaml",
+        "scenarios/openai/responses/openai_responses_custom_tool_call.yaml",
+        "scenarios/t3code/codex/simple.yaml",
+        "scenarios/t3code/claude/simple.yaml",
+    ]
+    results = [run_scenario(load_scenario(path), goldens_dir=tmp_path / "goldens") for path in paths]
+    db = tmp_path / "h.duckdb"
+    build_database(db, results=results)
+    rows = query(db, "SELECT DISTINCT protocol FROM run_summary ORDER BY 1").rows
+    assert rows == [
+        ("anthropic.messages",),
+        ("claude-agent-sdk.query",),
+        ("codex.app-server",),
+        ("openai.chat",),
+        ("openai.responses",),
+    ]
