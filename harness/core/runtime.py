@@ -88,7 +88,29 @@ NODE_KINDS: dict[str, str] = {
 }
 #: Item statuses as node statuses.
 ITEM_TO_NODE_STATUS = {"declined": "failed"}
+#: Turn items that are tool calls the runtime executes: each gets ``tool_call.requested`` when it
+#: first appears and ``tool_call.completed`` (the outcome union) when it reaches a final status,
+#: as the HTTP agent loop records the calls the harness's tool runner executes.
+TOOL_CALL_ITEMS = frozenset(
+    {"command_execution", "file_change", "file_search", "web_search", "dynamic_tool", "subagent"}
+)
+#: A tool item's fields that are its result, not its request.
+TOOL_RESULT_FIELDS = ("output", "exit_code")
+FINAL_ITEM_STATUSES = frozenset({"completed", "failed", "declined", "interrupted", "cancelled"})
 HANDOFF_HEADER = f"{HANDOFF_PREFIX}merge_back / fork_delta_summary):\n"
+
+
+def _outcome(item: dict[str, Any]) -> dict[str, Any]:
+    """A finished tool item's outcome: ``succeeded`` with its result fields (``output``,
+    ``exit_code``; null when it has none), or ``failed`` saying how it ended."""
+    data = item["data"]
+    if item["status"] == "completed":
+        result = {key: data[key] for key in TOOL_RESULT_FIELDS if key in data}
+        return {"status": "succeeded", "output": result or None}
+    why = item["status"]
+    if data.get("exit_code") is not None:
+        why += f" with exit code {data['exit_code']}"
+    return {"status": "failed", "error": why}
 
 
 def _frame_kind(frame: Any) -> str | None:
@@ -568,7 +590,8 @@ class RuntimeOrchestrator:
                     "runtime_request_id": None,
                 }
             )
-        return self._item(
+        return self._tool_call_events(
+            None,
             {
                 "turn_item_id": item_id,
                 "thread_id": run["thread_id"],
@@ -583,11 +606,43 @@ class RuntimeOrchestrator:
                 "native_ref": native_ref,
                 "message_id": message_id,
                 "data": data,
-            }
+            },
         )
 
+    def _tool_call_events(self, previous: dict[str, Any] | None, item: dict[str, Any]) -> dict[str, Any]:
+        """Store ``item`` (new when ``previous`` is None); for a tool item, also its
+        ``tool_call.requested`` when it is new and its ``tool_call.completed`` when its status
+        first becomes final. Returns the stored item."""
+        stored = self._item(item)
+        if item["type"] not in TOOL_CALL_ITEMS:
+            return stored
+        data = item["data"]
+        call_id = item["turn_item_id"]
+        scope = {"thread_id": item["thread_id"], "run_id": item["run_id"]}
+        if previous is None:
+            arguments = (
+                data["input"]
+                if "input" in data
+                else {key: value for key, value in data.items() if key not in TOOL_RESULT_FIELDS}
+            )
+            self._emit(
+                "tool_call.requested",
+                {
+                    "tool_call_id": call_id,
+                    "item_id": call_id,
+                    "name": data.get("tool") or item["type"],
+                    "native_id": item["native_ref"],
+                    "arguments": arguments,
+                },
+                **scope,
+            )
+        was_final = previous is not None and previous["status"] in FINAL_ITEM_STATUSES
+        if item["status"] in FINAL_ITEM_STATUSES and not was_final:
+            self._emit("tool_call.completed", {"tool_call_id": call_id, "outcome": _outcome(item)}, **scope)
+        return stored
+
     def _set_item(self, item: dict[str, Any], **changes: Any) -> None:
-        updated = self._item({**item, **changes})
+        updated = self._tool_call_events(item, {**item, **changes})
         node = self.projection.nodes.get(updated["node_id"])
         if node is not None and node["kind"] != "root_turn":
             self._node({**node, "status": ITEM_TO_NODE_STATUS.get(updated["status"], updated["status"])})
