@@ -149,11 +149,28 @@ PARITY_ASPECTS: tuple[ParityAspect, ...] = ("status", "tool_calls", "tool_outcom
 
 
 class Variant(_Model):
-    """One provider's recording of the task a provider-neutral scenario describes."""
+    """One provider's recording of the task a provider-neutral scenario describes.
+
+    ``commands`` and ``workspace`` replace the scenario's for this variant (agent runtimes take
+    their settings in ``thread.create``, and answer their own approvals); ``expect`` overrides the
+    scenario's expectations key by key (``golden`` and ``parity`` belong to the scenario).
+    """
 
     transcript: str
     request: RequestSpec | None = None
     match: MatchSpec = Field(default_factory=MatchSpec)
+    commands: list[Step] | None = None
+    workspace: str | None = None
+    expect: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("expect")
+    @classmethod
+    def _expect_overrides(cls, value: dict[str, Any]) -> dict[str, Any]:
+        shared = sorted({"golden", "parity"} & set(value))
+        if shared:
+            raise ValueError(f"{', '.join(shared)} belong to the scenario's expect, not a variant's")
+        Expectations.model_validate(value)  # each key as the scenario's expect would take it
+        return value
 
 
 class Expectations(_Model):
@@ -261,6 +278,10 @@ class Scenario(_Model):
             golden = f"{self.name}.{variant}.ndjson"
         elif isinstance(golden, str):
             golden = golden.removesuffix(".ndjson") + f".{variant}.ndjson"
+        overrides = Expectations.model_validate(chosen.expect)
+        expect = self.expect.model_copy(
+            update={**{key: getattr(overrides, key) for key in chosen.expect}, "golden": golden}
+        )
         return self.model_copy(
             update={
                 "name": f"{self.name}.{variant}",
@@ -268,7 +289,9 @@ class Scenario(_Model):
                 "variants": {},
                 "request": chosen.request,
                 "match": chosen.match,
-                "expect": self.expect.model_copy(update={"golden": golden}),
+                "commands": self.commands if chosen.commands is None else chosen.commands,
+                "workspace": self.workspace if chosen.workspace is None else chosen.workspace,
+                "expect": expect,
             }
         )
 

@@ -767,21 +767,48 @@ def _summary_head(execution: Execution) -> dict[str, Any]:
 
 def parity_view(execution: Execution) -> dict[str, Any]:
     """The provider-neutral projection a parity check compares: per run, in order, its status, its
-    tool calls (name, arguments, outcome) and the text of its last response."""
-    projection = execution.orchestrator.projection
+    tool calls (name and arguments, and outcome, from ``tool_call.requested`` /
+    ``tool_call.completed``, whoever ran them) and its final assistant text (HTTP: the text of its
+    last response; agent runtimes: its last assistant message)."""
+    calls: dict[str, list[dict[str, Any]]] = {}
+    by_id: dict[str, dict[str, Any]] = {}
+    for event in execution.iter_events():
+        if event.type == "tool_call.requested":
+            call = {"name": event.data["name"], "arguments": event.data["arguments"], "outcome": None}
+            calls.setdefault(str(event.run_id), []).append(call)
+            by_id[str(event.data["tool_call_id"])] = call
+        elif event.type == "tool_call.completed" and str(event.data.get("tool_call_id")) in by_id:
+            by_id[str(event.data["tool_call_id"])]["outcome"] = event.data.get("outcome")
     runs = []
-    for run in projection.runs.values():
-        calls = [c for c in projection.tool_calls.values() if c["run_id"] == run["run_id"]]
-        last = projection.messages.get(run["responses"][-1]) if run["responses"] else None
+    for run_id, status, final_text in _run_outcomes(execution):
+        made = calls.get(run_id, [])
         runs.append(
             {
-                "status": run["status"],
-                "tool_calls": [{"name": c["name"], "arguments": c["arguments"]} for c in calls],
-                "tool_outcomes": [c["outcome"] for c in calls],
-                "final_text": last["text"] if last else None,
+                "status": status,
+                "tool_calls": [{"name": c["name"], "arguments": c["arguments"]} for c in made],
+                "tool_outcomes": [c["outcome"] for c in made],
+                "final_text": final_text,
             }
         )
     return {"runs": runs}
+
+
+def _run_outcomes(execution: Execution) -> list[tuple[str, str, str | None]]:
+    """``(run id, status, final assistant text)`` of every run, in creation order."""
+    orchestrator = execution.orchestrator
+    if isinstance(orchestrator, RuntimeOrchestrator):
+        collections = orchestrator.projection.to_json()
+        replies: dict[str, str] = {}
+        for message in collections["messages"]:
+            if message["role"] == "assistant":
+                replies[message["run_id"]] = message["text"]
+        return [(run["run_id"], run["status"], replies.get(run["run_id"])) for run in collections["runs"]]
+    projection = orchestrator.projection
+    out = []
+    for run in projection.runs.values():
+        last = projection.messages.get(run["responses"][-1]) if run["responses"] else None
+        out.append((run["run_id"], run["status"], last["text"] if last else None))
+    return out
 
 
 def _run_variants(

@@ -103,11 +103,75 @@ def test_each_variant_has_its_own_golden(tmp_path: Path) -> None:
             {"variants": {"a": {"transcript": "a"}, "b": {"transcript": "b"}}, "expect": {"parity": ["colour"]}},
             "parity",
         ),
+        (
+            {"variants": {"a": {"transcript": "a", "expect": {"golden": False}}, "b": {"transcript": "b"}}},
+            r"golden belong to the scenario's expect",
+        ),
+        (
+            {"variants": {"a": {"transcript": "a", "expect": {"runs": "completed"}}, "b": {"transcript": "b"}}},
+            r"variants\.a\.expect",
+        ),
     ],
-    ids=["both", "neither", "one-variant", "shared-request", "unknown-aspect"],
+    ids=["both", "neither", "one-variant", "shared-request", "unknown-aspect", "variant-golden", "variant-expect-type"],
 )
 def test_malformed_variant_scenarios_are_named(tmp_path: Path, doc: dict[str, object], message: str) -> None:
     path = tmp_path / "s.yaml"
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
     with pytest.raises(ScenarioError, match=message):
         load_scenario(path)
+
+
+T3CODE = ROOT / "scenarios" / "t3code"
+
+
+def runtime_pair(tmp_path: Path, codex: str, claude: str, parity: list[str]) -> Path:
+    """A parity scenario pairing two bundled runtime scenarios, each with its own commands and expect."""
+    variants = {}
+    for name, source in (("codex", T3CODE / "codex" / codex), ("claude", T3CODE / "claude" / claude)):
+        raw = yaml.safe_load(source.read_text())
+        expect = {k: v for k, v in raw["expect"].items() if k != "golden"}
+        variants[name] = {
+            "transcript": str((source.parent / raw["transcript"]).resolve()),
+            **({"workspace": raw["workspace"]} if "workspace" in raw else {}),
+            "commands": raw["commands"],
+            "expect": expect,
+        }
+    path = tmp_path / "pair.yaml"
+    doc = {"name": "pair", "variants": variants, "expect": {"golden": False, "parity": parity}}
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return path
+
+
+def test_runtime_variants_replay_with_their_own_commands_and_expectations(tmp_path: Path) -> None:
+    scenario = load_scenario(runtime_pair(tmp_path, "simple.yaml", "simple.yaml", ["status", "final_text"]))
+    codex, claude = scenario.for_variant("codex"), scenario.for_variant("claude")
+    assert codex.commands[0].runtime is None
+    assert claude.commands[0].runtime is not None and claude.commands[0].runtime.tools == "claude_code"
+    assert codex.expect.turn_items["main/run-1"] == ["user_message", "reasoning", "assistant_message"]
+    assert claude.expect.turn_items["main/run-1"] == ["user_message", "assistant_message"]
+    assert claude.expect.golden is False and claude.expect.parity == ["status", "final_text"]
+    result = run_scenario(scenario, goldens_dir=tmp_path)
+    assert result.failures == []
+    assert [parity_view(v.execution) for v in result.variants] == [
+        {"runs": [{"status": "completed", "tool_calls": [], "tool_outcomes": [], "final_text": "fixture simple ok"}]}
+    ] * 2
+
+
+def test_runtime_variants_that_disagree_fail_parity_at_the_first_differing_path(tmp_path: Path) -> None:
+    path = runtime_pair(tmp_path, "simple.yaml", "message_steering.yaml", ["status", "final_text"])
+    result = run_scenario(load_scenario(path), goldens_dir=tmp_path)
+    (failure,) = [f for f in result.failures if f.kind == "parity"]
+    assert failure.message == (
+        "variant 'claude' differs from 'codex' at $.runs[0].final_text: "
+        'codex has "fixture simple ok", claude has "steering fixture observed"'
+    )
+
+
+def test_the_parity_view_of_a_runtime_run_has_its_tool_calls_and_outcomes(tmp_path: Path) -> None:
+    path = runtime_pair(tmp_path, "turn_interrupt_mid_tool.yaml", "turn_interrupt_mid_tool.yaml", ["tool_outcomes"])
+    result = run_scenario(load_scenario(path), goldens_dir=tmp_path)
+    assert result.failures == []
+    codex, claude = (parity_view(v.execution)["runs"][0] for v in result.variants)
+    assert codex["tool_outcomes"] == claude["tool_outcomes"] == [{"status": "failed", "error": "interrupted"}]
+    assert codex["tool_calls"][0]["name"] == "command_execution"
+    assert claude["tool_calls"][0]["name"] == "Bash"
