@@ -15,6 +15,7 @@ the same inputs always give the same tables.
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from pathlib import Path, PurePath
 from typing import Any
 
 from harness.core.event_log import concrete_path, value_at
+from harness.core.events import StoredEvent
 from harness.errors import UnknownProtocolError, UsageError
 from harness.scenario.recorded import RecordedTest
 from harness.scenario.runner import ScenarioResult
@@ -155,8 +157,11 @@ def _gather(records: Iterator[tuple[str, Record]], tables: Sequence[str]) -> dic
     return rows
 
 
-def transcript_records(transcript: Transcript, transcript_id: str, *, base: Path) -> tuple[Row, list[Record]]:
-    """The ``transcripts`` row and the ``frames`` blocks of one transcript.
+def transcript_records(transcript: Transcript, transcript_id: str, *, base: Path) -> Iterator[tuple[str, Record]]:
+    """The ``frames`` blocks of one transcript, then its ``transcripts`` row, as ``(table, record)``.
+
+    The entries are read a block of :data:`BLOCK_ROWS` at a time (an indexed transcript's frames
+    come back from disk as they are read), so a long recording is never held whole.
 
     ``exchange`` numbers request/response exchanges from 1. With outbound entries, each
     ``expect_outbound`` starts one (for HTTP that is each ``http.request``); without them, each
@@ -169,96 +174,113 @@ def transcript_records(transcript: Transcript, transcript_id: str, *, base: Path
     stream_only = not transcript.has_outbound
     entries = transcript.entries
     count = len(entries)
-    directions: list[str] = []
-    labels: list[str | None] = []
-    kinds: list[str | None] = []
-    sse_events: list[str | None] = []
-    data_types: list[str | None] = []
-    after_mss: list[int | None] = []
-    exchanges: list[int] = []
-    frames: list[Any] = []
     exchange = 0
     exit_status: str | None = None
-    # One pass, no calls per entry beyond dict.get: this loop is the Python cost of a frame.
-    for entry in entries:
-        sse_event = data_type = after_ms = label = None
-        kind: str | None
-        if isinstance(entry, RuntimeExit):
-            direction = "exit"
-            kind = exit_status = entry.status
-            frame: Any = {"status": entry.status, "error": entry.error}
-        else:
-            frame = entry.frame
-            label = entry.label
-            kind = None
-            if isinstance(frame, dict):
-                if http:
-                    kind = frame.get("kind")
-                else:
-                    kind = frame.get("method")
-                    if not (kind and isinstance(kind, str)):
-                        kind = frame.get("type")
-                if not isinstance(kind, str):
-                    kind = None
-                elif kind == "sse":
-                    sse_event = frame.get("event")
-                    if not isinstance(sse_event, str):
-                        sse_event = None
-                    data = frame.get("data")
-                    if isinstance(data, dict):
-                        data_type = data.get("type")
-                        if not isinstance(data_type, str):
-                            data_type = None
-            if isinstance(entry, EmitInbound):
-                direction = "inbound"
-                after_ms = entry.after_ms
-                if stream_only and data_type in STREAM_START_TYPES:
-                    exchange += 1
+    outbound = inbound = 0
+    for start in range(0, count, BLOCK_ROWS):
+        directions: list[str] = []
+        labels: list[str | None] = []
+        kinds: list[str | None] = []
+        sse_events: list[str | None] = []
+        data_types: list[str | None] = []
+        after_mss: list[int | None] = []
+        exchanges: list[int] = []
+        frames: list[Any] = []
+        # One pass, no calls per entry beyond dict.get: this loop is the Python cost of a frame.
+        for entry in entries[start : start + BLOCK_ROWS]:
+            sse_event = data_type = after_ms = label = None
+            kind: str | None
+            if isinstance(entry, RuntimeExit):
+                direction = "exit"
+                kind = exit_status = entry.status
+                frame: Any = {"status": entry.status, "error": entry.error}
             else:
-                direction = "outbound"
-                exchange += 1
-        directions.append(direction)
-        labels.append(label)
-        kinds.append(kind)
-        sse_events.append(sse_event)
-        data_types.append(data_type)
-        after_mss.append(after_ms)
-        exchanges.append(exchange or 1)
-        frames.append(frame)
-    lines = list(transcript.lines[:count])
-    columns: dict[str, list[Any]] = {
-        "entry_index": list(range(count)),
-        "line": lines + [None] * (count - len(lines)),  # as Transcript.line_of
-        "direction": directions,
-        "label": labels,
-        "kind": kinds,
-        "sse_event": sse_events,
-        "data_type": data_types,
-        "after_ms": after_mss,
-        "exchange": exchanges,
-        "frame": frames,
-    }
-    row = {
-        "transcript_id": transcript_id,
-        "path": display_path(transcript.path, base) if transcript.path is not None else None,
-        "provider": header.provider,
-        "protocol": header.protocol,
-        "transport": transport,
-        "version": header.version,
-        "scenario": header.scenario,
-        "metadata": header.metadata,
-        "entry_count": count,
-        "outbound_count": directions.count("outbound"),
-        "inbound_count": directions.count("inbound"),
-        "exit_status": exit_status,
-    }
-    return row, list(_blocks({"transcript_id": transcript_id}, columns))
+                frame = entry.frame
+                label = entry.label
+                kind = None
+                if isinstance(frame, dict):
+                    if http:
+                        kind = frame.get("kind")
+                    else:
+                        kind = frame.get("method")
+                        if not (kind and isinstance(kind, str)):
+                            kind = frame.get("type")
+                    if not isinstance(kind, str):
+                        kind = None
+                    elif kind == "sse":
+                        sse_event = frame.get("event")
+                        if not isinstance(sse_event, str):
+                            sse_event = None
+                        data = frame.get("data")
+                        if isinstance(data, dict):
+                            data_type = data.get("type")
+                            if not isinstance(data_type, str):
+                                data_type = None
+                if isinstance(entry, EmitInbound):
+                    direction = "inbound"
+                    inbound += 1
+                    after_ms = entry.after_ms
+                    if stream_only and data_type in STREAM_START_TYPES:
+                        exchange += 1
+                else:
+                    direction = "outbound"
+                    outbound += 1
+                    exchange += 1
+            directions.append(direction)
+            labels.append(label)
+            kinds.append(kind)
+            sse_events.append(sse_event)
+            data_types.append(data_type)
+            after_mss.append(after_ms)
+            exchanges.append(exchange or 1)
+            frames.append(frame)
+        size = len(frames)
+        lines = list(transcript.lines[start : start + size])
+        yield (
+            "frames",
+            {
+                "transcript_id": transcript_id,
+                "entry_index": list(range(start, start + size)),
+                "line": lines + [None] * (size - len(lines)),  # as Transcript.line_of
+                "direction": directions,
+                "label": labels,
+                "kind": kinds,
+                "sse_event": sse_events,
+                "data_type": data_types,
+                "after_ms": after_mss,
+                "exchange": exchanges,
+                "frame": frames,
+            },
+        )
+    yield (
+        "transcripts",
+        {
+            "transcript_id": transcript_id,
+            "path": display_path(transcript.path, base) if transcript.path is not None else None,
+            "provider": header.provider,
+            "protocol": header.protocol,
+            "transport": transport,
+            "version": header.version,
+            "scenario": header.scenario,
+            "metadata": header.metadata,
+            "entry_count": count,
+            "outbound_count": outbound,
+            "inbound_count": inbound,
+            "exit_status": exit_status,
+        },
+    )
 
 
 def transcript_rows(transcript: Transcript, transcript_id: str, *, base: Path) -> tuple[Row, list[Row]]:
     """The ``transcripts`` row and the ``frames`` rows of one transcript (:func:`transcript_records`)."""
-    row, blocks = transcript_records(transcript, transcript_id, base=base)
-    return row, [frame for block in blocks for frame in record_rows("frames", block)]
+    frames: list[Row] = []
+    row: Row = {}
+    for table, record in transcript_records(transcript, transcript_id, base=base):
+        if table == "frames":
+            frames.extend(record_rows("frames", record))
+        else:
+            row = record
+    return row, frames
 
 
 def result_records(
@@ -270,7 +292,6 @@ def result_records(
     execution = result.execution
     # A provider-neutral scenario's own row holds its verdict (parity included); its variants'
     # rows, added separately, hold the events, runs and violations.
-    events = [] if result.variants else execution.events
     protocol = (
         "+".join(sorted({v.execution.transcript.protocol for v in result.variants}))
         if result.variants
@@ -291,21 +312,26 @@ def result_records(
             "reproduce": result.reproduce,
         },
     )
-    # One comprehension per column: a slot read in a comprehension beats attrgetter and map.
-    columns: dict[str, list[Any]] = {
-        "sequence": [e.sequence for e in events],
-        "event_id": [e.event_id for e in events],
-        "type": [e.type for e in events],
-        "thread_id": [e.thread_id for e in events],
-        "run_id": [e.run_id for e in events],
-        "command_id": [e.command_id for e in events],
-        "at_ms": [e.at_ms for e in events],
-        "data": [e.data for e in events],
-    }
-    for block in _blocks({"scenario": name}, columns):
-        yield "events", block
-    types = columns["type"]
-    created = {str(events[i].data.get("run_id")): events[i].sequence for i in _positions(types, "run.created")}
+    # The log is read from the store a block at a time (a spilled log is never held whole); one
+    # comprehension per column: a slot read in a comprehension beats attrgetter and map.
+    created: dict[str, int] = {}
+    protocol_violations: list[StoredEvent] = []
+    log = iter(()) if result.variants else execution.iter_events()
+    while events := list(itertools.islice(log, BLOCK_ROWS)):
+        columns: dict[str, list[Any]] = {
+            "sequence": [e.sequence for e in events],
+            "event_id": [e.event_id for e in events],
+            "type": [e.type for e in events],
+            "thread_id": [e.thread_id for e in events],
+            "run_id": [e.run_id for e in events],
+            "command_id": [e.command_id for e in events],
+            "at_ms": [e.at_ms for e in events],
+            "data": [e.data for e in events],
+        }
+        for i in _positions(columns["type"], "run.created"):
+            created[str(events[i].data.get("run_id"))] = events[i].sequence
+        protocol_violations.extend(events[i] for i in _positions(columns["type"], "protocol.violation"))
+        yield "events", {"scenario": name, **columns}
     for run in [] if result.variants else execution.runs:
         error = run.get("error") or {}
         if isinstance(error, str):  # agent runtimes say why a run failed in words (as replay --json shows)
@@ -352,7 +378,7 @@ def result_records(
                 "detail": {"subject": violation.subject, "expected": violation.expected, "found": violation.found},
             }
         )
-    for event in (events[i] for i in _positions(types, "protocol.violation")):
+    for event in protocol_violations:
         data = event.data
         violation_rows.append(
             {
@@ -474,10 +500,7 @@ def table_records(
     for transcript in [*transcripts, *(r.execution.transcript for r in expanded)]:
         by_id.setdefault(transcript_id_of(transcript, base=base, ids=transcript_ids), transcript)
     for transcript_id in sorted(by_id):
-        row, blocks = transcript_records(by_id[transcript_id], transcript_id, base=base)
-        yield "transcripts", row
-        for block in blocks:
-            yield "frames", block
+        yield from transcript_records(by_id[transcript_id], transcript_id, base=base)
     for position, result in enumerate(expanded, start=1):
         transcript_id = transcript_id_of(result.execution.transcript, base=base, ids=transcript_ids)
         yield from result_records(result, position=position, transcript_id=transcript_id, base=base)

@@ -261,59 +261,40 @@ def _cmd_validate(args: argparse.Namespace, console: Console) -> int:
 
 
 def _cmd_replay(args: argparse.Namespace, console: Console) -> int:
-    import tempfile
-
-    from harness.core.store import FileEventStore
     from harness.scenario.runner import replay_summary, replay_transcript, write_replay_summary
-    from harness.transcript.io import INDEX_THRESHOLD_BYTES
 
-    with tempfile.TemporaryDirectory(prefix="harness-replay-") as scratch:
-        # A large transcript's log goes to a scratch file, so memory stays flat in its length.
-        large = _transcript_size(Path(args.transcript)) > INDEX_THRESHOLD_BYTES
-        store = FileEventStore(Path(scratch) / "events.ndjson") if large else None
-        try:
-            execution = replay_transcript(args.transcript, store=store)
-            if args.json:
-                write_replay_summary(execution, sys.stdout.buffer.write)
-                sys.stdout.buffer.flush()
-            else:
-                summary = replay_summary(execution, events=False)
+    # A large transcript's log spills to a scratch file (see harness.scenario.execute), so memory
+    # stays flat in its length; close() removes it.
+    execution = replay_transcript(args.transcript)
+    try:
+        if args.json:
+            write_replay_summary(execution, sys.stdout.buffer.write)
+            sys.stdout.buffer.flush()
+        else:
+            summary = replay_summary(execution, events=False)
+            console.print(
+                f"{summary['transcript']} ({summary['protocol']}): {summary['status']}",
+                highlight=False,
+                markup=False,
+            )
+            if summary["match"] != "strict":
+                console.print(f"  requests matched {summary['match']}ally", highlight=False, markup=False)
+            if summary["error"]:
+                error = summary["error"]
+                console.print(f"  error: {error['type']}: {error['message']}", highlight=False, markup=False)
+            if summary["recording_ended"]:
                 console.print(
-                    f"{summary['transcript']} ({summary['protocol']}): {summary['status']}",
+                    "  the recording ends here: it holds no response to the app's next request",
                     highlight=False,
                     markup=False,
                 )
-                if summary["match"] != "strict":
-                    console.print(f"  requests matched {summary['match']}ally", highlight=False, markup=False)
-                if summary["error"]:
-                    error = summary["error"]
-                    console.print(f"  error: {error['type']}: {error['message']}", highlight=False, markup=False)
-                if summary["recording_ended"]:
-                    console.print(
-                        "  the recording ends here: it holds no response to the app's next request",
-                        highlight=False,
-                        markup=False,
-                    )
-                for number, message in enumerate(summary["messages"], start=1):
-                    _print_message(console, number, message)
-                count = sum(1 for _ in execution.iter_events())
-                console.print(f"  {count} events", highlight=False, markup=False)
-        finally:
-            if store is not None:
-                store.close()
+            for number, message in enumerate(summary["messages"], start=1):
+                _print_message(console, number, message)
+            count = sum(1 for _ in execution.iter_events())
+            console.print(f"  {count} events", highlight=False, markup=False)
+    finally:
+        execution.close()
     return EXIT_FAILED if execution.driver.failure is not None else EXIT_OK
-
-
-def _transcript_size(path: Path) -> int:
-    """Size of the transcript ``harness replay`` will read: the file, or the one a scenario names."""
-    from harness.scenario.model import SCENARIO_SUFFIXES, load_scenario
-
-    if path.suffix in SCENARIO_SUFFIXES:
-        scenario = load_scenario(path)
-        if scenario.variants:
-            scenario = scenario.for_variant(next(iter(scenario.variants)))
-        path = Path(scenario.transcript_path())
-    return path.stat().st_size if path.is_file() else 0
 
 
 def _print_message(console: Console, number: int, message: dict[str, Any]) -> None:

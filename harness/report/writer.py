@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,7 +29,7 @@ import orjson
 from harness.analysis import DatabaseSummary, build_database
 from harness.core.events import StoredEvent
 from harness.errors import UsageError
-from harness.files import make_dirs, remove, write_atomic
+from harness.files import AtomicWriter, make_dirs, remove, write_atomic
 from harness.report.summary import render_summary
 from harness.scenario.recorded import RecordedTest
 from harness.scenario.runner import ScenarioResult
@@ -64,10 +64,16 @@ def event_log_name(scenario: str) -> str:
     return _UNSAFE.sub("_", scenario) + ".ndjson"
 
 
-def event_log_bytes(events: Sequence[StoredEvent]) -> bytes:
-    """An event log as NDJSON: one ``StoredEvent.to_json()`` per line, keys sorted."""
+def event_log_lines(events: Iterable[StoredEvent]) -> Iterator[bytes]:
+    """An event log as NDJSON lines: one ``StoredEvent.to_json()`` per line, keys sorted."""
     option = orjson.OPT_SORT_KEYS | orjson.OPT_APPEND_NEWLINE
-    return b"".join(orjson.dumps(event.to_json(), option=option) for event in events)
+    for event in events:
+        yield orjson.dumps(event.to_json(), option=option)
+
+
+def event_log_bytes(events: Iterable[StoredEvent]) -> bytes:
+    """An event log as NDJSON (:func:`event_log_lines`, joined)."""
+    return b"".join(event_log_lines(events))
 
 
 def recorded_log_names(tests: Sequence[RecordedTest]) -> dict[tuple[str, str], str]:
@@ -140,7 +146,9 @@ def write_reports(
             )
         written[name] = scenario_name
         path = events_dir / name
-        write_atomic(path, event_log_bytes(execution.events), force=True)
+        with AtomicWriter(path, force=True) as out:  # event by event: a long log is never held whole
+            for line in event_log_lines(execution.iter_events()):
+                out.write(line)
         logs.append(path)
     for stale in sorted(events_dir.glob("*.ndjson")):
         if stale.name not in written:

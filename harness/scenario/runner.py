@@ -30,7 +30,7 @@ from harness.core.invariants import Violation, check_invariants
 from harness.core.orchestrator import Orchestrator
 from harness.core.runtime import RuntimeOrchestrator
 from harness.core.sqlite_store import SqliteEventStore
-from harness.core.store import EventStore, iter_events, spills
+from harness.core.store import EventStore, FileEventStore, iter_events, spills
 from harness.core.tools import Outcome, ScenarioTools, ToolSpec
 from harness.errors import (
     GoldenError,
@@ -85,6 +85,8 @@ class Execution:
     instances: int = 1
     #: Agent runtimes: event sequence -> (transcript line, label) of the inbound frame behind it.
     origins: MutableMapping[int, tuple[int | None, str | None]] = field(default_factory=dict)
+    #: The scratch directory of a log spilled to disk (a large transcript's); removed with the execution.
+    scratch: tempfile.TemporaryDirectory[str] | None = field(default=None, repr=False)
 
     @property
     def events(self) -> list[StoredEvent]:
@@ -98,6 +100,16 @@ class Execution:
         if self.stored is not None:
             return iter(self.stored)
         return iter_events(self.orchestrator.store)
+
+    def close(self) -> None:
+        """Release a spilled log: close its store and remove its scratch directory. The events
+        cannot be read after this; an in-memory execution is unaffected."""
+        if self.scratch is not None:
+            store = self.orchestrator.store
+            if isinstance(store, FileEventStore):
+                store.close()
+            self.scratch.cleanup()
+            self.scratch = None
 
     @property
     def responses(self) -> list[tuple[str, AssistantMessage, str]]:
@@ -268,11 +280,32 @@ def execute(
     store: EventStore | None = None,
 ) -> Execution:
     """Replay ``scenario``: run its commands against its transcript through the core, storing the
-    events in ``store`` (default: a new in-memory store)."""
+    events in ``store``.
+
+    Without a ``store``, the log is kept in memory, except for a transcript large enough to be
+    read as an index (:attr:`~harness.transcript.Transcript.indexed`): its log spills to a
+    :class:`~harness.core.store.FileEventStore` in a scratch directory that lives as long as the
+    returned :class:`Execution`, so memory stays flat in transcript length (the file is durable, so
+    an ``orchestrator.restart`` step reopens it like any durable store).
+    """
     if transcript is None:
         transcript = read_transcript(scenario.transcript_path())
+    scratch = None
+    if store is None and transcript.indexed:
+        scratch = tempfile.TemporaryDirectory(prefix="harness-events-")
+        store = FileEventStore(Path(scratch.name) / "events.ndjson")
     if is_runtime_protocol(transcript.protocol):
-        return _execute_runtime(scenario, transcript, store=store)
+        execution = _execute_runtime(scenario, transcript, store=store)
+    else:
+        execution = _execute_http(scenario, transcript, store=store, seed=seed)
+    execution.scratch = scratch
+    return execution
+
+
+def _execute_http(
+    scenario: Scenario, transcript: Transcript, *, store: EventStore | None, seed: int | None
+) -> Execution:
+    """Replay an HTTP scenario: its commands through the agent loop, one driver throughout."""
     for step in scenario.commands:
         if not isinstance(step, (ThreadCreate, MessageDispatch)):
             raise ScenarioError(

@@ -72,6 +72,11 @@ class Transcript:
         return self.header.protocol
 
     @property
+    def indexed(self) -> bool:
+        """True when the transcript was large enough to be read as an index (see :func:`read_transcript`)."""
+        return isinstance(self.entries, IndexedEntries)
+
+    @property
     def has_outbound(self) -> bool:
         """False for stream-only transcripts (no ``expect_outbound`` entries)."""
         return next(self.outbound(), None) is not None

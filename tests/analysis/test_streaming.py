@@ -109,8 +109,11 @@ def test_blocks_and_row_files_of_any_size_give_the_same_database(
 def test_a_long_recording_is_split_into_blocks_of_at_most_block_rows(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(analysis_rows, "BLOCK_ROWS", 2)
     transcript = synthetic("t.ndjson", request(), response_head(5), sse("message_start", 1), sse("ping"), sse("ping"))
-    _, blocks = transcript_records(transcript, "t", base=Path.cwd())
+    records = list(transcript_records(transcript, "t", base=Path.cwd()))
+    assert [table for table, _ in records] == ["frames", "frames", "frames", "transcripts"]
+    blocks = [record for table, record in records if table == "frames"]
     assert [len(block["entry_index"]) for block in blocks] == [2, 2, 1]
+    assert records[-1][1]["entry_count"] == 5 and records[-1][1]["inbound_count"] == 4
     assert all(block["transcript_id"] == "t" for block in blocks)
     rows = [row for block in blocks for row in record_rows("frames", block)]
     assert [row["entry_index"] for row in rows] == [0, 1, 2, 3, 4]

@@ -219,6 +219,7 @@ def test_harness_replay_of_a_scenario_with_a_large_transcript_spills_its_log(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsysbinary: pytest.CaptureFixture[bytes]
 ) -> None:
     import harness.core.store as store_module
+    import harness.scenario.runner as runner_module
     import harness.transcript.io as transcript_io
 
     scenario = ROOT / "scenarios/t3code/codex/provider_thread_resume.yaml"
@@ -231,8 +232,43 @@ def test_harness_replay_of_a_scenario_with_a_large_transcript_spills_its_log(
             made.append(Path(path))
             super().__init__(path)
 
-    monkeypatch.setattr(store_module, "FileEventStore", Recorded)
+    monkeypatch.setattr(runner_module, "FileEventStore", Recorded)
     monkeypatch.setattr(transcript_io, "INDEX_THRESHOLD_BYTES", 0)
     assert main(["replay", "--json", str(scenario)]) == 0
     assert capsysbinary.readouterr().out == small
     assert len(made) == 1 and not made[0].exists()  # the scratch log is gone afterwards
+
+
+@pytest.mark.parametrize(
+    "scenario",
+    ["scenarios/anthropic/tool_loop_two_requests.yaml", "scenarios/t3code/codex/provider_thread_resume.yaml"],
+)
+def test_a_scenario_run_on_a_large_transcript_spills_and_reports_the_same_bytes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, scenario: str
+) -> None:
+    import harness.transcript.io as transcript_io
+    from harness.analysis import query
+    from harness.report.writer import write_reports
+    from harness.scenario import load_scenario, run_scenario
+
+    def run(folder: str) -> tuple[Any, dict[str, bytes]]:
+        result = run_scenario(load_scenario(ROOT / scenario), goldens_dir=ROOT / "fixtures" / "goldens")
+        write_reports(tmp_path / folder, results=[result], transcripts=[result.execution.transcript])
+        logs = {p.name: p.read_bytes() for p in sorted((tmp_path / folder / "events").glob("*.ndjson"))}
+        return result, logs
+
+    small, small_logs = run("small")
+    assert small.execution.scratch is None
+    monkeypatch.setattr(transcript_io, "INDEX_THRESHOLD_BYTES", 0)
+    large, large_logs = run("large")
+    assert isinstance(large.execution.orchestrator.store, FileEventStore)  # the log spilled to disk
+    scratch = Path(large.execution.scratch.name) if large.execution.scratch else None
+    assert scratch is not None and scratch.is_dir()
+    assert large.failures == [] and large.golden_outcome == "matched"
+    assert large_logs == small_logs and large_logs
+    for table in ("events", "runs", "violations", "verdicts"):
+        rows = f"SELECT * FROM {table} ORDER BY ALL"
+        in_memory = query(tmp_path / "small" / "harness.duckdb", rows).rows
+        assert query(tmp_path / "large" / "harness.duckdb", rows).rows == in_memory, table
+    large.execution.close()
+    assert not scratch.exists()
