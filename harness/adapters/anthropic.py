@@ -251,12 +251,20 @@ class AnthropicResponseReader:
 
     # -- frames ----------------------------------------------------------------------------
 
+    def absorbs(self, frame: Any) -> bool:
+        """Whether ``frame``, arriving after ``message_stop``, still belongs to this response: the
+        ``data: [DONE]`` some gateways and proxies send after it (the SDK skips every SSE event
+        without an event name, so it means nothing)."""
+        return self._done and isinstance(frame, dict) and frame.get("kind") == "sse.done"
+
     def feed(self, frame: Any, frame_index: int) -> list[ProviderEvent]:
         """Apply one transcript frame (an ``http.*`` or ``sse`` frame dict)."""
         events: list[ProviderEvent] = []
         self.frames_seen += 1
         kind = frame.get("kind") if isinstance(frame, dict) else None
         if self._done:
+            if self.absorbs(frame):
+                return events
             events.append(
                 ProtocolViolation(
                     rule="anthropic.frame.unexpected",
