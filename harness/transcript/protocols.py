@@ -65,6 +65,8 @@ PROTOCOL_HOSTS: dict[str, str] = {"api.anthropic.com": "anthropic.messages"}
 
 PROTOCOL_PATHS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"/v1/messages$"), "anthropic.messages"),
+    # Claude on Google Vertex AI: the Messages API behind .../publishers/anthropic/models/<model>.
+    (re.compile(r"/publishers/anthropic/models/[^/]+:(?:streamRawPredict|rawPredict)$"), "anthropic.messages"),
     # POST .../responses creates a response; GET .../responses/<id> resumes its stream.
     (re.compile(r"/responses(?:/[^/]+)?$"), "openai.responses"),
     (re.compile(r"/chat/completions$"), "openai.chat"),
@@ -75,8 +77,16 @@ PROTOCOL_PATHS: tuple[tuple[re.Pattern[str], str], ...] = (
 def protocol_from_url(uri: str) -> str | None:
     """The protocol a request URL implies, else None.
 
-    The path decides first (``…/v1/messages``, ``…/responses[/<id>]``, ``…/chat/completions``),
-    because one host serves several protocols; a known host decides otherwise.
+    The path decides first (``…/v1/messages``, Vertex AI's
+    ``…/publishers/anthropic/models/<model>:streamRawPredict`` or ``:rawPredict``,
+    ``…/responses[/<id>]``, ``…/chat/completions``), because one host serves several protocols;
+    a known host decides otherwise.
+
+    >>> protocol_from_url("https://us-east5-aiplatform.googleapis.com/v1/projects/p/locations/us-east5"
+    ...                   "/publishers/anthropic/models/claude-sonnet-4@20250514:streamRawPredict")
+    'anthropic.messages'
+    >>> protocol_from_url("https://oauth2.googleapis.com/token") is None
+    True
     """
     url = urlsplit(uri)
     path = url.path.rstrip("/")

@@ -295,3 +295,45 @@ def test_truncated_gzip_is_a_located_error(tmp_path):
 
 def test_source_stem_strips_gz_before_the_source_ending():
     assert [source_stem(n) for n in ("a.yaml.gz", "b.json.gz", "c.sse.txt.gz", "d.gz")] == ["a", "b", "c", "d"]
+
+
+# --- Claude on Google Vertex AI ------------------------------------------------------------------
+
+VERTEX = (
+    "https://us-east5-aiplatform.googleapis.com/v1/projects/demo/locations/us-east5"
+    "/publishers/anthropic/models/claude-sonnet-4@20250514:{method}"
+)
+
+
+@pytest.mark.parametrize("method", ["streamRawPredict", "rawPredict"])
+def test_a_vertex_ai_claude_url_names_the_anthropic_protocol(method):
+    from harness.transcript.protocols import protocol_from_url
+
+    assert protocol_from_url(VERTEX.format(method=method)) == "anthropic.messages"
+    assert protocol_from_url(VERTEX.format(method="predict")) is None
+    assert protocol_from_url("https://oauth2.googleapis.com/token") is None
+
+
+def test_a_vertex_ai_cassette_imports_without_protocol_and_leaves_the_token_request_out(tmp_path):
+    token = {
+        "request": {"body": "grant_type=refresh_token", "headers": {}, "method": "POST",
+                    "uri": "https://oauth2.googleapis.com/token"},
+        "response": {"body": {"string": '{"access_token": "ya29.secret"}'}, "headers": JSON_HEADERS, "status": OK},
+    }  # fmt: skip
+    request = {
+        "body": json.dumps({"anthropic_version": "vertex-2023-10-16", "max_tokens": 5,
+                            "messages": [{"role": "user", "content": "Hi"}]}),
+        "headers": {}, "method": "POST", "uri": VERTEX.format(method="rawPredict"),
+    }  # fmt: skip
+    message = {"request": request, "response": {"body": {"string": json.dumps(MESSAGE)}, "headers": JSON_HEADERS,
+                                                 "status": OK}}  # fmt: skip
+    source = _write(tmp_path / "vertex.yaml", yaml.safe_dump({"interactions": [token, message], "version": 1}))
+    out = tmp_path / "vertex.ndjson"
+    result = import_source(source, out)
+    transcript = read_transcript(out)
+    assert transcript.protocol == "anthropic.messages"
+    assert result.exchanges == 1
+    (skipped,) = transcript.header.metadata["skipped_interactions"]
+    assert skipped["request"] == "POST https://oauth2.googleapis.com/token"
+    assert "ya29" not in out.read_text()
+    assert only_response(out)["text"] == "Hi"
