@@ -23,7 +23,6 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors; at run time 
         EVENT_TYPES,
         CommandResult,
         EventStore,
-        IdAllocator,
         InMemoryEventStore,
         MessageDispatch,
         Orchestrator,
@@ -51,8 +50,6 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors; at run time 
     )
     from harness.core.invariants import RULES as INVARIANT_RULES
     from harness.core.invariants import Violation, check_invariants
-    from harness.core.runtime import RuntimeOrchestrator
-    from harness.core.runtime_projection import RuntimeProjection
     from harness.errors import (
         CheckFailure,
         EventLogError,
@@ -134,7 +131,6 @@ _EXPORTS: dict[str, str] = {
     "HarnessError": "harness.errors",
     "HttpReplay": "harness.replay.http",
     "INVARIANT_RULES": "harness.core.invariants:RULES",
-    "IdAllocator": "harness.core",
     "ImportSourceError": "harness.errors",
     "InMemoryEventStore": "harness.core",
     "LogicalClock": "harness.replay",
@@ -165,8 +161,6 @@ _EXPORTS: dict[str, str] = {
     "RunInterrupt": "harness.core.commands",
     "RuntimeAdapter": "harness.adapters.runtime",
     "RuntimeCassette": "harness.record.modes",
-    "RuntimeOrchestrator": "harness.core.runtime",
-    "RuntimeProjection": "harness.core.runtime_projection",
     "RuntimeRequestRespond": "harness.core.commands",
     "RuntimeSettings": "harness.adapters.runtime",
     "Scenario": "harness.scenario",
@@ -265,7 +259,6 @@ __all__ = [
     "GoldenNormalization",
     "HarnessError",
     "HttpReplay",
-    "IdAllocator",
     "ImportSourceError",
     "InMemoryEventStore",
     "LogicalClock",
@@ -296,8 +289,6 @@ __all__ = [
     "RunInterrupt",
     "RuntimeAdapter",
     "RuntimeCassette",
-    "RuntimeOrchestrator",
-    "RuntimeProjection",
     "RuntimeRequestRespond",
     "RuntimeSettings",
     "Scenario",

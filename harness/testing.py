@@ -148,26 +148,26 @@ class EventStoreContract:
         store = self.make_store()
         first = store.append([NewEvent("thread.created", {"thread_id": "t"}, thread_id="t")])
         more = store.append(
-            [NewEvent("message.added", {"n": 1}, thread_id="t"), NewEvent("message.added", {"n": 2}, thread_id="t")]
+            [NewEvent("message.updated", {"n": 1}, thread_id="t"), NewEvent("message.updated", {"n": 2}, thread_id="t")]
         )
         assert [e.sequence for e in first + more] == [1, 2, 3]
         assert store.last_sequence == 3
 
     def test_read_after_returns_the_tail_in_order(self) -> None:
         store = self.make_store()
-        store.append([NewEvent("message.added", {"n": n}, thread_id="t") for n in range(5)])
+        store.append([NewEvent("message.updated", {"n": n}, thread_id="t") for n in range(5)])
         assert [e.data["n"] for e in store.read(after=2)] == [2, 3, 4]
         assert store.read(after=5) == []
 
     def test_stored_events_keep_every_field(self) -> None:
         store = self.make_store()
         (event,) = store.append(
-            [NewEvent("run.started", {"k": [1, {"a": None}]}, thread_id="t", run_id="t/run-1", at_ms=7, command_id="c")]
+            [NewEvent("run.updated", {"k": [1, {"a": None}]}, thread_id="t", run_id="t/run-1", at_ms=7, command_id="c")]
         )
         (read,) = store.read()
         assert read == event
         assert (read.type, read.thread_id, read.run_id, read.at_ms, read.command_id, read.data) == (
-            "run.started",
+            "run.updated",
             "t",
             "t/run-1",
             7,
@@ -177,5 +177,5 @@ class EventStoreContract:
 
     def test_event_ids_are_unique(self) -> None:
         store = self.make_store()
-        events = store.append([NewEvent("message.added", {}, thread_id="t") for _ in range(10)])
+        events = store.append([NewEvent("message.updated", {}, thread_id="t") for _ in range(10)])
         assert len({e.event_id for e in events}) == 10

@@ -47,7 +47,7 @@ def get_adapter(protocol: str) -> ProviderAdapter:
     if protocol in _RUNTIME_ADAPTERS:
         raise UsageError(
             f"protocol {protocol!r} is an agent runtime; its adapter comes from get_runtime_adapter() and "
-            "replays through the RuntimeOrchestrator"
+            "replays through the Orchestrator"
         )
     target = _ADAPTERS.get(protocol)
     if target is None:

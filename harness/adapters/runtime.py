@@ -97,7 +97,9 @@ TURN_ITEM_TYPES = frozenset(
     }
 )
 
-ItemStatus = Literal["running", "completed", "failed", "declined", "interrupted"]
+#: ``pending``: the item is not ready to run yet (an HTTP model's tool call whose arguments are
+#: still streaming, or that waits for the harness's tool runner).
+ItemStatus = Literal["pending", "running", "completed", "failed", "declined", "interrupted"]
 TurnStatus = Literal["completed", "interrupted", "failed", "cancelled"]
 RequestKind = Literal["command_approval", "file_change_approval", "tool_approval", "user_input"]
 
@@ -113,10 +115,16 @@ class ProviderThreadBound:
 
 @dataclass(frozen=True, slots=True)
 class TurnStarted:
-    """The runtime began the app thread's current turn; ``native_turn_id`` if it has one."""
+    """The runtime began a provider turn of the app thread's current run; ``native_turn_id`` if it
+    has one (a second signal may name it later), ``model`` if the provider says which answers.
+
+    An agent runtime has one provider turn per attempt; an HTTP model API has one per request of
+    its agent loop: a turn that has ended (:class:`ProviderTurnEnded`) is followed by a new one.
+    """
 
     thread_id: str
     native_turn_id: str | None = None
+    model: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,13 +202,33 @@ class ConversationHead:
 
 
 @dataclass(frozen=True, slots=True)
+class ProviderTurnEnded:
+    """One provider turn of the current run ended and the run goes on (an HTTP agent loop sends
+    its next request); ``error`` is ``{"type", "message", ...}`` for a turn that failed."""
+
+    thread_id: str
+    status: TurnStatus
+    stop_reason: str | None = None
+    error: dict[str, Any] | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
 class TurnEnded:
-    """The runtime's own word that the current turn is over: the only way a run becomes terminal."""
+    """The runtime's own word that the current turn is over: the only way a run becomes terminal.
+
+    ``error`` says why in words, ``error_type`` names it (``runtime_error`` when not given: an
+    HTTP provider's ``overloaded_error``, ``transcript_exhausted``, ...); ``detail`` adds keys to
+    the run's snapshot (``ended_by_tool``, ``recording_ended``, ``frames_discarded``, ``rule``).
+    """
 
     thread_id: str
     status: TurnStatus
     error: str | None = None
     native_turn_id: str | None = None
+    error_type: str | None = None
+    stop_reason: str | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,16 +252,20 @@ class FrameIgnored:
 
 @dataclass(frozen=True, slots=True)
 class RuleBroken:
-    """An inbound frame broke a named protocol rule."""
+    """An inbound frame broke a named protocol rule; ``fatal`` (when known) if it ended the
+    response, ``entry_index`` the transcript entry that broke it."""
 
     thread_id: str | None
     rule: str
     message: str
+    fatal: bool | None = None
+    entry_index: int | None = None
 
 
 Signal = (
     ProviderThreadBound
     | TurnStarted
+    | ProviderTurnEnded
     | ItemUpdated
     | ItemDelta
     | PlanUpdated
@@ -266,6 +298,18 @@ class ThreadContext:
     native_thread_id: str | None = None
     heads: tuple[str | None, ...] = ()
     native_turn_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TurnOptions:
+    """What a turn of an HTTP model API takes beyond its text (``message.dispatch`` fields):
+    provider-native ``content``, request ``params`` for this run, the error types the app
+    ``recover``s from, and ``resume_starting_after`` (OpenAI Responses background mode)."""
+
+    content: Any = None
+    params: dict[str, Any] | None = None
+    recover: tuple[str, ...] = ()
+    resume_starting_after: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -331,3 +375,14 @@ class RuntimeAdapter(Protocol):
     def exited(self, exit_: RuntimeExit) -> None:
         """The runtime process ended (a ``runtime_exit`` entry)."""
         ...
+
+
+# Optional methods an adapter may have (the core looks them up; agent runtimes have none):
+#
+# * ``configure_turn(thread_id, options: TurnOptions)``: the options of the turn about to start;
+#   without it, a ``message.dispatch`` that gives any is refused with a named error.
+# * ``wants_inbound() -> bool``: whether the core should read the next inbound frame now (an HTTP
+#   agent loop stops reading where its response ends, so frames nobody asked for stay unread).
+# * ``idle() -> bool``: the link has nothing more for now (or the adapter wants nothing more);
+#   the adapter finishes what it can (an HTTP loop runs its tools and sends its next request) and
+#   returns True if it sent something, so the core reads on.

@@ -332,10 +332,15 @@ def result_records(
             created[str(events[i].data.get("run_id"))] = events[i].sequence
         protocol_violations.extend(events[i] for i in _positions(columns["type"], "protocol.violation"))
         yield "events", {"scenario": name, **columns}
+    turns: dict[str, list[dict[str, Any]]] = {}
+    for turn in [] if result.variants else execution.orchestrator.projection.provider_turns.values():
+        turns.setdefault(str(turn.get("run_id")), []).append(turn)
     for run in [] if result.variants else execution.runs:
         error = run.get("error") or {}
-        if isinstance(error, str):  # agent runtimes say why a run failed in words (as replay --json shows)
-            error = {"type": "runtime_error", "message": error}
+        # Each request of an HTTP loop (each attempt of a runtime) is a provider turn; a turn that
+        # began a response knows the response's native id or model.
+        run_turns = turns.get(run["run_id"], [])
+        answered = [t for t in run_turns if t.get("native_ref") is not None or t.get("model") is not None]
         yield (
             "runs",
             {
@@ -349,8 +354,8 @@ def result_records(
                 "stop_reason": run.get("stop_reason"),
                 "error_type": error.get("type"),
                 "error_message": error.get("message"),
-                "requests": run.get("requests", 0),
-                "responses": len(run.get("responses") or ()),
+                "requests": len(run_turns),
+                "responses": len(answered),
             },
         )
     for ordinal, failure in enumerate(result.failures, start=1):

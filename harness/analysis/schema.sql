@@ -75,8 +75,8 @@ CREATE TABLE runs (
     stop_reason      VARCHAR,
     error_type       VARCHAR,
     error_message    VARCHAR,
-    requests         INTEGER NOT NULL,   -- request.sent events of the run
-    responses        INTEGER NOT NULL,   -- response.started events of the run
+    requests         INTEGER NOT NULL,   -- provider turns of the run (one per HTTP request)
+    responses        INTEGER NOT NULL,   -- provider turns of the run that began a response
     PRIMARY KEY (scenario, run_id)
 );
 

@@ -2,7 +2,7 @@
 
 -- One row per run: its outcome and how much happened in it.
 -- tool_calls counts tool_call.requested events; events counts every event carrying the run_id
--- (message.added precedes run.created and belongs to the thread, so it is not counted).
+-- (thread-level events such as command.accepted have no run_id, so they are not counted).
 CREATE VIEW run_summary AS
 WITH per_run AS (
     SELECT scenario, run_id,

@@ -1,21 +1,18 @@
 """The event-sourced orchestrator core."""
 
 from harness.core.commands import MessageDispatch, ThreadCreate
-from harness.core.events import EVENT_TYPES, TERMINAL_RUN_EVENTS, EventRecord, NewEvent, StoredEvent
-from harness.core.ids import IdAllocator
-from harness.core.orchestrator import CommandResult, Orchestrator, Transport
-from harness.core.projections import Projection, fold
+from harness.core.events import EVENT_TYPES, EventRecord, NewEvent, StoredEvent
+from harness.core.orchestrator import CommandResult, Orchestrator
+from harness.core.projection import Projection, fold
 from harness.core.sqlite_store import SqliteEventStore
 from harness.core.store import EventStore, InMemoryEventStore
 from harness.core.tools import Outcome, ScenarioTools, ToolRunner, ToolSpec
 
 __all__ = [
     "EVENT_TYPES",
-    "TERMINAL_RUN_EVENTS",
     "CommandResult",
     "EventRecord",
     "EventStore",
-    "IdAllocator",
     "InMemoryEventStore",
     "MessageDispatch",
     "NewEvent",
@@ -28,6 +25,5 @@ __all__ = [
     "ThreadCreate",
     "ToolRunner",
     "ToolSpec",
-    "Transport",
     "fold",
 ]

@@ -16,26 +16,12 @@ from pydantic import BaseModel, ConfigDict, Field
 #: Every domain event type with its one-line meaning. ``docs/events.md`` documents each payload.
 EVENT_TYPES: dict[str, str] = {
     "thread.created": "a conversation thread exists",
-    "message.added": "a user message was accepted into a thread",
     "run.created": "a run (one user turn and the agent loop it starts) was created",
-    "run.started": "the run began executing",
-    "request.sent": "the core sent one request to the provider",
-    "response.started": "the provider began a response",
-    "item.started": "a content item (text, reasoning, tool call, ...) began",
-    "item.delta": "a streamed fragment of an item",
-    "item.completed": "an item is final",
-    "response.completed": "the provider finished a response, with its stop reason and usage",
-    "response.failed": "the response ended in a provider error or a protocol violation",
     "protocol.violation": "a frame broke a named protocol rule",
     "provider.frame.unrecognized": "a frame the adapter does not know, carried through",
-    "provider.frame.ignored": "an agent-runtime frame the adapter knows and does not act on (noise), by kind",
-    "tool_call.requested": "the model asked the orchestrator to run a tool",
+    "provider.frame.ignored": "a frame the adapter knows and does not act on (noise), by kind",
+    "tool_call.requested": "a tool call is ready to run (by the harness, the runtime or the provider)",
     "tool_call.completed": "the tool finished, with an outcome: succeeded with output or failed with error",
-    "run.completed": "terminal: the model stopped on its own",
-    "run.failed": "terminal: a provider error, violation, transport or internal error ended the run",
-    "run.interrupted": "terminal: the run was interrupted",
-    "run.cancelled": "terminal: the run was cancelled",
-    # -- agent runtimes (Codex app-server, Claude Agent SDK): entity snapshots -----------------
     "command.accepted": "the orchestrator accepted a command; its receipt, durable with the events",
     "run.updated": "a run's new snapshot (status queued, starting, running, waiting or terminal)",
     "run-attempt.created": "a run attempt (one provider turn try) exists",
@@ -52,8 +38,6 @@ EVENT_TYPES: dict[str, str] = {
     "context-transfer.updated": "a fork or merge-back context transfer's new snapshot",
     "thread.rolled_back": "runs of a thread were rolled back, in the app and the provider thread",
 }
-
-TERMINAL_RUN_EVENTS = frozenset({"run.completed", "run.failed", "run.interrupted", "run.cancelled"})
 
 
 @dataclass(frozen=True, slots=True)

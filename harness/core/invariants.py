@@ -13,8 +13,8 @@ from collections.abc import Generator, Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from harness.core.events import EVENT_TYPES, TERMINAL_RUN_EVENTS, StoredEvent
-from harness.core.runtime_projection import ACTIVE_RUN_STATUSES, TERMINAL_RUN_STATUSES
+from harness.core.events import EVENT_TYPES, StoredEvent
+from harness.core.projection import ACTIVE_RUN_STATUSES, TERMINAL_RUN_STATUSES
 
 Severity = Literal["error", "warning"]
 
@@ -36,14 +36,9 @@ RULES: dict[str, Rule] = {
         Rule("core.run.single_terminal", "error", "every run ends with exactly one terminal event"),
         Rule("core.run.terminal_last", "error", "no event of a run follows its terminal event"),
         Rule(
-            "core.response.single_terminal",
+            "core.turn_item.delta",
             "error",
-            "every response ends once: response.completed after its response.started, or one response.failed",
-        ),
-        Rule(
-            "core.item.lifecycle",
-            "error",
-            "item.delta and item.completed follow the item's item.started, and nothing follows item.completed",
+            "a turn-item.delta follows its item's first turn-item.updated",
         ),
         Rule(
             "core.tool_call.outcome",
@@ -51,9 +46,10 @@ RULES: dict[str, Rule] = {
             "every tool_call.requested gets exactly one tool_call.completed whose outcome is succeeded or failed",
         ),
         Rule(
-            "core.tool_call.before_next_request",
+            "core.tool_call.before_next_turn",
             "error",
-            "a run's tool calls complete before its next request.sent and before its terminal event",
+            "a run's tool calls complete before its next provider turn starts (provider-run calls: before the "
+            "run's end) and before its terminal snapshot",
         ),
         # -- agent-runtime integrity (t3code's projection checks), on entity snapshots ----------
         Rule(
@@ -80,7 +76,8 @@ RULES: dict[str, Rule] = {
         Rule(
             "integrity.run.terminal_consistent",
             "error",
-            "a finished run's active attempt and root node end with the run's status, its provider turn too",
+            "a finished run's active attempt and root node end with the run's status, and its last provider turn "
+            "is over",
         ),
         Rule("integrity.thread.single_active_run", "error", "a thread has at most one active run at a time"),
         Rule(
@@ -214,9 +211,7 @@ class Violation:
 
 
 def _is_terminal(event: StoredEvent) -> bool:
-    """A terminal event (HTTP runs) or a terminal ``run.updated`` snapshot (agent runtimes)."""
-    if event.type in TERMINAL_RUN_EVENTS:
-        return True
+    """A terminal ``run.updated`` snapshot (status completed, failed, interrupted or cancelled)."""
     return event.type == "run.updated" and event.data.get("status") in TERMINAL_RUN_STATUSES
 
 
@@ -240,10 +235,27 @@ def check_invariants(events: Iterable[StoredEvent]) -> list[Violation]:
     last_at = 0
     runs_created: set[str] = set()
     terminal: dict[str, StoredEvent] = {}
-    open_responses: dict[str, StoredEvent] = {}
-    closed_responses: set[str] = set()
-    items: dict[str, str] = {}  # item_id -> "open" | "completed"
+    items: set[str] = set()  # turn items stored so far
+    turns: set[str] = set()  # provider turns started so far
     pending_tools: dict[str, StoredEvent] = {}
+
+    def _overdue(event: StoredEvent) -> None:
+        """``event`` starts a provider turn or ends a run: the run's tool calls must be done (a call
+        the provider runs may answer in a later turn of the run, but not after the run's end)."""
+        ends_run = _is_terminal(event)
+        for call_id, requested in list(pending_tools.items()):
+            by_provider = requested.data.get("executor") == "provider"
+            if requested.run_id == event.run_id and (ends_run or not by_provider):
+                violate(
+                    "core.tool_call.before_next_turn",
+                    event,
+                    f"{event.type} while tool call {call_id} (requested at sequence "
+                    f"{requested.sequence}) has no outcome",
+                    run_id=event.run_id,
+                    subject=call_id,
+                )
+                del pending_tools[call_id]
+
     for event in events:
         runtime.send(event)
         run_id = event.run_id
@@ -297,39 +309,21 @@ def check_invariants(events: Iterable[StoredEvent]) -> list[Violation]:
                     run_id=run_id,
                 )
             continue
-        if event.type == "response.started":
-            open_responses[str(data["response_id"])] = event
-        elif event.type in ("response.completed", "response.failed"):
-            response_id = str(data.get("response_id"))
-            was_open = open_responses.pop(response_id, None) is not None
-            # A response may fail before it starts (an HTTP error, an empty stream); it may not
-            # complete without starting, and it may end only once.
-            if response_id in closed_responses or (event.type == "response.completed" and not was_open):
-                why = "already ended" if response_id in closed_responses else "never started"
+        if event.type == "turn-item.updated":
+            items.add(str(data.get("turn_item_id")))
+        elif event.type == "turn-item.delta":
+            item_id = str(data.get("turn_item_id"))
+            if item_id not in items:
                 violate(
-                    "core.response.single_terminal",
+                    "core.turn_item.delta",
                     event,
-                    f"{event.type} for response {response_id}, which {why}",
-                    run_id=run_id,
-                    subject=response_id,
-                )
-            closed_responses.add(response_id)
-        elif event.type == "item.started":
-            items[str(data["item_id"])] = "open"
-        elif event.type in ("item.delta", "item.completed"):
-            item_id = str(data.get("item_id"))
-            state = items.get(item_id)
-            if state != "open":
-                why = "was never started" if state is None else "already completed"
-                violate(
-                    "core.item.lifecycle",
-                    event,
-                    f"{event.type} for item {item_id}, which {why}",
+                    f"turn-item.delta for item {item_id}, which was never stored",
                     run_id=run_id,
                     subject=item_id,
                 )
-            if event.type == "item.completed":
-                items[item_id] = "completed"
+        elif event.type == "provider-turn.updated" and str(data.get("provider_turn_id")) not in turns:
+            turns.add(str(data.get("provider_turn_id")))
+            _overdue(event)
         elif event.type == "tool_call.requested":
             pending_tools[str(data["tool_call_id"])] = event
         elif event.type == "tool_call.completed":
@@ -353,37 +347,16 @@ def check_invariants(events: Iterable[StoredEvent]) -> list[Violation]:
                     expected="succeeded | failed",
                     found=status,
                 )
-        elif event.type == "request.sent" or _is_terminal(event):
-            for call_id, requested in list(pending_tools.items()):
-                if requested.run_id == run_id:
-                    violate(
-                        "core.tool_call.before_next_request",
-                        event,
-                        f"{event.type} while tool call {call_id} (requested at sequence "
-                        f"{requested.sequence}) has no outcome",
-                        run_id=run_id,
-                        subject=call_id,
-                    )
-                    del pending_tools[call_id]
         if _is_terminal(event):
+            _overdue(event)
             terminal[run_id] = event
-            for response_id, started in list(open_responses.items()):
-                if started.run_id == run_id:
-                    violate(
-                        "core.response.single_terminal",
-                        event,
-                        f"run ended while response {response_id} never completed or failed",
-                        run_id=run_id,
-                        subject=response_id,
-                    )
-                    del open_responses[response_id]
     for run_id in sorted(runs_created - set(terminal)):
         violate(
             "core.run.single_terminal",
             None,
             f"run {run_id} has no terminal event",
             run_id=run_id,
-            expected="one of " + ", ".join(sorted(TERMINAL_RUN_EVENTS)),
+            expected="a run.updated with status " + ", ".join(sorted(TERMINAL_RUN_STATUSES)),
             found=None,
         )
     for call_id, requested in pending_tools.items():
@@ -550,7 +523,12 @@ def _check_finished_run(event: StoredEvent, seen: dict[str, dict[str, dict[str, 
     if root is not None:
         parts.append(("root node", root))
     for name, entity in parts:
-        if entity.get("status") != status:
+        found = entity.get("status")
+        if name == "provider turn" and found in TERMINAL_RUN_STATUSES:
+            # A provider turn need only be over: an HTTP loop may end its run after its last turn
+            # completed (an output tool ran, the loop limit, the end of a capture).
+            continue
+        if found != status:
             violate(
                 "integrity.run.terminal_consistent",
                 event,

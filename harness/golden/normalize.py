@@ -8,10 +8,8 @@
   ``obfuscation``, the ``data`` of a ``redacted_thinking`` block) become ``<opaque>``.
 * Agent-runtime UUIDs (Codex thread, turn and item ids; Claude session and message uuids) are
   native ids too.
-* In ``coalesced`` mode, consecutive ``item.delta`` events of one item and kind merge into one
-  event with the concatenated ``text`` and a ``fragments`` count, and consecutive
-  ``turn-item.delta`` events of one item and field into one with the concatenated ``delta``;
-  ``full`` keeps every delta.
+* In ``coalesced`` mode, consecutive ``turn-item.delta`` events of one item and field merge into
+  one event with the concatenated ``delta`` and a ``fragments`` count; ``full`` keeps every delta.
 * Keys are sorted when serialized.
 """
 
@@ -42,7 +40,6 @@ OPAQUE_KEYS = frozenset({"signature", "encrypted_content", "encrypted_index", "o
 COALESCED_KINDS = frozenset({"text", "reasoning", "arguments"})
 #: Delta event type -> (item id key, part key, text key): consecutive deltas of one item part merge.
 DELTA_EVENTS: dict[str, tuple[str, str, str]] = {
-    "item.delta": ("item_id", "kind", "text"),
     "turn-item.delta": ("turn_item_id", "field", "delta"),
 }
 
@@ -87,7 +84,7 @@ def iter_normalized(
     run_keys: tuple[str, Any, Any] | None = None
     for event in events:
         merge = DELTA_EVENTS.get(event.type) if deltas == "coalesced" else None
-        if merge is not None and (event.type != "item.delta" or event.data.get("kind") in COALESCED_KINDS):
+        if merge is not None:
             item_key, part_key, text_key = merge
             keys = (event.type, event.data[item_key], event.data[part_key])
             if run is not None and keys == run_keys:

@@ -30,7 +30,7 @@ from harness.adapters.base import (
     RequestTemplate,
     ToolResultsTurn,
 )
-from harness.core.runtime import RuntimeOrchestrator
+from harness.adapters.http_runtime import HttpRuntime
 from harness.errors import ImportSourceError
 from harness.transcript import EmitInbound, Entry, ExpectOutbound, TranscriptHeader, get_protocol, read_transcript
 from harness.transcript.io import write_transcript
@@ -255,9 +255,10 @@ def translate_transcript(
     target = get_adapter(protocol)
     spec = scenario.request
     template = _template_for(protocol, RequestTemplate(params=dict(spec.params) if spec else {}), model)
-    if isinstance(execution.orchestrator, RuntimeOrchestrator):
+    runtime = execution.orchestrator.adapter
+    if not isinstance(runtime, HttpRuntime):
         raise ImportSourceError(f"{source}: {transcript.protocol} is an agent runtime; translate HTTP recordings")
-    threads = list(execution.orchestrator.conversations.values())
+    threads = list(runtime.conversations.values())
     if len(threads) != 1:
         raise ImportSourceError(f"{source}: translate a recording of one thread, not {len(threads)}")
     conversation: list[ConversationTurn] = []

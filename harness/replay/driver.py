@@ -246,6 +246,10 @@ class ReplayLink:
     def send(self, frame: Any) -> None:
         self.driver.send(frame)
 
+    def peek_inbound(self) -> Any:
+        """The next ``emit_inbound`` frame, without consuming it (see :meth:`ReplayDriver.peek_inbound`)."""
+        return self.driver.peek_inbound()
+
     def receive(self) -> Inbound | RuntimeExit | None:
         before = self.driver.cursor
         inbound = self.driver.receive()

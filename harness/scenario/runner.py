@@ -23,12 +23,12 @@ import orjson
 
 from harness.adapters import get_adapter, get_runtime_adapter, is_runtime_protocol
 from harness.adapters.base import AssistantMessage, ContentItem, FrameShapeError, ProviderAdapter, RequestTemplate
+from harness.adapters.http_runtime import HttpRuntime
+from harness.adapters.runtime import RuntimeAdapter
 from harness.core.commands import MessageDispatch, ThreadCreate
 from harness.core.events import StoredEvent
-from harness.core.ids import IdAllocator
 from harness.core.invariants import Violation, check_invariants
 from harness.core.orchestrator import Orchestrator
-from harness.core.runtime import RuntimeOrchestrator
 from harness.core.sqlite_store import SqliteEventStore
 from harness.core.store import EventStore, FileEventStore, iter_events, spills
 from harness.core.tools import Outcome, ScenarioTools, ToolSpec
@@ -78,7 +78,7 @@ class Execution:
     scenario: Scenario
     transcript: Transcript
     driver: ReplayDriver
-    orchestrator: Orchestrator | RuntimeOrchestrator
+    orchestrator: Orchestrator
     #: The event log, when the store was closed after the replay (a durable store in a temp dir).
     stored: list[StoredEvent] | None = None
     #: Agent runtimes: how many orchestrator instances ran (one more per orchestrator.restart).
@@ -113,9 +113,9 @@ class Execution:
 
     @property
     def responses(self) -> list[tuple[str, AssistantMessage, str]]:
-        if isinstance(self.orchestrator, RuntimeOrchestrator):
-            return []
-        return self.orchestrator.responses
+        """HTTP model APIs: every provider response in order (id, final or partial message, status)."""
+        adapter = self.orchestrator.adapter
+        return adapter.responses if isinstance(adapter, HttpRuntime) else []
 
     @property
     def runs(self) -> list[dict[str, Any]]:
@@ -294,60 +294,9 @@ def execute(
     if store is None and transcript.indexed:
         scratch = tempfile.TemporaryDirectory(prefix="harness-events-")
         store = FileEventStore(Path(scratch.name) / "events.ndjson")
-    if is_runtime_protocol(transcript.protocol):
-        execution = _execute_runtime(scenario, transcript, store=store)
-    else:
-        execution = _execute_http(scenario, transcript, store=store, seed=seed)
+    execution = _execute(scenario, transcript, store=store, seed=scenario.seed if seed is None else seed)
     execution.scratch = scratch
     return execution
-
-
-def _execute_http(
-    scenario: Scenario, transcript: Transcript, *, store: EventStore | None, seed: int | None
-) -> Execution:
-    """Replay an HTTP scenario: its commands through the agent loop, one driver throughout."""
-    for step in scenario.commands:
-        if not isinstance(step, (ThreadCreate, MessageDispatch)):
-            raise ScenarioError(
-                f"step {step.type!r} needs an agent-runtime transcript; {transcript.protocol} is an HTTP protocol",
-                path=scenario.source,
-            )
-    adapter = get_adapter(transcript.protocol)
-    clock = LogicalClock()
-    driver = ReplayDriver(transcript, matcher=_http_matcher(scenario, transcript), clock=clock)
-    tools = ScenarioTools(
-        {name: _tool_spec(decl) for name, decl in scenario.tools.items()},
-        recorded=_recorded_tool_result(driver, adapter),
-        default=_tool_spec(scenario.default_tool) if scenario.default_tool else None,
-    )
-    spec = scenario.request or RequestSpec()
-    orchestrator = Orchestrator(
-        adapter=adapter,
-        transport=driver,
-        tools=tools,
-        request_template=RequestTemplate(
-            method=spec.method,
-            path=spec.path,
-            query=dict(spec.query),
-            headers=dict(spec.headers),
-            params=dict(spec.params),
-        ),
-        clock=clock,
-        ids=IdAllocator(scenario.seed if seed is None else seed),
-        store=store,
-    )
-    commands = scenario.commands or [ThreadCreate(thread_id="thread-1"), MessageDispatch()]
-    for index, command in enumerate(commands):
-        assert isinstance(command, (ThreadCreate, MessageDispatch))
-        try:
-            orchestrator.dispatch(command)
-        except UsageError as exc:
-            # A command the core refuses (a thread never created, a duplicate id) is the
-            # scenario's mistake: name the file and the command.
-            raise ScenarioError(f"$.commands[{index}] ({command.type}): {exc}", path=scenario.source) from None
-    with contextlib.suppress(ReplayError):
-        driver.finish()  # a failure is kept on driver.failure and reported by the caller
-    return Execution(scenario=scenario, transcript=transcript, driver=driver, orchestrator=orchestrator)
 
 
 class EventOrigins(MutableMapping[int, tuple[int | None, str | None]]):
@@ -411,24 +360,59 @@ def _runtime_adapter_options(transcript: Transcript) -> dict[str, Any]:
     return {}
 
 
-def _execute_runtime(scenario: Scenario, transcript: Transcript, *, store: EventStore | None) -> Execution:
-    """Replay an agent-runtime scenario: one orchestrator per instance, one cursor throughout.
+def _http_runtime(scenario: Scenario, transcript: Transcript, driver: ReplayDriver) -> Callable[[], HttpRuntime]:
+    """The HTTP agent loop of a scenario: its protocol adapter, declared tools (answered from the
+    recording where it says so) and request template."""
+    adapter = get_adapter(transcript.protocol)
+    tools = ScenarioTools(
+        {name: _tool_spec(decl) for name, decl in scenario.tools.items()},
+        recorded=_recorded_tool_result(driver, adapter),
+        default=_tool_spec(scenario.default_tool) if scenario.default_tool else None,
+    )
+    spec = scenario.request or RequestSpec()
+    template = RequestTemplate(
+        method=spec.method, path=spec.path, query=dict(spec.query), headers=dict(spec.headers), params=dict(spec.params)
+    )
+    return lambda: HttpRuntime(adapter, tools=tools, template=template)
+
+
+def _execute(scenario: Scenario, transcript: Transcript, *, store: EventStore | None, seed: int) -> Execution:
+    """Replay a scenario through the orchestrator: one driver (one cursor) throughout, one
+    orchestrator per instance, the protocol's runtime adapter (an agent runtime's, or
+    :class:`~harness.adapters.http_runtime.HttpRuntime` over an HTTP model API).
 
     With an ``orchestrator.restart`` step and no store given, the events live in a SQLite file
     that each new instance reopens (a restart that kept memory would prove nothing).
     """
-    if scenario.match.mode != "strict":
-        raise ScenarioError(
-            f"$.match.mode: {transcript.protocol} is an agent runtime; semantic matching applies to the HTTP "
-            f"protocols ({', '.join(SEMANTIC_PROTOCOLS)}), so use `mode: strict` (and `ignore`)",
-            path=scenario.source or transcript.path,
-        )
+    http = not is_runtime_protocol(transcript.protocol)
     clock = LogicalClock()
-    placeholders = [("<workspace>", scenario.workspace)] if scenario.workspace is not None else []
-    matcher = FrameMatcher.from_paths(scenario.match.ignore, placeholders=placeholders, handoff_summaries=True)
+    if http:
+        for step in scenario.commands:
+            if not isinstance(step, (ThreadCreate, MessageDispatch)):
+                raise ScenarioError(
+                    f"step {step.type!r} needs an agent-runtime transcript; {transcript.protocol} is an HTTP protocol",
+                    path=scenario.source,
+                )
+        matcher = _http_matcher(scenario, transcript)
+    else:
+        if scenario.match.mode != "strict":
+            raise ScenarioError(
+                f"$.match.mode: {transcript.protocol} is an agent runtime; semantic matching applies to the HTTP "
+                f"protocols ({', '.join(SEMANTIC_PROTOCOLS)}), so use `mode: strict` (and `ignore`)",
+                path=scenario.source or transcript.path,
+            )
+        placeholders = [("<workspace>", scenario.workspace)] if scenario.workspace is not None else []
+        matcher = FrameMatcher.from_paths(scenario.match.ignore, placeholders=placeholders, handoff_summaries=True)
     driver = ReplayDriver(transcript, matcher=matcher, clock=clock)
     link = ReplayLink(driver)
-    options = _runtime_adapter_options(transcript)
+    make_adapter: Callable[[], RuntimeAdapter]
+    if http:
+        make_adapter = _http_runtime(scenario, transcript, driver)
+        commands: list[Any] = list(scenario.commands) or [ThreadCreate(thread_id="thread-1"), MessageDispatch()]
+    else:
+        options = _runtime_adapter_options(transcript)
+        make_adapter = lambda: get_runtime_adapter(transcript.protocol, **options)  # noqa: E731
+        commands = list(scenario.commands)
     restarts = any(isinstance(step, OrchestratorRestart) for step in scenario.commands)
     with contextlib.ExitStack() as stack:
         db_path: Path | None = None
@@ -436,28 +420,25 @@ def _execute_runtime(scenario: Scenario, transcript: Transcript, *, store: Event
             db_path = Path(stack.enter_context(tempfile.TemporaryDirectory())) / "events.sqlite"
             store = SqliteEventStore(db_path)
         origins = EventOrigins(transcript)
-        orchestrator = RuntimeOrchestrator(
-            adapter=get_runtime_adapter(transcript.protocol, **options),
-            link=link,
-            store=store,
-            clock=clock,
-            origins=origins,
+        orchestrator = Orchestrator(
+            adapter=make_adapter(), link=link, store=store, clock=clock, origins=origins, seed=seed
         )
         instances = 1
         try:
-            for number, step in enumerate(scenario.commands, start=1):
+            for number, step in enumerate(commands, start=1):
                 clock.advance(1)  # one logical millisecond per step, as t3code's scenarios do
                 if isinstance(step, OrchestratorRestart):
                     if db_path is not None:
                         assert isinstance(orchestrator.store, SqliteEventStore)
                         orchestrator.store.close()
                         store = SqliteEventStore(db_path)
-                    orchestrator = RuntimeOrchestrator(
-                        adapter=get_runtime_adapter(transcript.protocol, **options),
+                    orchestrator = Orchestrator(
+                        adapter=make_adapter(),
                         link=link,
                         store=orchestrator.store if db_path is None else store,
                         clock=clock,
                         origins=origins,
+                        seed=seed,
                     )
                     instances += 1
                     orchestrator.pump()
@@ -465,6 +446,12 @@ def _execute_runtime(scenario: Scenario, transcript: Transcript, *, store: Event
                     try:
                         orchestrator.dispatch(step)
                     except UsageError as exc:
+                        if http:
+                            # An HTTP run finishes within its dispatch: a command the core refuses
+                            # is the scenario's mistake. Name the file and the command.
+                            raise ScenarioError(
+                                f"$.commands[{number - 1}] ({step.type}): {exc}", path=scenario.source
+                            ) from None
                         # A step that cannot apply means the replay went off the recorded path
                         # (or the scenario is wrong): say where the transcript stood.
                         raise driver.fail(f"step {number} ({step.type}) could not apply: {exc}") from None
@@ -494,47 +481,6 @@ def _execute_runtime(scenario: Scenario, transcript: Transcript, *, store: Event
     )
 
 
-def _check_runtime_expectations(execution: Execution) -> list[Failure]:
-    expect = execution.scenario.expect
-    orchestrator = execution.orchestrator
-    assert isinstance(orchestrator, RuntimeOrchestrator)
-    failures: list[Failure] = []
-    collections = orchestrator.projection.to_json()
-    runs = collections["runs"]
-    if not runs:
-        return [Failure("expectation", "the scenario ran no message.dispatch, so there is no run to check")]
-    exact: list[tuple[str, list[str] | None, list[str]]] = [
-        ("runs", expect.runs, [r["status"] for r in runs]),
-        ("attempts", expect.attempts, [a["status"] for a in collections["attempts"]]),
-        ("root_nodes", expect.root_nodes, [n["status"] for n in collections["nodes"] if n["kind"] == "root_turn"]),
-        ("provider_threads", expect.provider_threads, [t["status"] for t in collections["provider_threads"]]),
-    ]
-    if expect.runs is None and runs[-1]["status"] != expect.status:
-        failures.append(
-            Failure("expectation", f"run {runs[-1]['run_id']} ended {runs[-1]['status']!r}, expected {expect.status!r}")
-        )
-    for name, wanted, found in exact:
-        if wanted is not None and wanted != found:
-            failures.append(Failure("expectation", f"{name} statuses {found}, expected {wanted}"))
-    for run_id, wanted_types in expect.turn_items.items():
-        found_types = [i["type"] for i in collections["turn_items"] if i["run_id"] == run_id]
-        if found_types != wanted_types:
-            failures.append(Failure("expectation", f"turn items of {run_id}: {found_types}, expected {wanted_types}"))
-    for run_id, text in expect.assistant_text.items():
-        replies = [m["text"] for m in collections["messages"] if m["run_id"] == run_id and m["role"] == "assistant"]
-        if not replies or text not in replies[-1]:
-            last_reply = replies[-1] if replies else None
-            failures.append(
-                Failure(
-                    "expectation",
-                    f"final assistant text of {run_id} is {short_json(last_reply)}; expected it to "
-                    f"contain {short_json(text)}",
-                )
-            )
-    rules = {str(e.data.get("rule")) for e in execution.iter_events() if e.type == "protocol.violation"}
-    return failures + _log_expectations(execution, rules)
-
-
 def _log_expectations(execution: Execution, rules: set[str]) -> list[Failure]:
     """The checks every scenario shares: required event types, and exactly the expected violations."""
     expect = execution.scenario.expect
@@ -554,17 +500,24 @@ def _log_expectations(execution: Execution, rules: set[str]) -> list[Failure]:
 
 
 def _check_expectations(execution: Execution) -> list[Failure]:
-    if isinstance(execution.orchestrator, RuntimeOrchestrator):
-        return _check_runtime_expectations(execution)
+    """The scenario's ``expect`` against the projection and the log, for every protocol."""
     expect = execution.scenario.expect
+    orchestrator = execution.orchestrator
     failures: list[Failure] = []
-    runs = execution.runs
+    collections = orchestrator.projection.to_json()
+    runs = collections["runs"]
     if not runs:
         return [Failure("expectation", "the scenario ran no message.dispatch, so there is no run to check")]
+    exact: list[tuple[str, list[str] | None, list[str]]] = [
+        ("runs", expect.runs, [r["status"] for r in runs]),
+        ("attempts", expect.attempts, [a["status"] for a in collections["attempts"]]),
+        ("root_nodes", expect.root_nodes, [n["status"] for n in collections["nodes"] if n["kind"] == "root_turn"]),
+        ("provider_threads", expect.provider_threads, [t["status"] for t in collections["provider_threads"]]),
+    ]
     last = runs[-1]
-    if last["status"] != expect.status:
+    if expect.runs is None and last["status"] != expect.status:
         error = last.get("error")
-        why = f" ({error['type']}: {error['message']})" if error else ""
+        why = f" ({error['type']}: {error['message']})" if isinstance(error, dict) else ""
         failures.append(
             Failure("expectation", f"run {last['run_id']} ended {last['status']!r}{why}, expected {expect.status!r}")
         )
@@ -581,7 +534,25 @@ def _check_expectations(execution: Execution) -> list[Failure]:
             failures.append(
                 Failure("expectation", f"run {last['run_id']} error type {found!r}, expected {expect.error_type!r}")
             )
-    rules = {str(v["rule"]) for v in execution.orchestrator.projection.violations}
+    for name, wanted, found in exact:
+        if wanted is not None and wanted != found:
+            failures.append(Failure("expectation", f"{name} statuses {found}, expected {wanted}"))
+    for run_id, wanted_types in expect.turn_items.items():
+        found_types = [i["type"] for i in collections["turn_items"] if i["run_id"] == run_id]
+        if found_types != wanted_types:
+            failures.append(Failure("expectation", f"turn items of {run_id}: {found_types}, expected {wanted_types}"))
+    for run_id, text in expect.assistant_text.items():
+        replies = [m["text"] for m in collections["messages"] if m["run_id"] == run_id and m["role"] == "assistant"]
+        if not replies or text not in replies[-1]:
+            last_reply = replies[-1] if replies else None
+            failures.append(
+                Failure(
+                    "expectation",
+                    f"final assistant text of {run_id} is {short_json(last_reply)}; expected it to "
+                    f"contain {short_json(text)}",
+                )
+            )
+    rules = {str(e.data.get("rule")) for e in execution.iter_events() if e.type == "protocol.violation"}
     return failures + _log_expectations(execution, rules)
 
 
@@ -777,7 +748,7 @@ def _summary_head(execution: Execution) -> dict[str, Any]:
                     **({"choice": message.choice} if response.alternatives else {}),
                 }
             )
-    if isinstance(execution.orchestrator, RuntimeOrchestrator):
+    if not isinstance(execution.orchestrator.adapter, HttpRuntime):
         # Agent runtimes: the assistant messages of every run, as the projection holds them.
         messages = [
             {"role": "assistant", "text": m["text"], "thread_id": m["thread_id"], "run_id": m["run_id"]}
@@ -806,7 +777,8 @@ def parity_view(execution: Execution) -> dict[str, Any]:
     calls: dict[str, list[dict[str, Any]]] = {}
     by_id: dict[str, dict[str, Any]] = {}
     for event in execution.iter_events():
-        if event.type == "tool_call.requested":
+        if event.type == "tool_call.requested" and event.data.get("executor") != "provider":
+            # (A call an HTTP model's provider ran is part of its answer, not a call the app made.)
             call = {"name": event.data["name"], "arguments": event.data["arguments"], "outcome": None}
             calls.setdefault(str(event.run_id), []).append(call)
             by_id[str(event.data["tool_call_id"])] = call
@@ -828,20 +800,12 @@ def parity_view(execution: Execution) -> dict[str, Any]:
 
 def _run_outcomes(execution: Execution) -> list[tuple[str, str, str | None]]:
     """``(run id, status, final assistant text)`` of every run, in creation order."""
-    orchestrator = execution.orchestrator
-    if isinstance(orchestrator, RuntimeOrchestrator):
-        collections = orchestrator.projection.to_json()
-        replies: dict[str, str] = {}
-        for message in collections["messages"]:
-            if message["role"] == "assistant":
-                replies[message["run_id"]] = message["text"]
-        return [(run["run_id"], run["status"], replies.get(run["run_id"])) for run in collections["runs"]]
-    projection = orchestrator.projection
-    out = []
-    for run in projection.runs.values():
-        last = projection.messages.get(run["responses"][-1]) if run["responses"] else None
-        out.append((run["run_id"], run["status"], last["text"] if last else None))
-    return out
+    collections = execution.orchestrator.projection.to_json()
+    replies: dict[str, str] = {}
+    for message in collections["messages"]:
+        if message["role"] == "assistant":
+            replies[message["run_id"]] = message["text"]
+    return [(run["run_id"], run["status"], replies.get(run["run_id"])) for run in collections["runs"]]
 
 
 def _run_variants(

@@ -31,6 +31,7 @@ import pytest
 import yaml
 
 from harness.adapters.base import AssistantMessage
+from harness.core.projection import TERMINAL_RUN_STATUSES
 from harness.scenario.runner import Execution, execute, scenario_for_transcript
 from harness.transcript import parse_transcript, read_transcript
 
@@ -185,11 +186,16 @@ def our_view(message: AssistantMessage) -> dict[str, Any]:
     }
 
 
+def run_endings(execution: Execution) -> list[dict[str, Any]]:
+    """The terminal snapshots (``run.updated`` with a terminal status) of the replay's runs, in order."""
+    return [e.data for e in execution.events if e.type == "run.updated" and e.data["status"] in TERMINAL_RUN_STATUSES]
+
+
 def run_failure(execution: Execution) -> dict[str, Any]:
-    """The data of the run.failed event that ended the (single) run."""
-    failed = [e for e in execution.events if e.type == "run.failed"]
-    assert len(failed) == 1, [e.type for e in execution.events]
-    return failed[0].data
+    """The terminal snapshot of the (single) run, which must have failed."""
+    ended = run_endings(execution)
+    assert [run["status"] for run in ended] == ["failed"], [(e.type, e.data.get("status")) for e in execution.events]
+    return ended[0]
 
 
 # -- the corpus ---------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from harness.scenario.runner import execute, scenario_for_transcript
 from harness.testing import read_response, terminal_of
 from harness.transcript import parse_transcript
 from harness.transcript.lint import lint_transcript
-from tests.adapters.test_anthropic_differential import our_view, sdk_final_message, sdk_view
+from tests.adapters.test_anthropic_differential import our_view, run_endings, sdk_final_message, sdk_view
 
 ROOT = Path(__file__).resolve().parents[2]
 LOOP = ROOT / "transcripts/anthropic/pydantic-ai-cassettes/anthropic__tool_use_then_tool_result_multiturn.ndjson"
@@ -64,7 +64,8 @@ def test_validate_and_replay_agree_that_the_trailer_belongs_to_the_response(name
     assert execution.driver.remaining == 0
     assert [e.data["rule"] for e in execution.events if e.type == "protocol.violation"] == []
     assert [status for _, _, status in execution.responses] == ["completed", "completed"]
-    assert execution.events[-1].type == "run.completed"
+    last = execution.events[-1]
+    assert (last.type, last.data["status"]) == ("run.updated", "completed"), run_endings(execution)
 
 
 def sse_body(frames: list[dict[str, Any]]) -> bytes:

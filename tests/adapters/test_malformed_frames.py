@@ -266,7 +266,7 @@ def test_anthropic_index_false_is_not_taken_as_block_0() -> None:
     line = find_line(ANTHROPIC_TOOL_USE, event="content_block_delta")
     outcome = replay_edit(ANTHROPIC_TOOL_USE, line, ("frame", "data", "index"), False)
     assert outcome.violation("anthropic.frame.shape")["message"].startswith("$.frame.data.index: expected an integer")
-    assert not [e for e in outcome.summary["events"] if e["type"] == "item.delta"]
+    assert not [e for e in outcome.summary["events"] if e["type"] == "turn-item.delta"]
 
 
 def test_anthropic_sse_data_that_is_not_an_object_is_a_located_violation() -> None:

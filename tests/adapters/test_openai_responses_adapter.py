@@ -36,6 +36,7 @@ from harness.adapters.base import (
     UnrecognizedFrame,
     UserTurn,
 )
+from harness.adapters.http_runtime import HttpRuntime
 from harness.adapters.openai_responses import (
     NON_FATAL,
     RULES,
@@ -52,6 +53,7 @@ from harness.scenario import load_scenario
 from harness.scenario.runner import Execution, execute, replay_transcript, scenario_for_transcript
 from harness.testing import describe_event, protocol_violations, read_response, terminal_of
 from harness.transcript import parse_transcript
+from tests.adapters.test_openai_responses_differential import provider_turns
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = ROOT / "scenarios" / "openai" / "responses"
@@ -979,10 +981,27 @@ def event_types(execution: Execution) -> list[str]:
     return [e.type for e in execution.events]
 
 
+def outcome_events(execution: Execution) -> list[tuple[str, str | None]]:
+    """``(type, status)`` of the events that say how items, provider turns and runs went: streamed
+    fragments, rule breaks, provider turn and run snapshots (statuses of snapshots only)."""
+    kinds = ("turn-item.delta", "protocol.violation", "provider-turn.updated", "run.updated")
+    return [(e.type, e.data.get("status")) for e in execution.events if e.type in kinds]
+
+
+def http_runtime(execution: Execution) -> HttpRuntime:
+    adapter = execution.orchestrator.adapter
+    assert isinstance(adapter, HttpRuntime)
+    return adapter
+
+
 def test_core_out_of_order_sequence_number_fails_the_run_with_the_rule() -> None:
     execution = stream_only(RULE_CASES["openai.responses.sequence_number.backwards"][0])
     failed = execution.events[-1]
-    assert (failed.type, failed.data["rule"]) == ("run.failed", "openai.responses.sequence_number.backwards")
+    assert (failed.type, failed.data["status"], failed.data["rule"]) == (
+        "run.updated",
+        "failed",
+        "openai.responses.sequence_number.backwards",
+    )
     assert failed.data["error"]["type"] == "protocol_violation"
     assert check_invariants(execution.events) == []
 
@@ -991,14 +1010,27 @@ def test_core_unknown_event_becomes_provider_frame_unrecognized() -> None:
     odd = sse("response.teleport", x=1)
     execution = stream_only([created(), odd, *_TEXT, completed()])
     (event,) = [e for e in execution.events if e.type == "provider.frame.unrecognized"]
-    assert event.data == {"response_id": "thread-1/run-1/response-1", "name": "response.teleport",
-                          "frame": odd["data"], "entry_index": 1}  # fmt: skip
-    assert event_types(execution)[-1] == "run.completed"
+    assert event.data == {"reason": "an unrecognized response.teleport frame", "frame": odd["data"]}
+    # It is transcript entry 1, read by the run's one provider turn (its one response) while open.
+    assert execution.origins[event.sequence][0] == execution.transcript.line_of(1)
+    assert event.run_id == "thread-1/run-1"
+    turn = [e for e in execution.events if e.type == "provider-turn.updated"]
+    assert {e.data["provider_turn_id"] for e in turn} == {"thread-1/provider-thread/turn-1"}
+    assert turn[0].sequence < event.sequence < turn[-1].sequence
+    assert turn[-1].data["status"] == "completed"
+    last = execution.events[-1]
+    assert (last.type, last.data["status"]) == ("run.updated", "completed")
 
 
 def test_core_arguments_that_never_close_fail_the_run_not_the_harness() -> None:
     execution = stream_only([created(), *call(0, '{"city": "Par'), completed()])
-    assert event_types(execution)[-4:] == ["item.delta", "protocol.violation", "response.failed", "run.failed"]
+    assert outcome_events(execution)[-4:] == [
+        ("turn-item.delta", None),
+        ("protocol.violation", None),
+        ("provider-turn.updated", "failed"),
+        ("run.updated", "failed"),
+    ]
+    assert execution.events[-1].type == "run.updated"
     assert execution.events[-1].data["rule"] == "openai.responses.function_call.invalid_json"
     assert check_invariants(execution.events) == []
 
@@ -1008,8 +1040,14 @@ def test_core_multi_turn_tool_loop_matches_the_recorded_second_request_strictly(
     execution = execute(scenario)
     assert execution.driver.failure is None
     assert execution.driver.remaining == 0
-    requests = [e for e in execution.events if e.type == "request.sent"]
-    assert [r.data["turns"] for r in requests] == [1, 3]
+    # Two requests (provider turns): the first with the user's turn, the second with the
+    # assistant's turn and the tool results added (the last turn is the final answer).
+    assert len(provider_turns(execution)) == len(execution.driver.sent) == 2
+    (conversation,) = http_runtime(execution).conversations.values()
+    assert [type(t).__name__ for t in conversation] == ["UserTurn", "AssistantTurn", "ToolResultsTurn", "AssistantTurn"]
+    user = conversation[0]
+    assert isinstance(user, UserTurn)
+    assert execution.driver.sent[0]["body"]["input"] == [{"role": "user", "content": user.text}]
     second = execution.driver.sent[1]["body"]["input"]
     assert [i.get("type", i.get("role")) for i in second] == [
         "user",
@@ -1023,14 +1061,20 @@ def test_core_multi_turn_tool_loop_matches_the_recorded_second_request_strictly(
 def test_core_resume_stores_the_resume_request_and_the_resumed_response() -> None:
     execution = execute(load_scenario(SCENARIOS / "openai_responses_background_resume.yaml"))
     assert execution.driver.failure is None
-    (resume,) = [e for e in execution.events if e.type == "request.sent" and e.data["request_id"].endswith("/resume")]
-    assert resume.data == {"request_id": "thread-1/run-1/request-1/resume", "index": 1, "turns": 0, "starting_after": 0}
-    assert [r[0] for r in execution.responses] == ["thread-1/run-1/response-1", "thread-1/run-1/response-1/resume"]
-    assert execution.driver.sent[1]["method"] == "GET"
-    assert execution.orchestrator.projection.violations == []
+    # The resume request is a provider turn of its own, after the first one, which it re-attaches
+    # to: a GET of the first response, with no conversation, starting after event 0.
+    first, resume = provider_turns(execution)
+    assert (first["status"], first.get("resumed"), resume["status"]) == ("completed", True, "completed")
+    assert "resumed" not in resume
+    sent = execution.driver.sent[1]
+    assert (sent["method"], sent["path"], sent["body"]) == ("GET", f"/v1/responses/{first['native_ref']}", None)
+    assert sent["query"]["starting_after"] == "0"
+    # One response per provider turn: the second is the resumed one.
+    assert [r[0] for r in execution.responses] == ["thread-1/response-1", "thread-1/response-2"]
+    assert [e.data for e in execution.events if e.type == "protocol.violation"] == []
     assert check_invariants(execution.events) == []
     # The conversation holds the response once: the resumed stream re-delivered it.
-    (conversation,) = execution.orchestrator.conversations.values()
+    (conversation,) = http_runtime(execution).conversations.values()
     assert [type(t).__name__ for t in conversation] == ["UserTurn", "AssistantTurn"]
 
 
@@ -1055,9 +1099,15 @@ def test_core_resume_after_a_truncated_stream_takes_the_resumed_response() -> No
     assert execution.driver.failure is None
     assert [(r[0].rsplit("/", 1)[-1], r[1].text, r[2]) for r in execution.responses] == [
         ("response-1", "a", "failed"),
-        ("resume", "ab", "completed"),
+        ("response-2", "ab", "completed"),
     ]
-    assert execution.events[-1].type == "run.completed"
+    # The second response is the resume request's: its provider turn follows the one it resumed.
+    assert [(t["status"], t.get("resumed")) for t in provider_turns(execution)] == [
+        ("failed", True),
+        ("completed", None),
+    ]
+    last = execution.events[-1]
+    assert (last.type, last.data["status"]) == ("run.updated", "completed")
     assert check_invariants(execution.events) == []
 
 
@@ -1071,11 +1121,13 @@ def test_core_recording_that_ends_after_a_function_call_has_no_answer_for_the_to
     execution = replay_transcript(transcript)
     assert [status for _, _, status in execution.responses] == ["completed"]
     assert type(execution.driver.failure).__name__ == "UnexpectedOutbound"
-    assert execution.events[-1].data["error"]["type"] == "transport_error"
+    last = execution.events[-1]
+    assert (last.type, last.data["status"], last.data["error"]["type"]) == ("run.updated", "failed", "transport_error")
 
 
 def test_core_resume_needs_an_adapter_that_can_resume() -> None:
-    orchestrator = Orchestrator(adapter=AnthropicMessagesAdapter(), transport=None, tools=ScenarioTools({}))  # type: ignore[arg-type]
+    runtime = HttpRuntime(AnthropicMessagesAdapter(), tools=ScenarioTools({}))
+    orchestrator = Orchestrator(adapter=runtime, link=None)  # type: ignore[arg-type]
     orchestrator.dispatch(ThreadCreate(thread_id="t"))
     with pytest.raises(UsageError, match="cannot"):
         orchestrator.dispatch(MessageDispatch(thread_id="t", text="x", resume_starting_after=0))

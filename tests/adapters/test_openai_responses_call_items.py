@@ -24,7 +24,7 @@ from harness.adapters.base import AssistantMessage, ContentItem, ResponseComplet
 from harness.adapters.openai_responses import CLIENT_CALLS, OpenAIResponsesAdapter, tool_output_item
 from harness.scenario.runner import execute, scenario_for_transcript
 from harness.transcript import parse_transcript
-from tests.adapters.test_openai_responses_differential import ours, sdk_final_response, sse
+from tests.adapters.test_openai_responses_differential import ours, run_endings, sdk_final_response, sse
 
 SHELL_OUTPUT = [{"stdout": "a.py\n", "stderr": "", "outcome": {"type": "exit", "exit_code": 0}}]
 
@@ -125,6 +125,21 @@ def our_items(body: bytes) -> list[ContentItem]:
     return final(body).items
 
 
+def logged_items(body: bytes) -> list[dict[str, Any]]:
+    """The last snapshot of each turn item but the user's message, after a stream-only replay of
+    ``body`` through the core."""
+    header = {"type": "transcript_start", "provider": "openai", "protocol": "openai.responses", "version": "test",
+              "scenario": "one-response"}  # fmt: skip
+    lines = [header, *({"type": "emit_inbound", "frame": f} for f in sse_frames(body))]
+    transcript = parse_transcript("\n".join(orjson.dumps(line).decode() for line in lines), path="one.ndjson")
+    execution = execute(scenario_for_transcript(transcript), transcript=transcript)
+    items: dict[str, dict[str, Any]] = {}
+    for event in execution.events:
+        if event.type == "turn-item.updated" and event.data["type"] != "user_message":
+            items[event.data["turn_item_id"]] = event.data
+    return list(items.values())
+
+
 def sdk_item(body: bytes) -> Any:
     (item,) = sdk_final_response(body).output
     return item
@@ -170,8 +185,11 @@ def test_other_items_are_carried_through_with_their_output(item_type: str) -> No
         # The carried payload is the item as the SDK holds it: results (outputs, result, output,
         # error, tools) included, so the next request sends it back whole.
         assert item.block == theirs.to_dict()
-        # ... and the event log's view of the item (item.completed) shows it too.
+        # ... and the item's JSON view and the event log's view of it (its last turn-item.updated,
+        # through the core) show it too.
         assert item.to_json()["block"] == theirs.to_dict()
+        (logged,) = logged_items(body)
+        assert (logged["status"], logged["data"]["block"]) == ("completed", theirs.to_dict())
     expected_kind = {
         "message": "text",
         "reasoning": "reasoning",
@@ -310,11 +328,11 @@ def test_two_request_replay_answers_the_call_with_the_recorded_output(item_type:
     transcript = parse_transcript(two_requests(item_type), path=f"{item_type}.ndjson")
     execution = execute(scenario_for_transcript(transcript), transcript=transcript)
     events = execution.events
-    assert events[-1].type == "run.completed", [e.data for e in events if e.type == "run.failed"]
+    assert (events[-1].type, events[-1].data.get("status")) == ("run.updated", "completed"), run_endings(execution)
     assert execution.driver.failure is None
     assert execution.driver.remaining == 0
     (requested,) = [e.data for e in events if e.type == "tool_call.requested"]
-    assert requested["native_id"] == ITEMS[item_type]["call_id"]
+    assert (requested["native_id"], requested["executor"]) == (ITEMS[item_type]["call_id"], "harness")
     (completed,) = [e.data for e in events if e.type == "tool_call.completed"]
     assert completed["outcome"]["status"] == "succeeded"
     assert [status for _, _, status in execution.responses] == ["completed", "completed"]

@@ -39,6 +39,7 @@ import yaml
 
 from harness.adapters.base import AssistantMessage, ResponseCompleted, ResponseFailed
 from harness.adapters.openai_responses import adapt_frames
+from harness.core.projection import TERMINAL_RUN_STATUSES
 from harness.record import convert_text
 from harness.scenario import load_scenario
 from harness.scenario.model import discover_scenarios
@@ -209,15 +210,29 @@ def our_view(message: AssistantMessage) -> dict[str, Any]:
     }
 
 
+def run_endings(execution: Execution) -> list[dict[str, Any]]:
+    """The terminal snapshots (``run.updated`` with a terminal status) of the replay's runs, in order."""
+    return [e.data for e in execution.events if e.type == "run.updated" and e.data["status"] in TERMINAL_RUN_STATUSES]
+
+
 def run_failure(execution: Execution) -> dict[str, Any]:
-    """The data of the run.failed event that ended the first run."""
-    failed = [e for e in execution.events if e.type == "run.failed"]
-    assert failed, [e.type for e in execution.events]
-    return failed[0].data
+    """The terminal snapshot of the first run that failed."""
+    failed = [run for run in run_endings(execution) if run["status"] == "failed"]
+    assert failed, [(e.type, e.data.get("status")) for e in execution.events]
+    return failed[0]
+
+
+def provider_turns(execution: Execution) -> list[dict[str, Any]]:
+    """The last snapshot of each provider turn (one per request), in order."""
+    turns: dict[str, dict[str, Any]] = {}
+    for event in execution.events:
+        if event.type == "provider-turn.updated":
+            turns[event.data["provider_turn_id"]] = event.data
+    return list(turns.values())
 
 
 def rules(execution: Execution) -> set[str]:
-    return {v["rule"] for v in execution.orchestrator.projection.violations}
+    return {e.data["rule"] for e in execution.events if e.type == "protocol.violation"}
 
 
 # -- the corpus ---------------------------------------------------------------------------------
@@ -313,8 +328,13 @@ def test_resumed_stream_means_what_a_resuming_client_accumulates(resumed_id: str
     ]
     expected = sdk_view(sdk_final_response(b"".join(prefix) + resumed.body))
     execution = replay(resumed.transcript)
-    response_id, message, status = execution.responses[resumed.index]
-    assert response_id.endswith("/resume")
+    _, message, status = execution.responses[resumed.index]
+    # The response is the one read from the resume request: each request is a provider turn with
+    # one response, and the turn before it is the one the resume request re-attached to.
+    turns = provider_turns(execution)
+    assert len(turns) == len(execution.responses)
+    assert turns[resumed.index - 1].get("resumed") is True
+    assert "resumed" not in turns[resumed.index]
     assert status == "completed"
     assert our_view(message) == expected
     assert "openai.responses.resume.mismatch" not in rules(execution)

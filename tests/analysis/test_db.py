@@ -263,6 +263,13 @@ def test_runs_come_from_the_projection(db: Path, results: list[ScenarioResult]) 
         "SELECT run_id, thread_id, ordinal, status, stop_reason, error_type, requests, responses "
         "FROM runs WHERE scenario = 'tool_loop'",
     ).rows
+    # requests and responses are the run's provider turns: two, each of which began a response
+    turns = {
+        e.data["provider_turn_id"]: e.data.get("native_ref")
+        for e in results[0].execution.events
+        if e.type == "provider-turn.updated" and e.run_id == run["run_id"]
+    }
+    assert len(turns) == 2 and all(turns.values())
     assert row == [(run["run_id"], "thread-1", 1, "completed", "end_turn", None, 2, 2)]
 
 
@@ -308,7 +315,7 @@ def test_invariant_violations_become_violation_rows(tmp_path: Path, run_bundled:
             None,
             "run r has no terminal event",
             run_id="r",
-            expected="one of run.completed",
+            expected="a run.updated with status cancelled, completed, failed, interrupted",
             found=None,
         ),
     ]
@@ -317,7 +324,8 @@ def test_invariant_violations_become_violation_rows(tmp_path: Path, run_bundled:
         tmp_path / "h.duckdb",
         "SELECT ordinal, source, rule, severity, sequence, run_id, detail->>'$.expected' FROM violations",
     ).rows
-    assert rows == [(1, "invariant", "core.run.single_terminal", "error", None, "r", "one of run.completed")]
+    expected = "a run.updated with status cancelled, completed, failed, interrupted"
+    assert rows == [(1, "invariant", "core.run.single_terminal", "error", None, "r", expected)]
 
 
 def test_duplicate_scenario_names_are_a_usage_error(tmp_path: Path, run_bundled: RunBundled) -> None:

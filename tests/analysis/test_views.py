@@ -55,18 +55,23 @@ def test_ttft_is_null_when_the_recording_has_no_timings(tmp_path: Path, untimed_
     ]
 
 
-def test_ttft_agrees_with_the_replay_clock_at_the_first_item_delta(
+def test_ttft_agrees_with_the_replay_clock_at_the_first_turn_item_delta(
     tmp_path: Path, timed_stream_transcript: Transcript
 ) -> None:
     execution = execute(scenario_for_transcript(timed_stream_transcript), transcript=timed_stream_transcript)
     db = tmp_path / "h.duckdb"
     build_database(db, results=[ScenarioResult(execution=execution)])
     events = {e.type: e.at_ms for e in reversed(execution.events)}  # the first of each type wins
-    first_token_ms = events["item.delta"] - events["request.sent"]
+    # The provider turn's first snapshot is taken once its request went out.
+    first_token_ms = events["turn-item.delta"] - events["provider-turn.updated"]
     assert query(db, "SELECT ttft_ms FROM time_to_first_token").rows == [(first_token_ms,)] == [(40,)]
     assert query(db, "SELECT status, stop_reason, requests, responses, tool_calls FROM run_summary").rows == [
         ("completed", "end_turn", 1, 1, 0),
     ]
+
+
+def tool_calls_by_executor(result: ScenarioResult) -> list[tuple[str, str]]:
+    return [(e.data["executor"], e.data["name"]) for e in result.execution.events if e.type == "tool_call.requested"]
 
 
 @pytest.fixture
@@ -81,17 +86,21 @@ def test_run_summary_has_one_row_per_run_with_its_counts(tool_loop_db: tuple[Pat
     db, result = tool_loop_db
     (run,) = result.execution.runs
     run_events = sum(1 for e in result.execution.events if e.run_id == run["run_id"])
+    # Two tool calls: the provider-run tool search, then the harness's get_exchange_rate.
+    assert tool_calls_by_executor(result) == [("provider", "tool_search_tool_bm25"), ("harness", "get_exchange_rate")]
     assert query(db, "SELECT * FROM run_summary").rows == [
-        ("tool_loop", run["run_id"], "anthropic.messages", "completed", "end_turn", None, 2, 2, 1, run_events),
+        ("tool_loop", run["run_id"], "anthropic.messages", "completed", "end_turn", None, 2, 2, 2, run_events),
     ]
 
 
-def test_tool_calls_per_run_counts_one_succeeded_call_in_the_tool_loop(
+def test_tool_calls_per_run_counts_the_succeeded_calls_in_the_tool_loop(
     tool_loop_db: tuple[Path, ScenarioResult],
 ) -> None:
     db, result = tool_loop_db
+    # The provider-run tool search and the harness's get_exchange_rate both succeed.
+    assert tool_calls_by_executor(result) == [("provider", "tool_search_tool_bm25"), ("harness", "get_exchange_rate")]
     assert query(db, "SELECT * FROM tool_calls_per_run").rows == [
-        ("tool_loop", result.execution.runs[0]["run_id"], 1, 1, 0),
+        ("tool_loop", result.execution.runs[0]["run_id"], 2, 2, 0),
     ]
 
 
@@ -100,8 +109,21 @@ def test_tool_calls_per_run_counts_failed_outcomes(tmp_path: Path, run_bundled: 
     scenario = result.scenario.model_copy(update={"tools": {"get_exchange_rate": ToolDecl(error="rate service down")}})
     failing = run_scenario(scenario, goldens_dir=tmp_path / "goldens")
     build_database(tmp_path / "h.duckdb", results=[failing])
+    # The provider-run tool search still succeeds; the harness's get_exchange_rate fails.
+    outcomes = {
+        e.data["tool_call_id"]: e.data["outcome"]["status"]
+        for e in failing.execution.events
+        if e.type == "tool_call.completed"
+    }
+    names = {
+        e.data["tool_call_id"]: e.data["name"] for e in failing.execution.events if e.type == "tool_call.requested"
+    }
+    assert {names[call]: status for call, status in outcomes.items()} == {
+        "tool_search_tool_bm25": "succeeded",
+        "get_exchange_rate": "failed",
+    }
     assert query(tmp_path / "h.duckdb", "SELECT tool_calls, succeeded, failed FROM tool_calls_per_run").rows == [
-        (1, 0, 1),
+        (2, 1, 1),
     ]
 
 

@@ -260,7 +260,10 @@ def test_db_build_then_query(
     assert main(["db", "build", "--db", "out.duckdb"]) == EXIT_OK
     capsys.readouterr()
     assert main(["query", "select count(*) as n from events", "--db", "out.duckdb", "--json"]) == EXIT_OK
-    assert json.loads(capsys.readouterr().out) == {"n": 51}
+    assert json.loads(capsys.readouterr().out) == {"n": 89}
+    # every event of the log: the golden (deltas coalesced) ends at the same sequence
+    golden = (tmp_path / "fixtures/goldens/tool_loop_two_requests.ndjson").read_text().splitlines()
+    assert json.loads(golden[-1])["sequence"] == 89
 
 
 def test_query_without_a_database_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

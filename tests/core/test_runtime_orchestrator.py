@@ -1,4 +1,5 @@
-"""The agent-runtime orchestrator: dispatch modes, interrupts, approvals, forks, rollback, receipts.
+"""The orchestrator driving an agent runtime: dispatch modes, interrupts, approvals, forks,
+rollback, receipts; and what an HTTP model API, which has none of these, refuses.
 
 Transcripts here are small hand-built Codex app-server exchanges (the real recordings are
 replayed by the bundled scenarios); each builds exactly the situation its test needs.
@@ -15,7 +16,6 @@ from harness.adapters import get_runtime_adapter
 from harness.core.commands import ThreadCreate
 from harness.core.invariants import check_invariants
 from harness.core.orchestrator import Orchestrator
-from harness.core.runtime import RuntimeOrchestrator
 from harness.errors import UsageError
 from harness.replay import ReplayDriver
 from harness.replay.driver import ReplayLink
@@ -76,7 +76,7 @@ def completed(turn_id: str, status: str = "completed") -> dict[str, Any]:
     return inn({"method": "turn/completed", "params": {"threadId": THREAD, "turn": turn(turn_id, status)}})
 
 
-def orchestrator(entries: list[dict[str, Any]]) -> tuple[RuntimeOrchestrator, ReplayDriver]:
+def orchestrator(entries: list[dict[str, Any]]) -> tuple[Orchestrator, ReplayDriver]:
     header = {
         "type": "transcript_start",
         "provider": "codex",
@@ -86,20 +86,20 @@ def orchestrator(entries: list[dict[str, Any]]) -> tuple[RuntimeOrchestrator, Re
     }
     lines = [json.dumps(header), *(json.dumps(e) for e in [*entries, {"type": "runtime_exit", "status": "success"}])]
     driver = ReplayDriver(read_transcript(lines, path="test.ndjson"))
-    core = RuntimeOrchestrator(adapter=get_runtime_adapter("codex.app-server"), link=ReplayLink(driver))
+    core = Orchestrator(adapter=get_runtime_adapter("codex.app-server"), link=ReplayLink(driver))
     core.dispatch({"type": "thread.create", "thread_id": "t"})
     return core, driver
 
 
-def statuses(core: RuntimeOrchestrator, collection: str) -> list[str]:
+def statuses(core: Orchestrator, collection: str) -> list[str]:
     return [e["status"] for e in core.projection.collections[collection].values()]
 
 
-def item_types(core: RuntimeOrchestrator, run_id: str) -> list[str]:
+def item_types(core: Orchestrator, run_id: str) -> list[str]:
     return [i["type"] for i in core.projection.run_items(run_id)]
 
 
-def assert_clean(core: RuntimeOrchestrator, driver: ReplayDriver) -> None:
+def assert_clean(core: Orchestrator, driver: ReplayDriver) -> None:
     driver.finish()
     assert driver.failure is None
     assert check_invariants(core.store.read()) == []
@@ -228,7 +228,7 @@ def test_rollback_marks_the_last_runs_rolled_back_and_hides_them_from_the_timeli
         ({"type": "thread.create", "thread_id": "t"}, "already exists"),
         ({"type": "thread.create", "thread_id": "a/b"}, "may not contain '/'"),
         ({"type": "runtime-request.respond", "decision": "accept", "answers": {"q": ["a"]}}, "exactly one of"),
-        ({"type": "message.dispatch", "text": "x", "recover": ["e"]}, "are for HTTP replays"),
+        ({"type": "message.dispatch", "text": "x", "recover": ["e"]}, "are for HTTP model APIs"),
     ],
 )
 def test_a_command_that_cannot_apply_says_why(command: dict[str, Any], message: str) -> None:
@@ -251,16 +251,46 @@ def test_start_immediately_on_a_busy_thread_names_the_modes_that_would_work() ->
         core.dispatch({"type": "message.dispatch", "text": "second"})
 
 
-def test_the_http_orchestrator_refuses_runtime_settings_and_modes() -> None:
+def http_orchestrator() -> Orchestrator:
+    """The core over an HTTP model API (Anthropic Messages) with an empty stream-only transcript."""
     from harness.adapters import get_adapter
+    from harness.adapters.http_runtime import HttpRuntime
     from harness.core.tools import ScenarioTools
 
-    http = Orchestrator(adapter=get_adapter("anthropic.messages"), transport=None, tools=ScenarioTools({}))  # type: ignore[arg-type]
-    with pytest.raises(UsageError, match="runtime settings are for agent-runtime protocols"):
+    header = {
+        "type": "transcript_start",
+        "provider": "anthropic",
+        "protocol": "anthropic.messages",
+        "version": "test",
+        "scenario": "test",
+    }
+    driver = ReplayDriver(read_transcript([json.dumps(header)], path="test.ndjson"))
+    runtime = HttpRuntime(get_adapter("anthropic.messages"), tools=ScenarioTools({}))
+    return Orchestrator(adapter=runtime, link=ReplayLink(driver))
+
+
+def test_an_http_model_api_refuses_runtime_settings() -> None:
+    http = http_orchestrator()
+    with pytest.raises(UsageError, match="runtime settings are for agent runtimes"):
         http.dispatch(ThreadCreate(thread_id="t", runtime={"model": "m"}))  # type: ignore[arg-type]
+    assert http.store.last_sequence == 0
+
+
+def test_an_http_model_api_refuses_the_modes_that_need_an_active_run() -> None:
+    http = http_orchestrator()
     http.dispatch(ThreadCreate(thread_id="t"))
-    with pytest.raises(UsageError, match="needs an agent runtime"):
-        http.dispatch({"type": "message.dispatch", "text": "x", "mode": "queue_after_active"})
+    assert http.projection.threads["t"]["runtime"] == {}
+    stored = http.store.last_sequence
+    # An HTTP run finishes within its dispatch: there is never an active run to steer, restart or
+    # interrupt.
+    for mode in ("steer_active", "restart_active"):
+        with pytest.raises(UsageError, match=f"{mode} needs an active run"):
+            http.dispatch({"type": "message.dispatch", "text": "x", "mode": mode})
+    with pytest.raises(
+        UsageError, match=r"run\.interrupt: anthropic\.messages is an HTTP model API; .*never an active run"
+    ):
+        http.dispatch({"type": "run.interrupt"})
+    assert http.store.last_sequence == stored
 
 
 def test_an_unknown_notification_is_counted_in_the_event_log() -> None:

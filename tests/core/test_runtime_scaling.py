@@ -22,14 +22,14 @@ from typing import Any
 import pytest
 
 from harness.adapters import get_runtime_adapter
-from harness.core import runtime_projection
+from harness.core import projection as core_projection
 from harness.core.events import StoredEvent
-from harness.core.runtime import RuntimeOrchestrator
-from harness.core.runtime_projection import (
+from harness.core.orchestrator import Orchestrator
+from harness.core.projection import (
     ACTIVE_RUN_STATUSES,
     COLLECTIONS,
     SNAPSHOTS,
-    RuntimeProjection,
+    Projection,
     fold_runtime,
 )
 from harness.replay import ReplayDriver
@@ -112,19 +112,19 @@ def same(indexed: Callable[..., Any], plain: Callable[..., Any], *args: Any, **k
     assert outcome(indexed, *args, **kwargs) == outcome(plain, *args, **kwargs), (indexed.__name__, args, kwargs)
 
 
-def group_of(projection: RuntimeProjection) -> Callable[..., list[dict[str, Any]]]:
+def group_of(projection: Projection) -> Callable[..., list[dict[str, Any]]]:
     def group(collection: str, **values: Any) -> list[dict[str, Any]]:
         return list(projection.group(collection, **values))
 
     return group
 
 
-def found(projection: RuntimeProjection, run_id: str, native_ref: Any, item_type: str | None = None) -> Any:
+def found(projection: Projection, run_id: str, native_ref: Any, item_type: str | None = None) -> Any:
     item_id = projection.find_item_id(run_id, native_ref, item_type)
     return None if item_id is None else projection.turn_items[item_id]
 
 
-def assert_same_answers(plain: PlainProjection, indexed: RuntimeProjection) -> None:
+def assert_same_answers(plain: PlainProjection, indexed: Projection) -> None:
     """Every query of the indexed projection answers as the plain fold does (or raises the same)."""
     assert indexed.to_json() == plain.to_json()
     runs = plain.collections["runs"].values()
@@ -172,7 +172,7 @@ def stored(log: list[tuple[str, dict[str, Any]]]) -> list[StoredEvent]:
 def test_the_live_projection_is_the_plain_fold_of_its_log(path: Path) -> None:
     execution = execute(load_scenario(path))
     orchestrator = execution.orchestrator
-    assert isinstance(orchestrator, RuntimeOrchestrator)
+    assert isinstance(orchestrator, Orchestrator)
     plain = PlainProjection()
     for event in execution.events:
         plain.apply(event)
@@ -196,7 +196,7 @@ def test_an_orchestrator_log_keeps_every_query_on_its_index(path: Path) -> None:
 
 
 def test_every_collection_is_an_attribute() -> None:
-    projection = RuntimeProjection()
+    projection = Projection()
     for name in COLLECTIONS:
         assert getattr(projection, name) is projection.collections[name]
     with pytest.raises(AttributeError):
@@ -256,7 +256,7 @@ def stream(deltas: int, tools: int) -> list[dict[str, Any]]:
     return entries
 
 
-def replay(entries: list[dict[str, Any]]) -> RuntimeOrchestrator:
+def replay(entries: list[dict[str, Any]]) -> Orchestrator:
     header = {
         "type": "transcript_start",
         "provider": "codex",
@@ -266,7 +266,7 @@ def replay(entries: list[dict[str, Any]]) -> RuntimeOrchestrator:
     }
     lines = [json.dumps(header), *(json.dumps(e) for e in [*entries, {"type": "runtime_exit", "status": "success"}])]
     driver = ReplayDriver(read_transcript(lines, path="stream.ndjson"))
-    core = RuntimeOrchestrator(adapter=get_runtime_adapter("codex.app-server"), link=ReplayLink(driver))
+    core = Orchestrator(adapter=get_runtime_adapter("codex.app-server"), link=ReplayLink(driver))
     core.dispatch({"type": "thread.create", "thread_id": "t"})
     core.dispatch({"type": "message.dispatch", "thread_id": "t", "text": "go"})
     driver.finish()
@@ -283,14 +283,14 @@ def counted(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
         counts["sorted"] += 1
         return sorted(*args, **kwargs)
 
-    original = RuntimeProjection.__dict__.get("turn_items")
+    original = Projection.__dict__.get("turn_items")
 
-    def turn_items(self: RuntimeProjection) -> dict[str, dict[str, Any]]:
+    def turn_items(self: Projection) -> dict[str, dict[str, Any]]:
         counts["turn_items"] += 1
         return original.fget(self) if isinstance(original, property) else self.collections["turn_items"]
 
-    monkeypatch.setattr(runtime_projection, "sorted", counting_sorted, raising=False)
-    monkeypatch.setattr(RuntimeProjection, "turn_items", property(turn_items), raising=False)
+    monkeypatch.setattr(core_projection, "sorted", counting_sorted, raising=False)
+    monkeypatch.setattr(Projection, "turn_items", property(turn_items), raising=False)
     return counts
 
 
@@ -424,7 +424,7 @@ def random_log(rng: random.Random) -> Iterator[tuple[str, dict[str, Any]]]:
 def test_any_log_folds_and_answers_as_the_plain_fold(seed: int) -> None:
     rng = random.Random(seed)
     events = stored(list(random_log(rng)))
-    plain, indexed = PlainProjection(), RuntimeProjection()
+    plain, indexed = PlainProjection(), Projection()
     for event in events:
         same(indexed.apply, plain.apply, event)
         if rng.random() < 0.2:  # queries in between, as an orchestrator makes them

@@ -15,7 +15,7 @@ import pytest
 from harness.analysis import build_database, query
 from harness.core.events import StoredEvent
 from harness.core.invariants import check_invariants
-from harness.core.runtime import TOOL_CALL_ITEMS
+from harness.core.orchestrator import TOOL_CALL_ITEMS, TOOL_RESULT_FIELDS, _outcome
 from harness.scenario import load_scenario, run_scenario
 from harness.scenario.runner import execute
 
@@ -69,17 +69,60 @@ def test_a_call_is_requested_with_the_first_snapshot_and_completed_with_the_fina
         (completion,) = [e for e in events if e.type == "tool_call.completed" and e.data["tool_call_id"] == item_id]
         first, final = snapshots[0], snapshots[-1]
         assert events.index(request) == positions[0] + 1  # right after the item first appears
-        assert request.data["native_id"] == first["native_ref"]
+        assert request.data["native_id"] == first["data"].get("native_id", first["native_ref"])
         assert request.data["name"] == first["data"].get("tool", first["type"])
-        expected_arguments = first["data"].get("input", {k: v for k, v in first["data"].items() if k != "output"})
+        assert request.data["executor"] == first["data"].get("executor", "runtime")
+        not_arguments = {*TOOL_RESULT_FIELDS, "executor", "native_id"}
+        expected_arguments = first["data"].get(
+            "input", {k: v for k, v in first["data"].items() if k not in not_arguments}
+        )
         assert request.data["arguments"] == expected_arguments
-        outcome = completion.data["outcome"]
-        if final["status"] == "completed":
-            result = {k: final["data"][k] for k in ("output", "exit_code") if k in final["data"]}
-            assert outcome == {"status": "succeeded", "output": result or None}
-        else:
-            assert outcome["status"] == "failed"
-            assert outcome["error"].startswith(final["status"])
+        assert completion.data["outcome"] == expected_outcome(final)
+
+
+def expected_outcome(final: dict[str, Any]) -> dict[str, Any]:
+    """The outcome a tool item's final snapshot stands for: its plain output, or output and exit
+    code together when it has an exit code; else its error, or how it ended."""
+    data = final["data"]
+    if final["status"] == "completed":
+        if data.get("exit_code") is not None:
+            return {"status": "succeeded", "output": {k: data[k] for k in ("output", "exit_code") if k in data}}
+        return {"status": "succeeded", "output": data.get("output")}
+    if isinstance(data.get("error"), str):
+        return {"status": "failed", "error": data["error"]}
+    if data.get("exit_code") is not None:
+        return {"status": "failed", "error": f"{final['status']} with exit code {data['exit_code']}"}
+    return {"status": "failed", "error": final["status"]}
+
+
+@pytest.mark.parametrize("name", WITH_TOOLS)
+def test_a_runtime_runs_its_own_tool_calls(name: str) -> None:
+    executors = {e.data["executor"] for e in replayed(name) if e.type == "tool_call.requested"}
+    assert executors == {"runtime"}
+
+
+@pytest.mark.parametrize(
+    ("status", "data", "outcome"),
+    [
+        ("completed", {"output": "ok"}, {"status": "succeeded", "output": "ok"}),
+        ("completed", {"output": {"rows": 2}}, {"status": "succeeded", "output": {"rows": 2}}),
+        ("completed", {}, {"status": "succeeded", "output": None}),
+        ("completed", {"output": "hi", "exit_code": None}, {"status": "succeeded", "output": "hi"}),
+        (
+            "completed",
+            {"output": "hi", "exit_code": 0},
+            {"status": "succeeded", "output": {"output": "hi", "exit_code": 0}},
+        ),
+        ("failed", {"error": "denied", "exit_code": 1}, {"status": "failed", "error": "denied"}),
+        ("failed", {"output": "", "exit_code": 2}, {"status": "failed", "error": "failed with exit code 2"}),
+        ("failed", {"error": {"code": 5}}, {"status": "failed", "error": "failed"}),
+        ("declined", {}, {"status": "failed", "error": "declined"}),
+        ("interrupted", {"output": "partial"}, {"status": "failed", "error": "interrupted"}),
+    ],
+)
+def test_the_outcome_of_a_finished_tool_item(status: str, data: dict[str, Any], outcome: dict[str, Any]) -> None:
+    final = {"status": status, "data": data}
+    assert _outcome(final) == expected_outcome(final) == outcome
 
 
 def test_a_command_that_exits_non_zero_fails_with_its_exit_code() -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from harness.core.events import NewEvent
-from harness.core.projections import fold
+from harness.core.projection import fold
 from harness.core.sqlite_store import SqliteEventStore
 from harness.core.store import EventStore
 from harness.testing import EventStoreContract

@@ -9,11 +9,12 @@ import pytest
 
 from harness.adapters.anthropic import AnthropicResponseReader
 from harness.adapters.base import ItemCompleted, ItemStarted
+from harness.adapters.http_runtime import HttpRuntime
 from harness.core.events import StoredEvent
-from harness.core.orchestrator import Orchestrator
 from harness.errors import GoldenMismatch, GoldenMissing
 from harness.golden import check_golden, dump_golden, first_divergence, normalize_events, unused_goldens
 from harness.scenario import load_scenario, run_scenario
+from harness.scenario.runner import Failure
 
 ROOT = Path(__file__).resolve().parents[2]
 GOLDENS = ROOT / "fixtures" / "goldens"
@@ -45,22 +46,22 @@ def test_opaque_blobs_are_replaced() -> None:
 
 def test_consecutive_deltas_of_one_item_coalesce_and_full_mode_keeps_them() -> None:
     events = [
-        _event(1, "item.delta", item_id="i", kind="text", text="Hel"),
-        _event(2, "item.delta", item_id="i", kind="text", text="lo"),
-        _event(3, "item.delta", item_id="j", kind="text", text="!"),
+        _event(1, "turn-item.delta", turn_item_id="i", field="text", delta="Hel"),
+        _event(2, "turn-item.delta", turn_item_id="i", field="text", delta="lo"),
+        _event(3, "turn-item.delta", turn_item_id="j", field="text", delta="!"),
     ]
     coalesced = normalize_events(events)
-    assert [(r["data"]["text"], r["data"]["fragments"]) for r in coalesced] == [("Hello", 2), ("!", 1)]
+    assert [(r["data"]["delta"], r["data"]["fragments"]) for r in coalesced] == [("Hello", 2), ("!", 1)]
     assert coalesced[0]["sequence"] == 1 and coalesced[0]["last_sequence"] == 2
     assert len(normalize_events(events, deltas="full")) == 3
 
 
 def test_first_divergence_names_index_type_and_path() -> None:
-    expected = [{"type": "a", "data": {"x": 1}}, {"type": "item.delta", "data": {"text": "abc"}}]
-    actual = [{"type": "a", "data": {"x": 1}}, {"type": "item.delta", "data": {"text": "abd"}}]
+    expected = [{"type": "a", "data": {"x": 1}}, {"type": "turn-item.delta", "data": {"delta": "abc"}}]
+    actual = [{"type": "a", "data": {"x": 1}}, {"type": "turn-item.delta", "data": {"delta": "abd"}}]
     divergence = first_divergence(expected, actual)
     assert divergence is not None
-    assert (divergence.index, divergence.event_type, divergence.json_path) == (1, "item.delta", "$.data.text")
+    assert (divergence.index, divergence.event_type, divergence.json_path) == (1, "turn-item.delta", "$.data.delta")
 
 
 def test_first_divergence_reports_a_missing_event_at_the_end() -> None:
@@ -107,10 +108,14 @@ def test_golden_header_records_format_and_mode() -> None:
 # -- breaking the adapter or the core on purpose must be caught by the committed goldens ---------
 
 
-def _run_bundled(name: str) -> list[str]:
+def _golden_failures(name: str) -> list[Failure]:
     scenario = load_scenario(ROOT / "scenarios" / "anthropic" / f"{name}.yaml")
     result = run_scenario(scenario, goldens_dir=GOLDENS)
-    return [f.message for f in result.failures if f.kind == "golden"]
+    return [f for f in result.failures if f.kind == "golden"]
+
+
+def _run_bundled(name: str) -> list[str]:
+    return [f.message for f in _golden_failures(name)]
 
 
 def test_bundled_golden_passes_unbroken() -> None:
@@ -129,25 +134,35 @@ def test_a_dropped_delta_fails_the_golden_at_the_first_divergent_event(monkeypat
         return original(self, data, frame_index, events)
 
     monkeypatch.setattr(AnthropicResponseReader, "_block_delta", drop_second_text_delta)
-    messages = _run_bundled("tool_loop_two_requests")
-    assert len(messages) == 1
-    assert "first divergence at event index 7 (item.delta), $.data.fragments: expected 2, found 1" in messages[0]
+    failures = _golden_failures("tool_loop_two_requests")
+    assert len(failures) == 1
+    text = "Let me search for a tool that can provide current exchange rate information."
+    assert (
+        f'first divergence at event index 21 (turn-item.delta), $.data.delta: expected "{text}", found "Let"'
+        in failures[0].message
+    )
+    # the coalesced delta of the first text item lost one of its two fragments
+    item = '"turn_item_id":"thread-1/run-1/item-2"'
+    diff = failures[0].detail.splitlines()
+    assert any(line.startswith("-") and f'"fragments":2,{item}' in line for line in diff)
+    assert any(line.startswith("+") and f'"fragments":1,{item}' in line for line in diff)
 
 
 def test_a_reordered_event_fails_the_golden_at_the_first_divergent_event(monkeypatch: pytest.MonkeyPatch) -> None:
-    original = Orchestrator._ingest
+    original = HttpRuntime._ingest
     held: list[tuple[object, ...]] = []
 
-    def hold_first_item_completed(self, thread_id, run_id, response_id, event, at_ms):  # type: ignore[no-untyped-def]
-        if isinstance(event, ItemCompleted) and not held and event.item.index == 0:
-            held.append((thread_id, run_id, response_id, event, at_ms))
-            return None
-        result = original(self, thread_id, run_id, response_id, event, at_ms)
-        if held and isinstance(event, ItemStarted):
-            original(self, *held.pop())
-        return result
+    def hold_first_item_completed(self, run, exchange, events):  # type: ignore[no-untyped-def]
+        for event in events:
+            if isinstance(event, ItemCompleted) and not held and event.item.index == 0:
+                held.append((run, exchange, [event]))
+                continue
+            original(self, run, exchange, [event])
+            if held and isinstance(event, ItemStarted):
+                original(self, *held.pop())
 
-    monkeypatch.setattr(Orchestrator, "_ingest", hold_first_item_completed)
+    monkeypatch.setattr(HttpRuntime, "_ingest", hold_first_item_completed)
     messages = _run_bundled("tool_loop_two_requests")
     assert len(messages) == 1
-    assert "first divergence at event index 8 (item.completed)" in messages[0]
+    # the first text item's completed snapshot comes after the tool call item has started
+    assert "first divergence at event index 22 (turn-item.updated)" in messages[0]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 
 pytest_plugins = ["pytester"]
@@ -94,7 +96,7 @@ def test_tampered_golden_shows_the_first_divergence_and_the_diff(project):
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
         [
-            "[[]golden[]] fixtures/goldens/plain_text.ndjson: first divergence at event index 1 (message.added), "
+            "[[]golden[]] fixtures/goldens/plain_text.ndjson: first divergence at event index 5 (message.updated), "
             '$.data.text: expected "What is 2+2?*", found "What is 1+1?*"*',
             "    --- golden",
             "    +++ actual",
@@ -142,6 +144,10 @@ def test_harness_goldens_option_chooses_the_goldens_directory(project):
     assert not project.golden("plain_text").exists()
 
 
+def _seeded_command_id(seed: int, number: int) -> str:
+    return f"command-{hashlib.sha256(f'{seed}/command/{number}'.encode()).hexdigest()[:8]}"
+
+
 def test_harness_seed_reaches_scenario_replays(project):
     # Generated ids come from the seed, so a golden written with the default seed diverges.
     project.scenario("plain_text")
@@ -150,7 +156,13 @@ def test_harness_seed_reaches_scenario_replays(project):
     result = project.run("--harness-seed", "3")
 
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["[[]golden[]] *first divergence at event index 0 (thread.created), $.command_id:*"])
+    expected, found = _seeded_command_id(0, 1), _seeded_command_id(3, 1)
+    result.stdout.fnmatch_lines(
+        [
+            "[[]golden[]] *first divergence at event index 0 (command.accepted), "
+            f'$.command_id: expected "{expected}", found "{found}"*'
+        ]
+    )
 
 
 def test_malformed_scenario_is_a_collection_error_naming_file_and_field(project):

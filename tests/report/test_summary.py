@@ -44,10 +44,13 @@ def test_header_counts_passed_and_failed(db: Path) -> None:
     assert "2 scenarios: 1 passed, 1 failed." in render_summary(db)
 
 
-def test_scenario_table_has_a_row_per_scenario_in_run_order(db: Path) -> None:
+def test_scenario_table_has_a_row_per_scenario_in_run_order(db: Path, results: list[ScenarioResult]) -> None:
     lines = render_summary(db).splitlines()
     rows = [line for line in lines if line.startswith(("| tool_loop ", "| expects_failure "))]
-    assert rows[0].startswith("| tool_loop | passed | anthropic.messages | 1 | completed | end_turn | 1 |")
+    # tool_loop's two tool calls: the provider-run tool search and the harness's get_exchange_rate
+    calls = [e.data["name"] for e in results[0].execution.events if e.type == "tool_call.requested"]
+    assert calls == ["tool_search_tool_bm25", "get_exchange_rate"]
+    assert rows[0].startswith("| tool_loop | passed | anthropic.messages | 1 | completed | end_turn | 2 |")
     assert rows[1].startswith("| expects_failure | failed | anthropic.messages | 1 | completed | end_turn | 0 |")
 
 

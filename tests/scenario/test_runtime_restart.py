@@ -18,8 +18,7 @@ import pytest
 from harness.adapters import get_runtime_adapter
 from harness.core.commands import MessageDispatch, ThreadCreate
 from harness.core.events import StoredEvent
-from harness.core.orchestrator import CommandResult
-from harness.core.runtime import RuntimeOrchestrator
+from harness.core.orchestrator import CommandResult, Orchestrator
 from harness.core.sqlite_store import SqliteEventStore
 from harness.replay import FrameMatcher, LogicalClock, ReplayDriver
 from harness.replay.driver import ReplayLink
@@ -140,7 +139,7 @@ def _run_phase_one(scenario: Scenario, transcript: Transcript, path: Path) -> Ph
     matcher = FrameMatcher.from_paths(scenario.match.ignore, handoff_summaries=True)
     driver = ReplayDriver(transcript, matcher=matcher, clock=clock)
     store = SqliteEventStore(path)
-    orchestrator = RuntimeOrchestrator(
+    orchestrator = Orchestrator(
         adapter=get_runtime_adapter(PROTOCOL), link=ReplayLink(driver), store=store, clock=clock
     )
     orchestrator.dispatch(create.model_copy(update={"command_id": "create-main"}))
@@ -162,9 +161,9 @@ def _run_phase_one(scenario: Scenario, transcript: Transcript, path: Path) -> Ph
     )
 
 
-def _restart(phase: PhaseOne, path: Path) -> tuple[RuntimeOrchestrator, SqliteEventStore]:
+def _restart(phase: PhaseOne, path: Path) -> tuple[Orchestrator, SqliteEventStore]:
     store = SqliteEventStore(path)
-    orchestrator = RuntimeOrchestrator(
+    orchestrator = Orchestrator(
         adapter=get_runtime_adapter(PROTOCOL), link=ReplayLink(phase.driver), store=store, clock=phase.clock
     )
     orchestrator.pump()

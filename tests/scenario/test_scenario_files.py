@@ -160,9 +160,14 @@ def test_a_tool_that_ends_the_run_stops_the_loop_after_it_ran(tmp_path: Path) ->
     )
     result = run_scenario(scenario, goldens_dir=tmp_path)
     events = result.execution.events
-    assert [e.type for e in events].count("request.sent") == 1
-    assert events[-1].type == "run.completed"
-    assert events[-1].data == {"stop_reason": "tool_use", "ended_by_tool": "get_exchange_rate"}
+    # one request: one provider turn
+    assert len({e.data["provider_turn_id"] for e in events if e.type == "provider-turn.updated"}) == 1
+    terminal = events[-1]
+    assert (terminal.type, terminal.data["status"]) == ("run.updated", "completed")
+    # what the terminal snapshot adds to the running run's: no error, the stop reason and the tool
+    running = next(e for e in events if e.type == "run.updated" and e.data["status"] == "running")
+    added = {key: value for key, value in terminal.data.items() if key not in running.data}
+    assert added == {"error": None, "stop_reason": "tool_use", "ended_by_tool": "get_exchange_rate"}
     # The recording goes on with a second request that was never sent, so the replay says so.
     assert [f.kind for f in result.failures] == ["replay"]
     assert "unconsumed" in result.failures[0].message

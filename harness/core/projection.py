@@ -1,6 +1,6 @@
-"""The agent-runtime projection: every entity's latest snapshot, folded from the event log.
+"""The projection: every entity's latest snapshot, folded from the event log.
 
-Runtime events are entity snapshots (t3code's model): the payload of ``run.updated`` is the
+Events are entity snapshots (t3code's model): the payload of ``run.updated`` is the
 whole run, so folding is an upsert by id. Two events are not snapshots: ``turn-item.delta``
 appends a fragment to one field of a turn item, and ``thread.rolled_back`` marks runs
 ``rolled_back``. The fold is pure and order-dependent only on sequence, so a second orchestrator
@@ -12,7 +12,7 @@ Folding and querying cost no more per event as the log grows:
   something reads the turn items, instead of copying the whole text so far for each fragment;
 * entities are indexed by the thread or run they belong to (:data:`GROUPS`), in first-seen
   order; runs and turn items are created with rising ordinals, so that order is also ordinal
-  order and :meth:`RuntimeProjection.thread_runs` and :meth:`~RuntimeProjection.run_items` sort
+  order and :meth:`Projection.thread_runs` and :meth:`~Projection.run_items` sort
   nothing. A log that breaks those assumptions (an ordinal that goes down or changes, an entity
   that moves to another thread or run, a group field that is not a string) is still folded
   exactly: the affected queries go back to filtering and sorting the whole collection.
@@ -133,7 +133,7 @@ class _Collections(Mapping[str, dict[str, dict[str, Any]]]):
 
     __slots__ = ("_projection",)
 
-    def __init__(self, projection: RuntimeProjection) -> None:
+    def __init__(self, projection: Projection) -> None:
         self._projection = projection
 
     def __getitem__(self, name: str) -> dict[str, dict[str, Any]]:
@@ -163,7 +163,7 @@ class Receipt:
     run_id: str | None
 
 
-class RuntimeProjection:
+class Projection:
     """Entity snapshots by id, one dict per collection, in first-seen order; see the module docstring."""
 
     def __init__(self) -> None:
@@ -484,8 +484,16 @@ class RuntimeProjection:
         return {name: list(entities.values()) for name, entities in self.collections.items()}
 
 
-def fold_runtime(events: Iterable[StoredEvent]) -> RuntimeProjection:
-    projection = RuntimeProjection()
+def fold_runtime(events: Iterable[StoredEvent]) -> Projection:
+    projection = Projection()
+    for event in events:
+        projection.apply(event)
+    return projection
+
+
+def fold(events: Iterable[StoredEvent]) -> Projection:
+    """Rebuild a projection from a stored event log (what a second orchestrator instance does)."""
+    projection = Projection()
     for event in events:
         projection.apply(event)
     return projection
