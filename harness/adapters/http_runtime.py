@@ -184,28 +184,25 @@ class HttpRuntime:
         self._run = _Run(thread.thread_id, options)
         self._send()
 
-    def _refuse(self, what: str) -> None:
-        raise UsageError(
-            f"{what}: {self.protocol} is an HTTP model API; a run finishes within its message.dispatch, "
-            "so there is never an active run to act on"
-        )
+    # The core refuses these commands before they reach here (``refuses``); the intents say the same.
+
+    def _refused(self, command: str) -> None:
+        raise UsageError(f"{command}: {self.refuses[command]}")
 
     def steer(self, thread: ThreadContext, text: str) -> None:
-        self._refuse("message.dispatch (steer_active)")
+        raise UsageError(f"message.dispatch (steer_active): {self.protocol} is an HTTP model API; {_NO_ACTIVE_RUN}")
 
     def interrupt(self, thread: ThreadContext) -> None:
-        self._refuse("run.interrupt")
+        self._refused("run.interrupt")
 
     def respond(self, thread: ThreadContext, native_request_id: str, response: RequestResponse) -> None:
-        self._refuse("runtime-request.respond")
+        self._refused("runtime-request.respond")
 
     def fork(self, source: ThreadContext, target: ThreadContext) -> None:
-        raise UsageError(f"thread.fork: {self.protocol} is an HTTP model API; its conversations are not forked")
+        self._refused("thread.fork")
 
     def rollback(self, thread: ThreadContext, turns: int) -> None:
-        raise UsageError(
-            f"thread.rollback: {self.protocol} is an HTTP model API; its conversations are not rolled back"
-        )
+        self._refused("thread.rollback")
 
     # -- the loop ----------------------------------------------------------------------------
 

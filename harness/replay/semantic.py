@@ -177,6 +177,21 @@ class _Canonicalizer:
         return out
 
 
+def _messages(
+    body: dict[str, Any], out: dict[str, Any], canonical: Callable[[int, dict[str, Any]], dict[str, Any]]
+) -> None:
+    """``out["messages"]``: each object of the body's ``messages`` list in canonical form (by
+    position), anything else in it as it is; a ``messages`` that is not a list as it is."""
+    messages = body.get("messages")
+    if not isinstance(messages, list):
+        if messages is not None:
+            out["messages"] = messages
+        return
+    out["messages"] = [
+        canonical(m, message) if isinstance(message, dict) else message for m, message in enumerate(messages)
+    ]
+
+
 # -- anthropic.messages ----------------------------------------------------------------------------
 
 _ANTHROPIC_CALLS = frozenset({"tool_use", "server_tool_use", "mcp_tool_use"})
@@ -189,23 +204,16 @@ def _anthropic(body: dict[str, Any], c: _Canonicalizer) -> dict[str, Any]:
         out["system"] = c.text_parts(system, ("system",), text_types=frozenset({"text"}))
     if body.get("tools") is not None:
         out["tools"] = c.tools(body["tools"], function_key=None, strict_default=None)
-    messages = body.get("messages")
-    if not isinstance(messages, list):
-        if messages is not None:
-            out["messages"] = messages
-        return out
-    canonical = []
-    for m, message in enumerate(messages):
-        if not isinstance(message, dict):
-            canonical.append(message)
-            continue
-        path: Segments = ("messages", m, "content")
-        blocks = c.text_parts(message.get("content"), path, text_types=frozenset({"text"}))
-        if isinstance(blocks, list):
-            blocks = [_anthropic_block(block, (*path, b), c) for b, block in enumerate(blocks)]
-        canonical.append({**_without_nulls(message), "content": blocks})
-    out["messages"] = canonical
+    _messages(body, out, lambda m, message: _anthropic_message(m, message, c))
     return out
+
+
+def _anthropic_message(m: int, message: dict[str, Any], c: _Canonicalizer) -> dict[str, Any]:
+    path: Segments = ("messages", m, "content")
+    blocks = c.text_parts(message.get("content"), path, text_types=frozenset({"text"}))
+    if isinstance(blocks, list):
+        blocks = [_anthropic_block(block, (*path, b), c) for b, block in enumerate(blocks)]
+    return {**_without_nulls(message), "content": blocks}
 
 
 def _anthropic_block(block: Any, path: Segments, c: _Canonicalizer) -> Any:
@@ -231,36 +239,27 @@ def _openai_chat(body: dict[str, Any], c: _Canonicalizer) -> dict[str, Any]:
     out = _without_nulls(body, frozenset({"messages", "tools"}))
     if body.get("tools") is not None:
         out["tools"] = c.tools(body["tools"], function_key="function", strict_default=False)
-    messages = body.get("messages")
-    if not isinstance(messages, list):
-        if messages is not None:
-            out["messages"] = messages
-        return out
-    canonical = []
-    for m, message in enumerate(messages):
-        if not isinstance(message, dict):
-            canonical.append(message)
-            continue
-        entry = _without_nulls(message)
-        entry["content"] = c.text_parts(
-            message.get("content"), ("messages", m, "content"), text_types=frozenset({"text"})
-        )
-        if "tool_call_id" in entry:
-            entry["tool_call_id"] = c.ids.ref(entry["tool_call_id"])
-        calls = entry.pop("tool_calls", None)
-        if isinstance(calls, list) and calls:
-            entry["tool_calls"] = [
-                _openai_chat_call(call, ("messages", m, "tool_calls", n), c) for n, call in enumerate(calls)
-            ]
-        elif calls not in (None, []):
-            entry["tool_calls"] = calls
-        legacy = entry.get("function_call")
-        if isinstance(legacy, dict) and "arguments" in legacy:
-            entry["function_call"] = {**legacy, "arguments": _parsed_json(legacy["arguments"])}
-            c.rewritten(("messages", m, "function_call", "arguments"), ("messages", m, "function_call", "arguments"))
-        canonical.append(entry)
-    out["messages"] = canonical
+    _messages(body, out, lambda m, message: _openai_chat_message(m, message, c))
     return out
+
+
+def _openai_chat_message(m: int, message: dict[str, Any], c: _Canonicalizer) -> dict[str, Any]:
+    entry = _without_nulls(message)
+    entry["content"] = c.text_parts(message.get("content"), ("messages", m, "content"), text_types=frozenset({"text"}))
+    if "tool_call_id" in entry:
+        entry["tool_call_id"] = c.ids.ref(entry["tool_call_id"])
+    calls = entry.pop("tool_calls", None)
+    if isinstance(calls, list) and calls:
+        entry["tool_calls"] = [
+            _openai_chat_call(call, ("messages", m, "tool_calls", n), c) for n, call in enumerate(calls)
+        ]
+    elif calls not in (None, []):
+        entry["tool_calls"] = calls
+    legacy = entry.get("function_call")
+    if isinstance(legacy, dict) and "arguments" in legacy:
+        entry["function_call"] = {**legacy, "arguments": _parsed_json(legacy["arguments"])}
+        c.rewritten(("messages", m, "function_call", "arguments"), ("messages", m, "function_call", "arguments"))
+    return entry
 
 
 def _openai_chat_call(call: Any, path: Segments, c: _Canonicalizer) -> Any:
