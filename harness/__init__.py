@@ -38,6 +38,7 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors; at run time 
     )
     from harness.core.commands import RunInterrupt, RuntimeRequestRespond, ThreadFork, ThreadMergeBack, ThreadRollback
     from harness.core.event_rules import (
+        CountRule,
         EventRules,
         OrderedRule,
         PairedRule,
@@ -45,6 +46,7 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors; at run time 
         SingleActiveRule,
         SingleTerminalRule,
         TerminalLastRule,
+        TextRule,
         check_event_rules,
         load_event_rules,
     )
@@ -101,6 +103,13 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors; at run time 
         scenario_for_transcript,
     )
     from harness.scenario.recorded import RecordedTest
+    from harness.simulate.faults import Fault, FaultPlan
+    from harness.simulate.history import History
+    from harness.simulate.loop import Deadlock, SimLoop
+    from harness.simulate.sweep import SweepResult
+    from harness.simulate.sweep import run_one as run_simulation
+    from harness.simulate.sweep import sweep as sweep_simulation
+    from harness.simulate.target import Sim, SimulationTarget, simulation
     from harness.transcript import Transcript, TranscriptHeader, known_protocols, read_transcript, write_transcript
 
 #: Public name -> the module that defines it (``module:attr`` when the name differs). Loading is
@@ -116,6 +125,8 @@ _EXPORTS: dict[str, str] = {
     "CoalesceDeltas": "harness.golden",
     "CommandResult": "harness.core",
     "ContentItem": "harness.adapters.base",
+    "CountRule": "harness.core.event_rules",
+    "Deadlock": "harness.simulate.loop",
     "EVENT_TYPES": "harness.core",
     "EventLogError": "harness.errors",
     "EventRules": "harness.core.event_rules",
@@ -123,12 +134,15 @@ _EXPORTS: dict[str, str] = {
     "Execution": "harness.scenario",
     "ExpectationFailed": "harness.errors",
     "FakeRuntime": "harness.replay.stdio",
+    "Fault": "harness.simulate.faults",
+    "FaultPlan": "harness.simulate.faults",
     "FrameMatcher": "harness.replay",
     "FrameMismatch": "harness.errors",
     "GoldenMismatch": "harness.errors",
     "GoldenMissing": "harness.errors",
     "GoldenNormalization": "harness.golden",
     "HarnessError": "harness.errors",
+    "History": "harness.simulate.history",
     "HttpReplay": "harness.replay.http",
     "INVARIANT_RULES": "harness.core.invariants:RULES",
     "ImportSourceError": "harness.errors",
@@ -169,12 +183,17 @@ _EXPORTS: dict[str, str] = {
     "ScenarioTools": "harness.core",
     "SecretLeak": "harness.record.redact",
     "SequenceRule": "harness.core.event_rules",
+    "Sim": "harness.simulate.target",
+    "SimLoop": "harness.simulate.loop",
+    "SimulationTarget": "harness.simulate.target",
     "SingleActiveRule": "harness.core.event_rules",
     "SingleTerminalRule": "harness.core.event_rules",
     "SqliteEventStore": "harness.core",
     "StoredEvent": "harness.core",
     "SuiteResult": "harness.scenario",
+    "SweepResult": "harness.simulate.sweep",
     "TerminalLastRule": "harness.core.event_rules",
+    "TextRule": "harness.core.event_rules",
     "ThreadCreate": "harness.core",
     "ThreadFork": "harness.core.commands",
     "ThreadMergeBack": "harness.core.commands",
@@ -211,8 +230,11 @@ _EXPORTS: dict[str, str] = {
     "replay_transcript": "harness.scenario",
     "replayable_protocols": "harness.adapters",
     "run_scenario": "harness.scenario",
+    "run_simulation": "harness.simulate.sweep:run_one",
     "run_suite": "harness.scenario",
     "scenario_for_transcript": "harness.scenario",
+    "simulation": "harness.simulate.target",
+    "sweep_simulation": "harness.simulate.sweep:sweep",
     "write_reports": "harness.report",
     "write_transcript": "harness.transcript",
 }
@@ -246,18 +268,23 @@ __all__ = [
     "CoalesceDeltas",
     "CommandResult",
     "ContentItem",
+    "CountRule",
+    "Deadlock",
     "EventLogError",
     "EventRules",
     "EventStore",
     "Execution",
     "ExpectationFailed",
     "FakeRuntime",
+    "Fault",
+    "FaultPlan",
     "FrameMatcher",
     "FrameMismatch",
     "GoldenMismatch",
     "GoldenMissing",
     "GoldenNormalization",
     "HarnessError",
+    "History",
     "HttpReplay",
     "ImportSourceError",
     "InMemoryEventStore",
@@ -297,12 +324,17 @@ __all__ = [
     "ScenarioTools",
     "SecretLeak",
     "SequenceRule",
+    "Sim",
+    "SimLoop",
+    "SimulationTarget",
     "SingleActiveRule",
     "SingleTerminalRule",
     "SqliteEventStore",
     "StoredEvent",
     "SuiteResult",
+    "SweepResult",
     "TerminalLastRule",
+    "TextRule",
     "ThreadCreate",
     "ThreadFork",
     "ThreadMergeBack",
@@ -339,8 +371,11 @@ __all__ = [
     "replay_transcript",
     "replayable_protocols",
     "run_scenario",
+    "run_simulation",
     "run_suite",
     "scenario_for_transcript",
+    "simulation",
+    "sweep_simulation",
     "write_reports",
     "write_transcript",
 ]

@@ -117,10 +117,11 @@ def _parser() -> argparse.ArgumentParser:
 
 def _register_modules(commands: Any) -> None:
     """Commands that live in their own module: each adds its subparser and sets ``handler``."""
-    from harness.cli import fake_runtime, serve
+    from harness.cli import fake_runtime, serve, simulate
 
     fake_runtime.register(commands)
     serve.register(commands)
+    simulate.register(commands)
     _register_record(commands)
 
 

@@ -11,6 +11,8 @@ in Python or in a TOML/YAML/JSON file, and checked over any iterable of JSON-abl
 ``paired``              every ``request`` event is followed by exactly one ``complete`` of its key
 ``ordered``             an ``event`` of a key comes only after an ``after`` event of that key
 ``single_active``       at most one subject is active per key, between ``start`` and ``end`` events
+``count``               each key has between ``min`` and ``max`` events of the ``event`` types
+``text``                per key, the ``delta`` events' text joined equals the ``final`` event's text
 ======================  ==========================================================================
 
 Each rule has a stable ``id``, a ``severity`` and a one-line ``contract`` (stated, or derived from
@@ -201,10 +203,84 @@ class SingleActiveRule(EventRuleBase):
         return f"at most one {what} is active per {self.key} ({_types(self.start)} to {_types(self.end)})"
 
 
-AnyEventRule = SequenceRule | SingleTerminalRule | TerminalLastRule | PairedRule | OrderedRule | SingleActiveRule
+class CountRule(EventRuleBase):
+    """Each key has at least ``min`` and at most ``max`` events whose type is in ``event``.
+
+    Without ``key`` the whole log counts as one key. The keys counted are those on an ``event``
+    event (so ``min`` matters only with ``opened_by``: the keys of events of those types must each
+    have ``min``). Going over ``max`` is a violation at the first event too many; too few is a
+    violation at the end of the log. Example: at most one ``initialize`` per runtime process.
+    """
+
+    kind: Literal["count"] = "count"
+    event: tuple[str, ...] = Field(min_length=1)
+    key: str | None = None
+    min: int = Field(default=0, ge=0)
+    max: int | None = Field(default=None, ge=0)
+    opened_by: tuple[str, ...] = ()
+
+    @field_validator("key")
+    @classmethod
+    def _paths(cls, value: str | None) -> str | None:
+        return _checked_path(value)
+
+    def default_contract(self) -> str:
+        per = f" per {self.key}" if self.key else ""
+        bound = f"at most {self.max}" if self.min == 0 else f"between {self.min} and {self.max}"
+        if self.max is None:
+            bound = f"at least {self.min}"
+        return f"{bound} of {_types(self.event)}{per}"
+
+
+class TextRule(EventRuleBase):
+    """Per key, the ``field`` text of the ``delta`` events, joined in log order, equals the
+    ``field`` of the key's ``final`` event: what was shown while streaming is exactly the answer.
+
+    A retry that shows a failed attempt's partial text again, or loses a piece, breaks it. An
+    event of a ``reset`` type (the app clearing what it showed) empties the key's text so far.
+    Keys with deltas but no final event are not checked (``single_terminal`` says whether one is due).
+    """
+
+    kind: Literal["text"] = "text"
+    key: str
+    delta: tuple[str, ...] = Field(min_length=1)
+    final: tuple[str, ...] = Field(min_length=1)
+    reset: tuple[str, ...] = ()
+    field: str = "$.text"
+
+    @field_validator("key", "field")
+    @classmethod
+    def _paths(cls, value: str) -> str | None:
+        return _checked_path(value)
+
+    def default_contract(self) -> str:
+        return (
+            f"per {self.key}, the {self.field} of {_types(self.delta)} joined equals that of its {_types(self.final)}"
+        )
+
+
+AnyEventRule = (
+    SequenceRule
+    | SingleTerminalRule
+    | TerminalLastRule
+    | PairedRule
+    | OrderedRule
+    | SingleActiveRule
+    | CountRule
+    | TextRule
+)
 #: Any rule kind, told apart by its ``kind`` field.
 EventRule = Annotated[AnyEventRule, Field(discriminator="kind")]
-RULE_KINDS: tuple[str, ...] = ("sequence", "single_terminal", "terminal_last", "paired", "ordered", "single_active")
+RULE_KINDS: tuple[str, ...] = (
+    "sequence",
+    "single_terminal",
+    "terminal_last",
+    "paired",
+    "ordered",
+    "single_active",
+    "count",
+    "text",
+)
 
 
 class EventRules(BaseModel):
@@ -328,6 +404,10 @@ class _Checker:
                 self.single_terminal(rule)
             case TerminalLastRule():
                 self.terminal_last(rule)
+            case CountRule():
+                self.count(rule)
+            case TextRule():
+                self.text(rule)
             case PairedRule():
                 self.paired(rule)
             case OrderedRule():
@@ -497,6 +577,66 @@ class _Checker:
             elif event_type in rule.end and subject is not MISSING:
                 for owner in [k for k, s in active.items() if s == subject]:
                     del active[owner]
+
+    def count(self, rule: CountRule) -> None:
+        keys = self.keyed(rule.key) if rule.key else [None] * len(self.log)
+        counts: dict[Any, int] = {}
+        for index, event_type in enumerate(self.types):
+            key = keys[index]
+            if key is MISSING:
+                continue
+            if event_type in rule.opened_by:
+                counts.setdefault(key, 0)
+            if event_type not in rule.event:
+                continue
+            counts[key] = counts.get(key, 0) + 1
+            if rule.max is not None and counts[key] == rule.max + 1:
+                where = f" for {rule.key} {_subject(key)}" if rule.key else ""
+                self.violate(
+                    rule,
+                    index,
+                    f"{event_type} number {counts[key]}{where}: at most {rule.max} allowed",
+                    subject=_subject(key) if rule.key else None,
+                    expected=f"at most {rule.max}",
+                    found=counts[key],
+                )
+        for key, found in counts.items():
+            if found < rule.min:
+                where = f" for {rule.key} {_subject(key)}" if rule.key else ""
+                self.violate(
+                    rule,
+                    None,
+                    f"{found} of {_types(rule.event)}{where}, at least {rule.min} due",
+                    subject=_subject(key) if rule.key else None,
+                    expected=f"at least {rule.min}",
+                    found=found,
+                )
+
+    def text(self, rule: TextRule) -> None:
+        keys = self.keyed(rule.key)
+        field = concrete_path(rule.field)
+        shown: dict[Any, list[str]] = {}
+        for index, event_type in enumerate(self.types):
+            key = keys[index]
+            if key is MISSING:
+                continue
+            value = value_at(self.log[index], field)
+            if event_type in rule.reset:
+                shown.pop(key, None)
+            elif event_type in rule.delta:
+                shown.setdefault(key, []).append(value if isinstance(value, str) else "")
+            elif event_type in rule.final and value is not MISSING:
+                joined = "".join(shown.pop(key, []))
+                if joined != value:
+                    self.violate(
+                        rule,
+                        index,
+                        f"{rule.key} {_subject(key)} showed {short_json(joined)} but its {event_type} says "
+                        f"{short_json(value)}",
+                        subject=_subject(key),
+                        expected=value,
+                        found=joined,
+                    )
 
 
 def check_event_rules(

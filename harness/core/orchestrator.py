@@ -70,7 +70,7 @@ from harness.core.commands import (
 from harness.core.events import NewEvent, StoredEvent
 from harness.core.projection import ACTIVE_RUN_STATUSES, TERMINAL_RUN_STATUSES, Projection
 from harness.core.store import EventStore, InMemoryEventStore, batch, iter_events, spills
-from harness.errors import UsageError
+from harness.errors import ReplayError, UsageError
 from harness.replay.clock import Clock, LogicalClock
 from harness.replay.driver import Inbound
 from harness.replay.matcher import HANDOFF_PREFIX, HANDOFF_TAIL
@@ -335,13 +335,16 @@ class Orchestrator:
         return result
 
     def _abort(self, exc: Exception) -> None:
-        """End every active run ``failed`` (``internal_error``) after an exception escaped a command."""
+        """End every active run ``failed`` after an exception escaped a command: ``replay_error`` when
+        the replay failed (the app left the recording), else ``internal_error``."""
         self._signals.clear()
         with batch(self.store):
             for run in list(self.projection.runs.values()):
                 if run["status"] in ACTIVE_RUN_STATUSES and run.get("active_attempt_id") is not None:
                     message = f"{type(exc).__name__}: {exc}"
-                    self._on_signal(TurnEnded(run["thread_id"], "failed", error=message, error_type="internal_error"))
+                    # The replay leaving the recording is the boundary's verdict, not a bug here.
+                    kind = "replay_error" if isinstance(exc, ReplayError) else "internal_error"
+                    self._on_signal(TurnEnded(run["thread_id"], "failed", error=message, error_type=kind))
 
     def _command_name(self, number: int) -> str:
         if self.seed is None:

@@ -42,6 +42,8 @@ from harness.pytest_plugin.session import (
     display_path,
     get_session,
 )
+from harness.pytest_plugin.simulate import MARKER_HELP as SIMULATE_MARKER_HELP
+from harness.pytest_plugin.simulate import HarnessSimulate, harness_simulate
 from harness.pytest_plugin.xdist import XdistHooks, is_worker, send_to_controller
 from harness.record.modes import RECORD_MODES
 
@@ -50,6 +52,7 @@ __all__ = [
     "HarnessReplay",
     "HarnessResults",
     "HarnessSession",
+    "HarnessSimulate",
     "ScenarioFailed",
     "ScenarioFile",
     "ScenarioItem",
@@ -59,6 +62,7 @@ __all__ = [
     "harness_replay",
     "harness_results",
     "harness_runtime",
+    "harness_simulate",
 ]
 
 
@@ -118,6 +122,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="Record mode of harness_cassette: none (replay only; the default, and forced when CI is set), "
         "once (record a missing transcript), new_episodes (replay, then record new requests), all (re-record).",
     )
+    group.addoption(
+        "--harness-sim-seeds",
+        default=None,
+        dest="harness_sim_seeds",
+        metavar="A..B",
+        help="Seeds the harness_simulate fixture sweeps, overriding every harness_simulate marker (e.g. 0..999).",
+    )
     parser.addini(
         "harness_record_mode",
         default="none",
@@ -150,6 +161,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", MARKER_HELP)
+    config.addinivalue_line("markers", SIMULATE_MARKER_HELP)
     session = HarnessSession.from_config(config)
     config.stash[SESSION_KEY] = session
     if config.pluginmanager.hasplugin("xdist"):

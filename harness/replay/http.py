@@ -23,7 +23,11 @@ Rules (``docs/your-code.md`` has the whole contract):
   inside a response (a recorded connection cut) raises the library's ``RemoteProtocolError``
   after the parts before it.
 * :meth:`HttpReplay.finish` raises the first replay error, then unconsumed entries: an exchange
-  never requested, or a stream the client closed before reading it all.
+  never requested, or a stream the client closed before reading it all. The body of an error
+  status (4xx, 5xx) may go unread: the SDKs close it unread before they retry.
+* A ``chunker`` re-cuts the body of each replayed exchange into other byte chunks (an SSE event
+  split across reads, two events in one read) with the bytes unchanged; fault injection uses it
+  (:mod:`harness.simulate.faults`, kind ``rechunk``).
 
 Nothing here opens a socket.
 """
@@ -83,7 +87,9 @@ class Exchange:
 
     @property
     def complete(self) -> bool:
-        return self.delivered >= len(self.parts)
+        """Every part was read, or the answer is an error status: its body may go unread (the SDKs
+        close an error answer to a streamed request unread before they retry it)."""
+        return self.delivered >= len(self.parts) or self.status >= 400
 
 
 def encode_frame(frame: Any) -> bytes | None:
@@ -131,6 +137,7 @@ class HttpReplay:
         sleep: Callable[[float], None] = time.sleep,
         redactor: Redactor | None = None,
         placeholders: Iterable[tuple[str, str]] = (),
+        chunker: Callable[[int, list[Part]], list[Part]] | None = None,
     ) -> None:
         loaded = [t if isinstance(t, Transcript) else read_transcript(t) for t in transcripts]
         if not loaded:
@@ -162,6 +169,9 @@ class HttpReplay:
         self.failures: list[ReplayError] = []
         self.refused = 0
         """Requests answered with the mismatch status (a retrying client shows up here)."""
+        self.chunker = chunker
+        """Re-cuts the body of each replayed exchange into other byte chunks (see :meth:`_claim`)."""
+        self._served = [0] * len(self.drivers)
         self._lock = threading.Lock()
 
     @property
@@ -255,7 +265,23 @@ class HttpReplay:
             data = encode_frame(self.matcher.expected(entry.frame))
             if data is not None:
                 parts.append(Part(data, entry.after_ms or 0, entry_index, transcript.line_of(entry_index)))
+        slot = self.drivers.index(driver)
+        self._served[slot] += 1
+        if self.chunker is not None:
+            parts = self._rechunk(self._served[slot], parts, transcript)
         return Exchange(status, headers, parts, cut=cut, cut_line=cut_line, transcript=transcript)
+
+    def _rechunk(self, number: int, parts: list[Part], transcript: Transcript) -> list[Part]:
+        """The chunker's parts for exchange ``number`` (1-based, counted per transcript), which must
+        hold the same bytes: a client must read the same body however it is cut."""
+        assert self.chunker is not None
+        chunked = self.chunker(number, list(parts))
+        if b"".join(p.data for p in chunked) != b"".join(p.data for p in parts):
+            raise UsageError(
+                f"{transcript.path}: the chunker changed the bytes of exchange {number}; "
+                "it may only cut the body differently, keeping every byte in order"
+            )
+        return chunked
 
     def _record(self, error: ReplayError) -> ReplayError:
         self.failures.append(error)

@@ -1,0 +1,345 @@
+"""Simulating the harness's own core: a scenario under seeded faults and crash-restart.
+
+:func:`run_scenario` replays a scenario file through the :class:`~harness.core.Orchestrator` with
+its transcript rewritten by a fault plan (:mod:`harness.simulate.faults`) and judges the run:
+
+* the core's invariants (:mod:`harness.core.invariants`) hold on the log, every run ends in a
+  terminal status, and no run ends with ``internal_error`` (an exception escaped the core);
+* when every fault that fired is *benign* (stalls, slow streams, reordered JSON-RPC answers) or
+  none fired, the outcome is the fault-free run's: the same projection apart from timestamps, and
+  the recording wholly served. The reference core does not retry, so after a *retry* fault the run
+  must end ``failed``, cleanly; after a runtime ``exit`` or corrupted data it must fail closed.
+
+``crash@K`` crashes the orchestrator right after the K-th event is durable in a SQLite store
+(:class:`SimulatedCrash` is a ``BaseException``: nothing in the core may catch it), then recovers
+the way an event-sourced process does: a new instance re-executes the scenario's commands from the
+start against a fresh runtime adapter and replay, with the reopened store checking that every
+event it would write up to K is the one already stored (:class:`RecoveringStore`) and appending
+the rest. The run passes when the recovered log is contiguous, equal to the uninterrupted run's
+log, and dispatching every command again with its id returns the stored receipt and writes nothing.
+
+Rules (ids): ``core.*``/``integrity.*`` (the invariant catalogue), ``sim.core.run_not_terminal``
+(a run left starting, running or waiting),
+``sim.core.internal_error``, ``sim.core.outcome_changed``, ``sim.replay.diverged``,
+``sim.core.nondeterministic``, ``sim.core.sequence_gap``, ``sim.core.receipt_not_idempotent``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import tempfile
+from collections.abc import Iterable, Iterator, Sequence
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from harness.core import Orchestrator, Projection
+from harness.core.commands import MessageDispatch, ThreadCreate
+from harness.core.events import NewEvent, StoredEvent
+from harness.core.invariants import check_invariants
+from harness.core.projection import ACTIVE_RUN_STATUSES
+from harness.core.sqlite_store import SqliteEventStore
+from harness.errors import HarnessError, UsageError
+from harness.replay.driver import ReplayDriver, ReplayLink
+from harness.scenario.model import OrchestratorRestart, Scenario, load_scenario
+from harness.scenario.runner import _execute, _http_runtime, _runtime_adapter_options
+from harness.simulate.faults import FAULT_KINDS, Fault, FaultPlan, apply_plan, plan_for_seed
+from harness.simulate.history import Finding, History
+from harness.simulate.seeds import Rng, derive
+from harness.transcript import Transcript, read_transcript
+
+VOLATILE = ("at_ms", "started_at", "ended_at", "updated_at", "created_at", "completed_at")
+CORE_KINDS = ("status", "stream_error", "reset", "truncate", "stall", "slow", "exit", "reorder", "crash")
+"""Fault kinds a seed chooses among for a scenario by default (those that apply to its transport)."""
+
+
+class SimulatedCrash(BaseException):
+    """The orchestrator process dies here (a ``BaseException``, so the core cannot handle it)."""
+
+
+class CrashingStore:
+    """A store that lets ``after`` events become durable, then crashes on the next append."""
+
+    def __init__(self, inner: SqliteEventStore, after: int) -> None:
+        self.inner = inner
+        self.after = after
+
+    def batch(self) -> contextlib.AbstractContextManager[None]:
+        return self.inner.batch()
+
+    def append(self, events: Sequence[NewEvent]) -> list[StoredEvent]:
+        if self.inner.last_sequence + len(events) > self.after:
+            keep = self.after - self.inner.last_sequence
+            if keep > 0:
+                self.inner.append(events[:keep])
+            raise SimulatedCrash(f"crash after event {self.after}")
+        return self.inner.append(events)
+
+    def read(self, after: int = 0) -> list[StoredEvent]:
+        return self.inner.read(after)
+
+    def iter_events(self, after: int = 0) -> Iterator[StoredEvent]:
+        return self.inner.iter_events(after)
+
+    @property
+    def last_sequence(self) -> int:
+        return self.inner.last_sequence
+
+
+class Nondeterminism(HarnessError):
+    """The recovering instance would write an event other than the one stored at that sequence."""
+
+
+class RecoveringStore:
+    """The reopened durable store as a recovering instance sees it: it starts empty; each append
+    up to the durable tail must equal the stored event (it is not written again); later appends
+    are written."""
+
+    def __init__(self, durable: SqliteEventStore) -> None:
+        self.durable = durable
+        self.stored = durable.read()
+        self._position = 0
+
+    def batch(self) -> contextlib.AbstractContextManager[None]:
+        return self.durable.batch() if self._position >= len(self.stored) else contextlib.nullcontext()
+
+    def append(self, events: Sequence[NewEvent]) -> list[StoredEvent]:
+        out: list[StoredEvent] = []
+        for new in events:
+            if self._position < len(self.stored):
+                recorded = self.stored[self._position]
+                candidate = new.stored(self._position + 1)
+                if _identity(candidate) != _identity(recorded):
+                    raise Nondeterminism(
+                        f"event {recorded.sequence}: the recovering instance writes {_identity(candidate)} "
+                        f"where the store holds {_identity(recorded)}"
+                    )
+                self._position += 1
+                out.append(recorded)
+            else:
+                out.extend(self.durable.append([new]))
+                self._position += 1
+        return out
+
+    def read(self, after: int = 0) -> list[StoredEvent]:
+        return list(self.iter_events(after))
+
+    def iter_events(self, after: int = 0) -> Iterator[StoredEvent]:
+        for event in self.durable.iter_events(after):
+            if event.sequence > self._position:
+                break
+            yield event
+
+    @property
+    def last_sequence(self) -> int:
+        return self._position
+
+
+def _identity(event: StoredEvent) -> dict[str, Any]:
+    return {
+        "type": event.type,
+        "data": event.data,
+        "thread_id": event.thread_id,
+        "run_id": event.run_id,
+        "command_id": event.command_id,
+        "at_ms": event.at_ms,
+    }
+
+
+def _strip(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _strip(v) for k, v in value.items() if k not in VOLATILE}
+    if isinstance(value, list):
+        return [_strip(v) for v in value]
+    return value
+
+
+def outcome_of(events: Iterable[StoredEvent]) -> dict[str, Any]:
+    """The projection of a log without its timestamps: what faults that only delay must not change."""
+    projection = Projection()
+    for event in events:
+        projection.apply(event)
+    return _strip(projection.to_json())  # type: ignore[no-any-return]
+
+
+def _first_difference(a: Any, b: Any, path: str = "$") -> str | None:
+    if type(a) is not type(b):
+        return f"{path}: {str(a)[:80]} vs {str(b)[:80]}"
+    if isinstance(a, dict):
+        for key in sorted(set(a) | set(b)):
+            if key not in a or key not in b:
+                return f"{path}.{key}: present in only one"
+            found = _first_difference(a[key], b[key], f"{path}.{key}")
+            if found:
+                return found
+        return None
+    if isinstance(a, list):
+        if len(a) != len(b):
+            return f"{path}: {len(a)} vs {len(b)} elements"
+        for index, (x, y) in enumerate(zip(a, b, strict=True)):
+            found = _first_difference(x, y, f"{path}[{index}]")
+            if found:
+                return found
+        return None
+    return None if a == b else f"{path}: {str(a)[:80]} vs {str(b)[:80]}"
+
+
+@cache
+def _loaded(path: str) -> tuple[Scenario, Transcript]:
+    scenario = load_scenario(path)
+    if scenario.variants:
+        raise UsageError(
+            f"{path}: a scenario with variants compares several recordings; simulate each variant's own "
+            "scenario (one transcript) instead"
+        )
+    return scenario, read_transcript(scenario.transcript_path())
+
+
+@cache
+def _baseline(path: str) -> tuple[list[StoredEvent], dict[str, Any]]:
+    scenario, transcript = _loaded(path)
+    execution = _execute(scenario, transcript, store=None, seed=scenario.seed)
+    events = list(execution.iter_events())
+    return events, outcome_of(events)
+
+
+def run_scenario(
+    path: str,
+    *,
+    seed: int | None = None,
+    plan: FaultPlan | str | None = None,
+    kinds: Iterable[str] | None = None,
+) -> History:
+    """One simulated run of a scenario of the core; see the module docstring."""
+    scenario, transcript = _loaded(path)
+    baseline_events, baseline = _baseline(path)
+    if isinstance(plan, str):
+        plan = FaultPlan.parse(plan)
+    if plan is None:
+        plan = _plan(seed, transcript, tuple(kinds) if kinds is not None else CORE_KINDS, len(baseline_events))
+    crash = next((f for f in plan.faults if f.kind == "crash"), None)
+    faulted = apply_plan(FaultPlan(faults=tuple(f for f in plan.faults if f.kind != "crash")), transcript)
+    history = History(target=path, seed=seed, plan=plan.encode(), policy="core")
+    history.commands = [step.model_dump(mode="json", exclude_none=True) for step in scenario.commands]
+    findings: list[Finding] = []
+    if crash is not None:
+        events, cursor, failure = _crash_and_recover(scenario, faulted.transcript, crash.at, findings)
+    else:
+        execution = _execute(scenario, faulted.transcript, store=None, seed=scenario.seed)
+        events = list(execution.iter_events())
+        cursor, failure = execution.driver.cursor, execution.driver.failure
+    fired = faulted.fired(cursor)
+    history.faults = [{"fault": a.fault.encode(), "fired": did} for a, did in zip(faulted.applied, fired, strict=True)]
+    history.faults += [{"fault": s.fault.encode(), "fired": False, "skipped": s.reason} for s in faulted.skipped]
+    if crash is not None:
+        history.faults.append({"fault": crash.encode(), "fired": crash.at <= len(events)})
+    history.events = [e.to_json() for e in events]
+    for violation in check_invariants(events):
+        if violation.severity == "error":
+            findings.append(Finding(violation.rule, violation.message, violation.sequence))
+    outcome = outcome_of(events)
+    for run in outcome["runs"]:
+        if run["status"] in ACTIVE_RUN_STATUSES:
+            findings.append(Finding("sim.core.run_not_terminal", f"run {run['run_id']} ends {run['status']!r}"))
+        error = run.get("error")
+        if isinstance(error, dict) and error.get("type") == "internal_error":
+            findings.append(Finding("sim.core.internal_error", f"run {run['run_id']}: {error.get('message')}"))
+    categories = {FAULT_KINDS[f["fault"].partition("@")[0]].category for f in history.faults if f.get("fired")}
+    if categories <= {"benign", "crash"}:
+        difference = _first_difference(baseline, outcome)
+        if difference is not None:
+            findings.append(Finding("sim.core.outcome_changed", f"the fault-free run differs at {difference}"))
+        if failure is not None and crash is None:
+            findings.append(Finding("sim.replay.diverged", str(failure)))
+    history.violations = findings
+    history.virtual_ms = events[-1].at_ms if events else 0
+    history.steps = len(events)
+    return history
+
+
+def _plan(seed: int | None, transcript: Transcript, kinds: tuple[str, ...], events: int) -> FaultPlan:
+    if seed is None:
+        return FaultPlan(faults=())
+    rewriting = tuple(k for k in kinds if k != "crash")
+    plan = plan_for_seed(seed, transcript, rewriting) if rewriting else FaultPlan(faults=())
+    if "crash" in kinds and events and Rng(derive(seed, "crash")).chance(500):
+        at = Rng(derive(seed, "crash", "at")).between(1, events)
+        plan = FaultPlan(faults=(*plan.faults, Fault(kind="crash", at=at)))
+    return plan
+
+
+def _crash_and_recover(
+    scenario: Scenario, transcript: Transcript, after: int, findings: list[Finding]
+) -> tuple[list[StoredEvent], int, Any]:
+    """Crash after event ``after``, recover by re-execution; returns the final log, cursor, failure."""
+    with tempfile.TemporaryDirectory(prefix="harness-crash-") as folder:
+        path = Path(folder) / "events.sqlite"
+        first = SqliteEventStore(path)
+        crashed = True
+        try:
+            _execute(scenario, transcript, store=CrashingStore(first, after), seed=scenario.seed)
+            crashed = False
+        except SimulatedCrash:
+            pass
+        finally:
+            first.close()
+        durable = SqliteEventStore(path)
+        try:
+            if crashed:
+                recovering = RecoveringStore(durable)
+                try:
+                    execution = _execute(scenario, transcript, store=recovering, seed=scenario.seed)
+                except Nondeterminism as exc:
+                    findings.append(Finding("sim.core.nondeterministic", str(exc)))
+                    return durable.read(), 0, None
+                cursor, failure = execution.driver.cursor, execution.driver.failure
+            else:
+                cursor, failure = len(transcript.entries), None
+            events = durable.read()
+            for due, event in enumerate(events, start=1):
+                if event.sequence != due:
+                    findings.append(Finding("sim.core.sequence_gap", f"sequence {event.sequence} where {due} was due"))
+                    break
+            _check_receipts(scenario, transcript, durable, findings)
+            return events, cursor, failure
+        finally:
+            durable.close()
+
+
+def _check_receipts(
+    scenario: Scenario, transcript: Transcript, store: SqliteEventStore, findings: list[Finding]
+) -> None:
+    """Every command dispatched again with its stored id returns its receipt and writes nothing."""
+    from harness.adapters import get_runtime_adapter, is_runtime_protocol
+    from harness.adapters.runtime import RuntimeAdapter
+
+    accepted = [e for e in store.read() if e.type == "command.accepted"]
+    http = not is_runtime_protocol(transcript.protocol)
+    steps: list[Any] = [s for s in scenario.commands if not isinstance(s, OrchestratorRestart)]
+    if http and not steps:
+        steps = [ThreadCreate(thread_id="thread-1"), MessageDispatch()]
+    if len(accepted) != len(steps):
+        return  # a step the core refused stored no receipt: no one-to-one map from steps to receipts
+    driver = ReplayDriver(Transcript(header=transcript.header, entries=()))
+    link = ReplayLink(driver)
+    adapter: RuntimeAdapter
+    if http:
+        adapter = _http_runtime(scenario, transcript, driver)()
+    else:
+        adapter = get_runtime_adapter(transcript.protocol, **_runtime_adapter_options(transcript))
+    orchestrator = Orchestrator(adapter=adapter, link=link, store=store, seed=scenario.seed)
+    before = store.last_sequence
+    for step, receipt in zip(steps, accepted, strict=True):
+        again = step.model_copy(update={"command_id": receipt.data["command_id"]})
+        try:
+            replayed = orchestrator.dispatch(again).replayed
+        except HarnessError:
+            replayed = False
+        if not replayed or store.last_sequence != before:
+            findings.append(
+                Finding(
+                    "sim.core.receipt_not_idempotent",
+                    f"{step.type} {receipt.data['command_id']} dispatched again was not answered from its receipt",
+                )
+            )
+            return
