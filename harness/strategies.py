@@ -97,3 +97,20 @@ def fault_plans(
         return FaultPlan(faults=faults)
 
     return plans().filter(lambda plan: not apply_plan(plan, transcript).skipped)
+
+
+def schedules(*, max_decisions: int = 200, max_choice: int = 3) -> st.SearchStrategy[list[int]]:
+    """Decision lists for :func:`harness.run_simulation`'s ``schedule``: the index of the ready
+    callback the loop runs at each step with two or more ready (past the list's end, or where an
+    index does not exist, the FIFO choice). Hypothesis shrinks toward shorter lists and zeros, that
+    is toward the standard loop's order.
+
+    >>> from hypothesis import given
+    >>> from harness import run_simulation
+    >>> from harness.strategies import fault_plans, schedules
+    >>> @given(plan=fault_plans(recording), schedule=schedules())  # doctest: +SKIP
+    ... def test_my_app(plan, schedule):
+    ...     history = run_simulation(my_target, plan=plan, schedule=schedule)
+    ...     assert history.verdict != "fail", history.violations
+    """
+    return st.lists(st.integers(min_value=0, max_value=max_choice), max_size=max_decisions)

@@ -15,6 +15,7 @@ OPTIONS = [
     "--harness-report=DIR",
     "--harness-db=PATH",
     "--harness-record-mode={none,once,new_episodes,all}",
+    "--harness-sim-seeds=A..B",
 ]
 
 

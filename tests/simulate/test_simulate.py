@@ -292,3 +292,27 @@ def test_a_core_sweep_passes_the_bundled_scenario(repo_root: Path) -> None:
     result = sweep(CODEX, range(30))
     assert result.ok
     assert any(f["fault"].startswith("crash@") for r in result.runs for f in r["faults"])
+
+
+# -- Hypothesis ---------------------------------------------------------------------------------------
+
+
+def test_hypothesis_finds_and_shrinks_a_failing_plan_and_schedule() -> None:
+    from hypothesis import find, settings
+
+    from harness.strategies import fault_plans, schedules
+    from harness.transcript import read_transcript
+
+    recording = read_transcript(T.TRANSCRIPT)
+    strategy = fault_plans(recording, kinds=["reset", "stall"])
+
+    def fails(plan_and_schedule: tuple[object, list[int]]) -> bool:
+        plan, schedule = plan_and_schedule
+        return run_one(T.no_retry_mid_stream, plan=plan, schedule=schedule).verdict == "fail"  # type: ignore[arg-type]
+
+    from hypothesis import strategies as st
+
+    found = find(st.tuples(strategy, schedules()), fails, settings=settings(max_examples=200, database=None))
+    plan, schedule = found
+    assert [f.kind for f in plan.faults] == ["reset"]  # type: ignore[attr-defined]
+    assert schedule == []
