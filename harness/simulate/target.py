@@ -30,12 +30,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import gc
 import hashlib
 import importlib
 import importlib.util
 import inspect
 import sys
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -351,6 +352,15 @@ def _run(
         redactor=redactor,
         matcher=FrameMatcher.from_paths(target.ignore) if target.ignore else None,
     )
+    with _no_cyclic_gc():
+        sim, findings = _drive(target, replay, plan, policy, history)
+    return _finish(target, replay, faulted, sim, findings, history)
+
+
+def _drive(
+    target: SimulationTarget, replay: Any, plan: FaultPlan, policy: Policy, history: History
+) -> tuple[Sim, list[Finding]]:
+    """Run the target on a fresh simulated loop to the end and tear the loop down."""
     loop = SimLoop(policy)
     sim = Sim(seed=history.seed, plan=plan, loop=loop, replay=replay, history=history)
     findings: list[Finding] = []
@@ -377,6 +387,35 @@ def _run(
     history.virtual_ms = loop.now_ms
     history.decisions = list(loop.decisions)
     loop.close()
+    return sim, findings
+
+
+@contextlib.contextmanager
+def _no_cyclic_gc() -> Iterator[None]:
+    """Keep the cyclic garbage collector out of a simulated run.
+
+    A stream that breaks mid-way leaves the SDK's async generators in a reference cycle with the
+    exception. Were the collector to finalize them during a run, the loop would schedule their
+    ``aclose()`` at a step that depends on the process's allocation history, not on the seed.
+    Cycles of one run are collected after it, as usual, once the collector is back on.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _finish(
+    target: SimulationTarget,
+    replay: Any,
+    faulted: FaultedTranscript,
+    sim: Sim,
+    findings: list[Finding],
+    history: History,
+) -> History:
     diverged: Finding | None = None
     try:
         replay.finish()

@@ -4,8 +4,6 @@ that replays exactly, and finds nothing in the desk with every switch off."""
 from __future__ import annotations
 
 import functools
-import gc
-from collections.abc import Iterator
 
 import harness
 import pytest
@@ -25,24 +23,6 @@ CAUGHT_BY: dict[str, tuple[str, int]] = {
     "repeat_partial_text": ("desk.text.shown_once", 40),
 }
 CLEAN_SEEDS = 500
-
-
-@pytest.fixture(autouse=True)
-def no_cyclic_gc() -> Iterator[None]:
-    """Keep the cyclic garbage collector out of the simulated runs.
-
-    When a stream breaks mid-way, the SDK leaves its inner async generators in a reference cycle
-    with the exception; if the collector finalizes them during a run, the event loop schedules
-    their ``aclose()`` then, which adds scheduling steps at a point that depends on the process's
-    allocation history. Without collections during the runs, equal inputs give equal histories.
-    """
-    gc.collect()
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
-        gc.collect()
 
 
 @functools.cache
