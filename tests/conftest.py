@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import anthropic
+import httpx2
 import pytest
 
 from harness.record.sse import parse_sse
@@ -164,3 +166,16 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> list[object]:
     monkeypatch.setattr(socket.socket, "connect", refuse)
     monkeypatch.setattr(socket.socket, "connect_ex", refuse)
     return attempts
+
+
+
+# A stream cut while the Anthropic SDK reads it: releases before 2.17 let httpx2's
+# RemoteProtocolError through; 2.17 and later wrap it in APIConnectionError (its __cause__).
+STREAM_CUT_ERRORS = (httpx2.RemoteProtocolError, anthropic.APIConnectionError)
+
+
+def transport_error(exc: BaseException) -> BaseException:
+    """The transport's own error behind what the SDK raised for a cut stream."""
+    if not isinstance(exc, httpx2.TransportError) and isinstance(exc.__cause__, httpx2.TransportError):
+        return exc.__cause__
+    return exc

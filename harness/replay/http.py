@@ -38,7 +38,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any, Literal
 
 import anyio
@@ -343,7 +343,13 @@ class HttpReplay:
     def _cut_message(self, exchange: Exchange) -> str:
         recorded = exchange.cut.error if exchange.cut is not None else None
         detail = recorded.get("message") if isinstance(recorded, dict) else recorded
-        where = f"{exchange.transcript.path}:{exchange.cut_line}" if exchange.transcript is not None else "transcript"
+        # The file's name, not its path: the message reaches the code under test (and its logs and
+        # goldens), which must not depend on where the checkout lives.
+        where = (
+            f"{PurePath(exchange.transcript.path).name}:{exchange.cut_line}"
+            if exchange.transcript is not None
+            else "transcript"
+        )
         return f"peer closed connection (recorded cut at {where}: {detail})"
 
     # -- the end -------------------------------------------------------------------------------

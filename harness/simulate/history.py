@@ -4,8 +4,9 @@ A :class:`History` holds everything needed to judge and to reproduce a run: the 
 plan (encoded), the scheduling policy and every decision it made, which faults fired, the
 exchanges served at the boundary, the named yield points passed, the commands (core runs), the
 events (the core's log, or the user's own events) and the rule violations found. Its
-:meth:`~History.digest` is the SHA-256 of its canonical JSON (sorted keys, no whitespace), so two
-runs with the same inputs have the same digest in every process.
+:meth:`~History.digest` is the SHA-256 of its canonical JSON (sorted keys, no whitespace, the
+policy's name left out), so two runs with the same inputs have the same digest in every process,
+and a run replayed from its decisions has the digest of the original.
 
 Schedules (decision lists) encode as run-length text: ``[0, 0, 0, 1, 2, 2]`` is ``"0*3,1,2*2"``;
 trailing zeros are dropped because a replayed schedule takes index 0 past its end.
@@ -99,8 +100,14 @@ class History:
         }
 
     def digest(self) -> str:
-        """SHA-256 of the canonical JSON of :meth:`to_json`: equal histories, equal digests."""
-        text = orjson.dumps(self.to_json(), option=orjson.OPT_SORT_KEYS, default=repr)
+        """SHA-256 of the canonical JSON of :meth:`to_json` without ``policy``: equal histories, equal digests.
+
+        The policy says how the decisions were chosen, not what happened, so a run reproduced from
+        its decision list (policy ``replay``) has the digest of the run it reproduces.
+        """
+        body = self.to_json()
+        del body["policy"]
+        text = orjson.dumps(body, option=orjson.OPT_SORT_KEYS, default=repr)
         return hashlib.sha256(text).hexdigest()
 
 

@@ -17,7 +17,15 @@ import pytest
 
 from harness import Cassette
 from harness.transcript import read_transcript
-from tests.conftest import ANTHROPIC_MESSAGE, CHAT_COMPLETION, FakeProvider, json_canned, sse_canned
+from tests.conftest import (
+    ANTHROPIC_MESSAGE,
+    CHAT_COMPLETION,
+    STREAM_CUT_ERRORS,
+    FakeProvider,
+    json_canned,
+    sse_canned,
+    transport_error,
+)
 
 PROMPT = "What is 1+1? Answer with just the number."
 
@@ -179,8 +187,6 @@ def test_recording_keeps_afterms_and_no_key(tmp_path, fake_provider: FakeProvide
 
 
 def test_stream_cut_by_the_network_is_recorded_as_cut_and_replays_as_a_cut(tmp_path, fake_provider, monkeypatch):
-    import anthropic
-    import httpx2
 
     canned = sse_canned("anthropic-sdk/basic_response.sse.txt", delay=0)
     canned.cut_after = 3
@@ -192,9 +198,8 @@ def test_stream_cut_by_the_network_is_recorded_as_cut_and_replays_as_a_cut(tmp_p
         client = cassette.anthropic(base_url=fake_provider.url)
         try:
             anthropic_stream_events(client)
-        except (anthropic.APIConnectionError, httpx2.RemoteProtocolError) as exc:
-            # The SDK wraps errors while sending; a body cut mid-stream reaches the app as httpx2's.
-            return type(exc).__name__
+        except STREAM_CUT_ERRORS as exc:
+            return type(transport_error(exc)).__name__
         return "completed"
 
     recording = Cassette(path, mode="once", environ={})

@@ -28,7 +28,16 @@ from harness.record.proxy import RecordingProxy, upstream_headers
 from harness.record.sse import parse_sse
 from harness.replay.http import AsyncReplayTransport, HttpReplay, ReplayTransport
 from harness.transcript import read_transcript
-from tests.conftest import ANTHROPIC_MESSAGE, CHAT_COMPLETION, ROOT, Canned, FakeProvider, json_canned, sse_canned
+from tests.conftest import (
+    ANTHROPIC_MESSAGE,
+    CHAT_COMPLETION,
+    ROOT,
+    STREAM_CUT_ERRORS,
+    Canned,
+    FakeProvider,
+    json_canned,
+    sse_canned,
+)
 
 LIVE_KEY = "sk-ant-api03-live-key-0123456789abcdef"
 SECRET_IN_PROMPT = "sk-ant-api03-" + "Q7" * 20
@@ -217,7 +226,7 @@ def test_recording_proxy_records_an_upstream_cut_as_cut_and_cuts_the_client(
     def consume(client: anthropic.Anthropic) -> list[str]:
         seen: list[str] = []
         with (
-            pytest.raises(httpx2.RemoteProtocolError),
+            pytest.raises(STREAM_CUT_ERRORS),
             client.messages.stream(model="claude-sonnet-4-5", max_tokens=64, messages=MESSAGES) as stream,
         ):
             seen.extend(event.type for event in stream)

@@ -29,7 +29,7 @@ from harness.record.http import RecordingTransport
 from harness.replay.http import HttpReplay
 from harness.replay.server import ReplayServer
 from harness.transcript import EmitInbound, Transcript, read_transcript, write_transcript
-from tests.conftest import ROOT, FakeProvider, sse_canned
+from tests.conftest import ROOT, STREAM_CUT_ERRORS, FakeProvider, sse_canned
 
 PROMPTS = ("What is 1+1? Answer with just the number.", "What is the weather in San Francisco?")
 LIVE_KEY = "sk-ant-api03-live-key-0123456789abcdef"
@@ -120,7 +120,7 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> Recorded:
 def stream_until_cut(client: anthropic.Anthropic) -> list[str]:
     seen: list[str] = []
     with (
-        pytest.raises(httpx2.RemoteProtocolError),
+        pytest.raises(STREAM_CUT_ERRORS),
         client.messages.stream(
             model="claude-sonnet-4-5", max_tokens=64, messages=[{"role": "user", "content": PROMPTS[0]}]
         ) as stream,

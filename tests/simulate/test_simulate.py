@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -108,6 +109,23 @@ def test_a_schedule_replays_the_decisions_it_was_given() -> None:
     assert again.signature == original.signature
     assert again.decisions[: len(original.decisions)] == original.decisions
     assert again.policy == "replay"
+
+
+def test_a_run_replayed_from_its_plan_and_schedule_has_the_same_digest() -> None:
+    for seed in range(6):
+        original = run_one(T.racy_counter, seed=seed)
+        again = run_one(T.racy_counter, seed=seed, plan=original.plan, schedule=original.schedule)
+        assert again.digest() == original.digest(), seed
+
+
+def test_the_printed_reproduction_reruns_to_the_shrunk_digest(tmp_path: Path, capsys) -> None:
+    result = sweep(f"{REF}::no_retry_mid_stream", range(20))
+    group = result.groups[0]
+    capsys.readouterr()
+    argv = shlex.split(group.repro)
+    assert argv[:2] == ["harness", "simulate"]
+    assert main(argv[1:]) == 1
+    assert f"history {group.shrunk.digest()}" in capsys.readouterr().out
 
 
 # -- sweeps, shrinking, reproduction ----------------------------------------------------------------

@@ -36,11 +36,13 @@ class Failure:
 
 def classify(exc: BaseException) -> Failure:
     """Describe a provider error; unknown exceptions are not retryable."""
+    if isinstance(exc, anthropic.APIConnectionError) and isinstance(exc.__cause__, httpx2.TransportError):
+        # A stream cut while it was being read: anthropic 2.17 and later wrap the transport error
+        # (earlier releases let it through, below). Its text names library internals.
+        return Failure(type(exc.__cause__).__name__, None, retryable=True)
     if isinstance(exc, (anthropic.APIConnectionError, openai.APIConnectionError)):
         return Failure(f"{type(exc).__name__}: {exc.message}", None, retryable=True)
     if isinstance(exc, httpx2.TransportError):
-        # A stream cut while it was being read: the Anthropic SDK lets the transport error through
-        # unwrapped (OpenAI's wraps it in APIConnectionError). Its text names library internals.
         return Failure(type(exc).__name__, None, retryable=True)
     if isinstance(exc, (anthropic.APIStatusError, openai.APIStatusError)):
         status = exc.status_code
