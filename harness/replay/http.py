@@ -345,11 +345,8 @@ class HttpReplay:
         detail = recorded.get("message") if isinstance(recorded, dict) else recorded
         # The file's name, not its path: the message reaches the code under test (and its logs and
         # goldens), which must not depend on where the checkout lives.
-        where = (
-            f"{PurePath(exchange.transcript.path).name}:{exchange.cut_line}"
-            if exchange.transcript is not None
-            else "transcript"
-        )
+        source = exchange.transcript.path if exchange.transcript is not None else None
+        where = f"{PurePath(source).name if source else 'transcript'}:{exchange.cut_line}"
         return f"peer closed connection (recorded cut at {where}: {detail})"
 
     # -- the end -------------------------------------------------------------------------------
