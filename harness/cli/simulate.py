@@ -1,12 +1,14 @@
 """``harness simulate``: seeded fault and schedule sweeps of a simulation target or a scenario.
 
 ``harness simulate TARGET [--seeds A..B | --seed N] [--plan P] [--schedule S] [--faults KINDS]
-[--policy mixed|random|pct|fifo] [-j N] [--executor local|ray] [--no-shrink] [--report-dir reports]``
+[--policy mixed|random|pct|fifo] [-j N] [--executor local|ray] [--crash-every] [--no-shrink]
+[--report-dir reports]``
 
 TARGET is ``path/to/file.py::name`` (a function declared with ``@harness.simulation``),
 ``package.module:name``, or a scenario file of the core. A sweep shows a progress bar, then a
 table of failures grouped by signature, each with its shrunk one-line reproduction; ``--plan`` (and
-``--schedule``) rerun one exact run and print its history. Results go to
+``--schedule``) rerun one exact run and print its history; ``--crash-every`` crashes a scenario of
+the core after every event in turn (on top of ``--plan``, if given) and recovers each time. Results go to
 ``<report-dir>/simulation.ndjson`` and the DuckDB file ``<report-dir>/simulation.duckdb``
 (tables ``sim_runs``, ``sim_faults``, ``sim_violations``). Exit 0 when no run failed (vacuous runs
 are reported, not failures), 1 when one did, 2 on a usage error.
@@ -67,6 +69,11 @@ def register(commands: Any) -> None:
     p.add_argument("-j", "--jobs", type=int, default=1, help="worker processes (default 1)")
     p.add_argument("--executor", choices=("local", "ray"), default="local")
     p.add_argument("--ray-address", default=None, help="a Ray cluster to join (default: RAY_ADDRESS or a local one)")
+    p.add_argument(
+        "--crash-every",
+        action="store_true",
+        help="a scenario of the core: crash after every event in turn and recover (with --plan: on top of it)",
+    )
     p.add_argument("--no-shrink", action="store_true", help="report failures without shrinking them")
     p.add_argument("--report-dir", type=Path, default=DEFAULT_REPORTS)
     p.add_argument(
@@ -83,6 +90,13 @@ def run(args: argparse.Namespace, console: Console) -> int:
         raise UsageError(f"-j must be at least 1, found {args.jobs}")
     if args.schedule is not None and args.plan is None:
         raise UsageError("--schedule reproduces a run together with its --plan; give both")
+    if args.crash_every:
+        if args.schedule is not None:
+            raise UsageError("--crash-every runs the core, which has no schedule to replay; drop --schedule")
+        result = _sweep(args, console, [], kinds)
+        _write_results(args.report_dir, result)
+        _print_sweep(console, result, json_lines=args.json)
+        return EXIT_OK if result.ok else EXIT_FAILED
     if args.plan is not None:
         return _one(args, console, kinds)
     seeds: Sequence[int] = [args.seed] if args.seed is not None else args.seeds
@@ -134,6 +148,10 @@ def _sweep(args: argparse.Namespace, console: Console, seeds: Sequence[int], kin
         def advance(done: int, total: int) -> None:
             progress.update(task, completed=done, total=total)
 
+        if args.crash_every:
+            from harness.simulate.sweep import sweep_crashes
+
+            return sweep_crashes(args.target, plan=args.plan or "none", on_batch=advance)
         return sweep(
             args.target,
             seeds,
@@ -167,7 +185,8 @@ def _print_sweep(console: Console, result: SweepResult, *, json_lines: bool) -> 
     table.add_column("first seed", justify="right")
     table.add_column("shrunk reproduction")
     for group in result.groups:
-        table.add_row(group.signature, str(len(group.seeds)), str(group.seeds[0]), group.repro)
+        first = str(group.seeds[0]) if group.seeds else f"crash@{group.crashes[0]}"
+        table.add_row(group.signature, str(group.runs), first, group.repro)
     console.print(table)
     for group in result.groups:
         console.print(f"[{group.signature}] {group.message}", markup=False)

@@ -223,7 +223,7 @@ def run_scenario(
     history.commands = [step.model_dump(mode="json", exclude_none=True) for step in scenario.commands]
     findings: list[Finding] = []
     if crash is not None:
-        events, cursor, failure = _crash_and_recover(scenario, faulted.transcript, crash.at, findings)
+        events, cursor, failure, crashed = _crash_and_recover(scenario, faulted.transcript, crash.at, findings)
     else:
         execution = _execute(scenario, faulted.transcript, store=None, seed=scenario.seed)
         events = list(execution.iter_events())
@@ -232,7 +232,7 @@ def run_scenario(
     history.faults = [{"fault": a.fault.encode(), "fired": did} for a, did in zip(faulted.applied, fired, strict=True)]
     history.faults += [{"fault": s.fault.encode(), "fired": False, "skipped": s.reason} for s in faulted.skipped]
     if crash is not None:
-        history.faults.append({"fault": crash.encode(), "fired": crash.at <= len(events)})
+        history.faults.append({"fault": crash.encode(), "fired": crashed})
     history.events = [e.to_json() for e in events]
     for violation in check_invariants(events):
         if violation.severity == "error":
@@ -257,21 +257,32 @@ def run_scenario(
     return history
 
 
+def crash_points(path: str, plan: FaultPlan | None = None) -> range:
+    """Every event a crash can follow: ``1`` to ``N - 1``, for the ``N`` events of the run under
+    ``plan`` (the fault-free run without one). The process crashes on the append after event
+    ``K``; after the last event there is none, so ``crash@N`` would never fire."""
+    if plan is None or not plan.faults:
+        events, _ = _baseline(path)
+        return range(1, len(events))
+    return range(1, len(run_scenario(path, plan=plan).events))
+
+
 def _plan(seed: int | None, transcript: Transcript, kinds: tuple[str, ...], events: int) -> FaultPlan:
     if seed is None:
         return FaultPlan(faults=())
     rewriting = tuple(k for k in kinds if k != "crash")
     plan = plan_for_seed(seed, transcript, rewriting) if rewriting else FaultPlan(faults=())
-    if "crash" in kinds and events and Rng(derive(seed, "crash")).chance(500):
-        at = Rng(derive(seed, "crash", "at")).between(1, events)
+    if "crash" in kinds and events > 1 and Rng(derive(seed, "crash")).chance(500):
+        at = Rng(derive(seed, "crash", "at")).between(1, events - 1)
         plan = FaultPlan(faults=(*plan.faults, Fault(kind="crash", at=at)))
     return plan
 
 
 def _crash_and_recover(
     scenario: Scenario, transcript: Transcript, after: int, findings: list[Finding]
-) -> tuple[list[StoredEvent], int, Any]:
-    """Crash after event ``after``, recover by re-execution; returns the final log, cursor, failure."""
+) -> tuple[list[StoredEvent], int, Any, bool]:
+    """Crash after event ``after``, recover by re-execution; returns the final log, cursor, failure
+    and whether the crash happened (it does not when no event is appended after ``after``)."""
     with tempfile.TemporaryDirectory(prefix="harness-crash-") as folder:
         path = Path(folder) / "events.sqlite"
         first = SqliteEventStore(path)
@@ -291,7 +302,7 @@ def _crash_and_recover(
                     execution = _execute(scenario, transcript, store=recovering, seed=scenario.seed)
                 except Nondeterminism as exc:
                     findings.append(Finding("sim.core.nondeterministic", str(exc)))
-                    return durable.read(), 0, None
+                    return durable.read(), 0, None, crashed
                 cursor, failure = execution.driver.cursor, execution.driver.failure
             else:
                 cursor, failure = len(transcript.entries), None
@@ -301,7 +312,7 @@ def _crash_and_recover(
                     findings.append(Finding("sim.core.sequence_gap", f"sequence {event.sequence} where {due} was due"))
                     break
             _check_receipts(scenario, transcript, durable, findings)
-            return events, cursor, failure
+            return events, cursor, failure, crashed
         finally:
             durable.close()
 

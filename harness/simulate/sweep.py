@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import UsageError
-from harness.simulate.faults import FaultPlan
+from harness.simulate.faults import Fault, FaultPlan
 from harness.simulate.history import History
 from harness.simulate.target import SimulationTarget, load_target, run_target
 
@@ -115,6 +115,12 @@ class FailureGroup:
     shrunk: History
     repro: str
     message: str
+    crashes: list[int] = field(default_factory=list)
+    """In a sweep of crash points (:func:`sweep_crashes`): the events after which a crash failed this way."""
+
+    @property
+    def runs(self) -> int:
+        return len(self.seeds) or len(self.crashes)
 
 
 @dataclass
@@ -185,6 +191,51 @@ def sweep(
                 shrunk=history,
                 repro=repro_line(ref_of(target), history),
                 message=history.violations[0].message if history.violations else "",
+            )
+        )
+    return result
+
+
+def sweep_crashes(
+    scenario: str, *, plan: FaultPlan | str = "none", on_batch: Callable[[int, int], None] | None = None
+) -> SweepResult:
+    """Crash the core after every event ``k`` of the run (``crash@1`` to ``crash@N``), recover each
+    time on the same durable store, and judge every run; ``plan`` adds the same other faults to each.
+
+    Exhaustive where a seed sweep samples crash points. Runs carry ``seed`` null; failures are
+    grouped by signature, the first crash point of each is its reproduction (a single crash fault
+    needs no shrinking).
+    """
+    from harness.simulate.core import crash_points
+
+    if not is_scenario_ref(scenario):
+        raise UsageError(f"{scenario}: crashing after every event needs a scenario of the core (a .yaml file)")
+    _resolve(scenario)
+    base = FaultPlan.parse(plan) if isinstance(plan, str) else plan
+    if any(f.kind == "crash" for f in base.faults):
+        raise UsageError(f"the plan {base.encode()!r} already crashes; every crash point is tried in turn")
+    points = crash_points(scenario, base)
+    histories: list[History] = []
+    for done, after in enumerate(points, start=1):
+        crash = FaultPlan(faults=(*base.faults, Fault(kind="crash", at=after)))
+        histories.append(run_one(scenario, plan=crash))
+        if on_batch is not None:
+            on_batch(done, len(points))
+    result = SweepResult(target=scenario, runs=[summary(h) for h in histories])
+    failing: dict[str, list[tuple[int, History]]] = {}
+    for after, history in zip(points, histories, strict=True):
+        if history.verdict == "fail":
+            failing.setdefault(history.signature, []).append((after, history))
+    for signature, found in failing.items():
+        history = found[0][1]
+        result.groups.append(
+            FailureGroup(
+                signature=signature,
+                seeds=[],
+                shrunk=history,
+                repro=repro_line(scenario, history),
+                message=history.violations[0].message,
+                crashes=[after for after, _ in found],
             )
         )
     return result

@@ -861,3 +861,21 @@ def test_fault_labels_name_the_fault_in_the_unconsumed_report():
         replay.finish()
     assert "starting with expect_outbound (fault:truncate@1.2)" in str(error.value)
     assert (error.value.remaining[0][2], error.value.remaining[1][2]) == ("fault:truncate@1.2", "message_start")
+
+
+def test_the_simulation_docs_describe_every_fault_kind_and_parameter() -> None:
+    text = (ROOT / "docs" / "simulation.md").read_text()
+    for name, kind in FAULT_KINDS.items():
+        row = next((line for line in text.splitlines() if line.startswith(f"| `{name}` |")), None)
+        assert row is not None, f"docs/simulation.md has no row for the fault kind {name}"
+        assert f"| {kind.category} |" in row, name
+        for param in kind.params:
+            assert f"`{param.name}`" in row, (name, param.name)
+
+
+def test_the_simulation_docs_name_every_rule_the_simulator_reports() -> None:
+    text = (ROOT / "docs" / "simulation.md").read_text()
+    sources = "".join((ROOT / "harness" / "simulate" / f).read_text() for f in ("target.py", "core.py"))
+    rules = set(re.findall(r'Finding\(\s*"(sim\.[a-z_.]+)"', sources))
+    assert len(rules) >= 9
+    assert sorted(r for r in rules if f"`{r}`" not in text) == []

@@ -16,7 +16,7 @@ from harness.cli import main
 from harness.core import Orchestrator
 from harness.simulate.core import run_scenario
 from harness.simulate.history import History
-from harness.simulate.sweep import repro_line, run_one, shrink, sweep
+from harness.simulate.sweep import repro_line, run_one, shrink, sweep, sweep_crashes
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -304,6 +304,56 @@ def test_a_planted_receipt_bug_is_caught_by_redispatching(repo_root: Path, monke
     monkeypatch.setattr(Orchestrator, "dispatch", forgetful)
     history = run_scenario(CODEX, plan="crash@20")
     assert "sim.core.receipt_not_idempotent" in history.signature
+
+
+def test_crashing_after_every_event_recovers_every_time(repo_root: Path) -> None:
+    total = len(run_scenario(HTTP, plan="none").events)
+    result = sweep_crashes(HTTP)
+    assert result.ok, [g.repro for g in result.groups]
+    assert [r["plan"] for r in result.runs] == [f"crash@{k}" for k in range(1, total)]
+    assert all(f["fired"] for r in result.runs for f in r["faults"])
+
+
+def test_crashing_after_every_event_adds_the_plan_to_each_crash(repo_root: Path) -> None:
+    result = sweep_crashes(CODEX, plan="stall@3")
+    assert result.ok
+    assert [r["plan"] for r in result.runs][:2] == ["crash@1;stall@3", "crash@2;stall@3"]
+
+
+def test_every_crash_point_finds_a_planted_counter_and_lists_where(repo_root: Path, monkeypatch) -> None:
+    counter = iter(range(100_000))
+    monkeypatch.setattr(Orchestrator, "_command_name", lambda self, number: f"command-{next(counter)}")
+    result = sweep_crashes(CODEX)
+    assert result.failed == len(result.runs)
+    assert all("sim.core.nondeterministic" in group.signature for group in result.groups)
+    assert sorted(k for group in result.groups for k in group.crashes) == list(range(1, len(result.runs) + 1))
+    group = result.groups[0]
+    assert group.runs == len(group.crashes)
+    assert group.repro == f"harness simulate {CODEX} --plan crash@{group.crashes[0]}"
+
+
+def test_a_crash_after_the_last_event_does_not_fire(repo_root: Path) -> None:
+    total = len(run_scenario(HTTP, plan="none").events)
+    history = run_scenario(HTTP, plan=f"crash@{total}")
+    assert history.faults == [{"fault": f"crash@{total}", "fired": False}]
+    assert history.verdict == "vacuous"
+
+
+def test_crash_every_refuses_what_it_cannot_do(repo_root: Path, capsys) -> None:
+    assert main(["simulate", f"{REF}::correct", "--crash-every"]) == 2
+    assert "needs a scenario of the core" in capsys.readouterr().err
+    assert main(["simulate", HTTP, "--crash-every", "--plan", "crash@3"]) == 2
+    assert "already crashes" in capsys.readouterr().err
+    assert main(["simulate", HTTP, "--crash-every", "--plan", "none", "--schedule", "1"]) == 2
+    assert "no schedule" in capsys.readouterr().err
+
+
+def test_crash_every_on_the_command_line(repo_root: Path, tmp_path: Path, capsys) -> None:
+    assert main(["simulate", CODEX, "--crash-every", "--report-dir", str(tmp_path)]) == 0
+    total = len(run_scenario(CODEX, plan="none").events)
+    assert f"{total - 1} runs of {CODEX}: {total - 1} passed, 0 failed" in capsys.readouterr().out
+    db = duckdb.connect(str(tmp_path / "simulation.duckdb"), read_only=True)
+    assert db.execute("select count(*) from sim_faults where kind = 'crash' and fired").fetchone() == (total - 1,)
 
 
 def test_a_core_sweep_passes_the_bundled_scenario(repo_root: Path) -> None:
