@@ -167,6 +167,21 @@ class BenchError(Exception):
     """A contender did not do what it must (the numbers would mean nothing)."""
 
 
+def check_execution(scenario: Any, execution: Any, label: str) -> None:
+    """Raise :class:`BenchError` unless the replay was clean, ended in the scenario's expected
+    status and broke no invariant: a contender that is not replaying is not timed."""
+    import harness
+
+    if execution.driver.failure is not None:
+        raise BenchError(f"{label}: the replay failed: {execution.driver.failure}")
+    runs = execution.runs
+    if not runs or runs[-1]["status"] != scenario.expect.status:
+        raise BenchError(f"{label}: the run ended {runs[-1]['status'] if runs else None!r}")
+    errors = [v for v in harness.check_invariants(execution.iter_events()) if v.severity == "error"]
+    if errors:
+        raise BenchError(f"{label}: invariant {errors[0].rule}: {errors[0].message}")
+
+
 STAGES = ("read", "execute", "invariants", "golden")
 
 
@@ -186,14 +201,7 @@ def harness_replay(item: Input, golden: Path, stages: dict[str, float] | None = 
     read = clock()
     execution = harness.execute(scenario, transcript=transcript)
     executed = clock()
-    if execution.driver.failure is not None:
-        raise BenchError(f"{item.label}: the replay failed: {execution.driver.failure}")
-    runs = execution.runs
-    if not runs or runs[-1]["status"] != scenario.expect.status:
-        raise BenchError(f"{item.label}: the run ended {runs[-1]['status'] if runs else None!r}")
-    errors = [v for v in harness.check_invariants(execution.iter_events()) if v.severity == "error"]
-    if errors:
-        raise BenchError(f"{item.label}: invariant {errors[0].rule}: {errors[0].message}")
+    check_execution(scenario, execution, item.label)
     checked = clock()
     harness.check_golden(golden, golden_content(execution))
     done = clock()

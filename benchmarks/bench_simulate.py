@@ -59,6 +59,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import orjson
+from bench_replay import BenchError, check_execution
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -93,10 +94,6 @@ STAGES = ("read", "execute", "check")
 DEFAULT_SEEDS = 50
 QUICK_SEEDS = 5
 VERDICTS = ("pass", "fail", "vacuous")
-
-
-class BenchError(Exception):
-    """A contender did not do what it must (its time would mean nothing)."""
 
 
 # -- the targets ------------------------------------------------------------------------------------
@@ -187,14 +184,7 @@ def replay_once(target: Target, golden: Path, stages: dict[str, float]) -> None:
     read = clock()
     execution = harness.execute(scenario, transcript=transcript)
     executed = clock()
-    if execution.driver.failure is not None:
-        raise BenchError(f"the replay failed: {execution.driver.failure}")
-    runs = execution.runs
-    if not runs or runs[-1]["status"] != scenario.expect.status:
-        raise BenchError(f"the replay ended {runs[-1]['status'] if runs else None!r}")
-    errors = [v for v in harness.check_invariants(execution.iter_events()) if v.severity == "error"]
-    if errors:
-        raise BenchError(f"the replay broke invariant {errors[0].rule}: {errors[0].message}")
+    check_execution(scenario, execution, "replay")
     harness.check_golden(golden, golden_content(execution))
     done = clock()
     for name, seconds in zip(STAGES, (read - start, executed - read, done - executed), strict=True):
