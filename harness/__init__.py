@@ -52,6 +52,7 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors; at run time 
     )
     from harness.core.invariants import RULES as INVARIANT_RULES
     from harness.core.invariants import Violation, check_invariants
+    from harness.core.live import LiveCore, Subscription, point
     from harness.errors import (
         CheckFailure,
         EventLogError,
@@ -152,6 +153,9 @@ _EXPORTS: dict[str, str] = {
     "OpenAIChatAdapter": "harness.adapters.openai_chat",
     "OpenAIResponsesAdapter": "harness.adapters.openai_responses",
     "Orchestrator": "harness.core",
+    "LiveCore": "harness.core.live",
+    "Subscription": "harness.core.live",
+    "point": "harness.core.live",
     "OrderedRule": "harness.core.event_rules",
     "Outcome": "harness.core",
     "PairedRule": "harness.core.event_rules",
@@ -288,6 +292,7 @@ __all__ = [
     "HttpReplay",
     "ImportSourceError",
     "InMemoryEventStore",
+    "LiveCore",
     "LogicalClock",
     "MessageDispatch",
     "OpenAIChatAdapter",
@@ -331,6 +336,7 @@ __all__ = [
     "SingleTerminalRule",
     "SqliteEventStore",
     "StoredEvent",
+    "Subscription",
     "SuiteResult",
     "SweepResult",
     "TerminalLastRule",
@@ -364,6 +370,7 @@ __all__ = [
     "load_scenario",
     "normalize_events",
     "normalize_mappings",
+    "point",
     "query",
     "read_transcript",
     "render_summary",

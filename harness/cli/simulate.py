@@ -92,7 +92,9 @@ def run(args: argparse.Namespace, console: Console) -> int:
         raise UsageError("--schedule reproduces a run together with its --plan; give both")
     if args.crash_every:
         if args.schedule is not None:
-            raise UsageError("--crash-every runs the core, which has no schedule to replay; drop --schedule")
+            raise UsageError(
+                "--crash-every runs the core one crash at a time, unscheduled: no schedule to replay; drop --schedule"
+            )
         result = _sweep(args, console, [], kinds)
         _write_results(args.report_dir, result)
         _print_sweep(console, result, json_lines=args.json)

@@ -16,6 +16,7 @@ import tempfile
 from array import array
 from collections.abc import Callable, Iterator, MutableMapping
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
@@ -376,7 +377,30 @@ def _http_runtime(scenario: Scenario, transcript: Transcript, driver: ReplayDriv
     return lambda: HttpRuntime(adapter, tools=tools, template=template)
 
 
-def _execute(scenario: Scenario, transcript: Transcript, *, store: EventStore | None, seed: int) -> Execution:
+class StepRunner:
+    """How :func:`_execute` runs the orchestrator's work: each step directly, in this process.
+
+    :class:`harness.simulate.core.LiveRunner` runs them through a
+    :class:`~harness.core.live.LiveCore` on a simulated loop instead, with subscribers alongside.
+    """
+
+    def run(self, orchestrator: Orchestrator, operation: Callable[[], Any], name: str, detail: str | None) -> Any:
+        """Run one step's ``operation`` (``name``: ``dispatch`` or ``pump``; ``detail``: the command type)."""
+        return operation()
+
+    def finish(self, orchestrator: Orchestrator) -> None:
+        """Called once after the last step, while the store is still open."""
+        return None
+
+
+def _execute(
+    scenario: Scenario,
+    transcript: Transcript,
+    *,
+    store: EventStore | None,
+    seed: int,
+    runner: StepRunner | None = None,
+) -> Execution:
     """Replay a scenario through the orchestrator: one driver (one cursor) throughout, one
     orchestrator per instance, the protocol's runtime adapter (an agent runtime's, or
     :class:`~harness.adapters.http_runtime.HttpRuntime` over an HTTP model API).
@@ -414,6 +438,7 @@ def _execute(scenario: Scenario, transcript: Transcript, *, store: EventStore | 
         make_adapter = lambda: get_runtime_adapter(transcript.protocol, **options)  # noqa: E731
         commands = list(scenario.commands)
     restarts = any(isinstance(step, OrchestratorRestart) for step in scenario.commands)
+    runner = runner or StepRunner()
     with contextlib.ExitStack() as stack:
         db_path: Path | None = None
         if store is None and restarts:
@@ -441,10 +466,10 @@ def _execute(scenario: Scenario, transcript: Transcript, *, store: EventStore | 
                         seed=seed,
                     )
                     instances += 1
-                    orchestrator.pump()
+                    runner.run(orchestrator, orchestrator.pump, "pump", None)
                 else:
                     try:
-                        orchestrator.dispatch(step)
+                        runner.run(orchestrator, partial(orchestrator.dispatch, step), "dispatch", step.type)
                     except UsageError as exc:
                         if http:
                             # An HTTP run finishes within its dispatch: a command the core refuses
@@ -463,6 +488,7 @@ def _execute(scenario: Scenario, transcript: Transcript, *, store: EventStore | 
                     driver.fail(str(exc))  # the cursor says where the transcript stood
                 else:
                     driver.failure = exc
+        runner.finish(orchestrator)
         with contextlib.suppress(ReplayError):
             driver.finish()
         # The log as it stands, unless the store keeps it out of memory on purpose (it is then

@@ -26,9 +26,11 @@ Rules (ids): ``core.*``/``integrity.*`` (the invariant catalogue), ``sim.core.ru
 
 from __future__ import annotations
 
+import asyncio
+import collections
 import contextlib
 import tempfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -37,14 +39,16 @@ from harness.core import Orchestrator, Projection
 from harness.core.commands import MessageDispatch, ThreadCreate
 from harness.core.events import NewEvent, StoredEvent
 from harness.core.invariants import check_invariants
+from harness.core.live import LiveCore, Subscription
 from harness.core.projection import ACTIVE_RUN_STATUSES
 from harness.core.sqlite_store import SqliteEventStore
 from harness.errors import HarnessError, UsageError
 from harness.replay.driver import ReplayDriver, ReplayLink
 from harness.scenario.model import OrchestratorRestart, Scenario, load_scenario
-from harness.scenario.runner import _execute, _http_runtime, _runtime_adapter_options
+from harness.scenario.runner import StepRunner, _execute, _http_runtime, _runtime_adapter_options
 from harness.simulate.faults import FAULT_KINDS, Fault, FaultPlan, apply_plan, plan_for_seed
-from harness.simulate.history import Finding, History
+from harness.simulate.history import Finding, History, decode_schedule
+from harness.simulate.loop import Deadlock, Policy, Replay, SimLoop, choose_policy, no_cyclic_gc
 from harness.simulate.seeds import Rng, derive
 from harness.transcript import Transcript, read_transcript
 
@@ -208,9 +212,15 @@ def run_scenario(
     *,
     seed: int | None = None,
     plan: FaultPlan | str | None = None,
+    schedule: Sequence[int] | str | None = None,
+    policy: str | None = None,
     kinds: Iterable[str] | None = None,
 ) -> History:
-    """One simulated run of a scenario of the core; see the module docstring."""
+    """One simulated run of a scenario of the core; see the module docstring.
+
+    With a ``seed``, the plan and the scheduling policy come from it unless given; an explicit
+    ``plan`` and ``schedule`` (a decision list or its text) reproduce a run exactly.
+    """
     scenario, transcript = _loaded(path)
     baseline_events, baseline = _baseline(path)
     if isinstance(plan, str):
@@ -219,15 +229,27 @@ def run_scenario(
         plan = _plan(seed, transcript, tuple(kinds) if kinds is not None else CORE_KINDS, len(baseline_events))
     crash = next((f for f in plan.faults if f.kind == "crash"), None)
     faulted = apply_plan(FaultPlan(faults=tuple(f for f in plan.faults if f.kind != "crash")), transcript)
-    history = History(target=path, seed=seed, plan=plan.encode(), policy="core")
+    chosen: Policy
+    if schedule is not None:
+        chosen = Replay(decode_schedule(schedule) if isinstance(schedule, str) else schedule)
+    else:
+        chosen = choose_policy(seed, policy or "mixed")
+    history = History(target=path, seed=seed, plan=plan.encode(), policy="crash" if crash else chosen.name)
     history.commands = [step.model_dump(mode="json", exclude_none=True) for step in scenario.commands]
     findings: list[Finding] = []
     if crash is not None:
         events, cursor, failure, crashed = _crash_and_recover(scenario, faulted.transcript, crash.at, findings)
     else:
-        execution = _execute(scenario, faulted.transcript, store=None, seed=scenario.seed)
+        runner = LiveRunner(chosen, seed, history)
+        with no_cyclic_gc():
+            try:
+                execution = _execute(scenario, faulted.transcript, store=None, seed=scenario.seed, runner=runner)
+            finally:
+                runner.close()
         events = list(execution.iter_events())
         cursor, failure = execution.driver.cursor, execution.driver.failure
+        findings.extend(runner.findings)
+        findings.extend(runner.check(events[-1].sequence if events else 0))
     fired = faulted.fired(cursor)
     history.faults = [{"fault": a.fault.encode(), "fired": did} for a, did in zip(faulted.applied, fired, strict=True)]
     history.faults += [{"fault": s.fault.encode(), "fired": False, "skipped": s.reason} for s in faulted.skipped]
@@ -253,8 +275,127 @@ def run_scenario(
             findings.append(Finding("sim.replay.diverged", str(failure)))
     history.violations = findings
     history.virtual_ms = events[-1].at_ms if events else 0
-    history.steps = len(events)
+    if crash is not None:
+        history.steps = len(events)
     return history
+
+
+class LiveRunner(StepRunner):
+    """Runs a scenario's steps through a :class:`~harness.core.live.LiveCore` on a
+    :class:`~harness.simulate.loop.SimLoop`, with two subscribers following the log.
+
+    The first subscribes to the whole log before the first step; the second joins before a
+    step the seed chooses, from a sequence the seed chooses (a reader resuming from its
+    checkpoint). Each step runs on the loop while the subscribers run alongside it, in the order
+    the policy decides; the named yield points passed go into the history. When the steps are
+    done the core is closed and the subscribers drain; :meth:`check` then holds each to having
+    received every event after its starting point exactly once, in order.
+    """
+
+    def __init__(self, policy: Policy, seed: int | None, history: History) -> None:
+        self.loop = SimLoop(policy)
+        self.history = history
+        self.loop.on_point = self._point
+        self.rng = Rng(derive(seed if seed is not None else 0, "subscribers"))
+        self.live: LiveCore | None = None
+        self.step = 0
+        self.join_at = 1 + self.rng.below(max(1, len(history.commands) or 2))
+        self.readers: list[tuple[Subscription, list[int], asyncio.Task[None]]] = []
+        self.findings: list[Finding] = []
+
+    def _point(self, name: str, detail: str | None) -> None:
+        self.history.points.append([name, detail, self.loop.steps])
+
+    def _follow(self, after: int) -> None:
+        assert self.live is not None
+        subscription = self.live.subscribe(after)
+        received: list[int] = []
+
+        async def read() -> None:
+            async for event in subscription:
+                received.append(event.sequence)
+
+        self.readers.append((subscription, received, self.loop.create_task(read())))
+
+    def run(self, orchestrator: Orchestrator, operation: Callable[[], Any], name: str, detail: str | None) -> Any:
+        if self.live is None:
+            self.live = LiveCore(orchestrator)
+            self._follow(0)
+        self.live.orchestrator = orchestrator
+        self.step += 1
+        if self.step == self.join_at:
+            self._follow(self.rng.between(0, orchestrator.store.last_sequence))
+        return self.loop.run_until_complete(self.live.call(operation, name, detail))
+
+    def finish(self, orchestrator: Orchestrator) -> None:
+        if self.live is None:
+            return
+        self.live.close()
+        tasks = [task for _, _, task in self.readers]
+        try:
+            results = self.loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+        except Deadlock as exc:
+            self.findings.append(Finding("sim.deadlock", str(exc)))
+            return
+        for (subscription, _, _), result in zip(self.readers, results, strict=True):
+            if isinstance(result, BaseException):
+                self.findings.append(
+                    Finding("sim.core.subscriber_raised", f"{subscription.name}: {type(result).__name__}: {result}")
+                )
+
+    def close(self) -> None:
+        self.history.steps = self.loop.steps
+        self.history.decisions = list(self.loop.decisions)
+        self.loop.cancel_all()
+        with contextlib.suppress(Deadlock):
+            self.loop.run_until_complete(self.loop.shutdown_asyncgens())
+        self.loop.close()
+
+    def check(self, last: int) -> list[Finding]:
+        """Every subscriber received each event after its starting point once, in order."""
+        findings: list[Finding] = []
+        for subscription, received, _ in self.readers:
+            who = f"{subscription.name} (after {subscription.after})"
+            due = range(subscription.after + 1, last + 1)
+            counts = collections.Counter(received)
+            twice = sorted(sequence for sequence, count in counts.items() if count > 1)
+            lost = [sequence for sequence in due if sequence not in counts]
+            if lost:
+                findings.append(
+                    Finding(
+                        "sim.core.subscriber_lost", f"{who} never received {_ranges(lost)} of {_ranges(due)}", lost[0]
+                    )
+                )
+            if twice:
+                findings.append(
+                    Finding("sim.core.subscriber_duplicate", f"{who} received {_ranges(twice)} twice", twice[0])
+                )
+            if not lost and not twice and received != list(due):
+                at = next(i for i, (a, b) in enumerate(zip(received, due, strict=False)) if a != b)
+                findings.append(
+                    Finding(
+                        "sim.core.subscriber_out_of_order",
+                        f"{who} received {received[at]} where {due[at]} was due",
+                        received[at],
+                    )
+                )
+        return findings
+
+
+def _ranges(sequences: Iterable[int]) -> str:
+    """``[1, 2, 3, 7]`` as ``1..3, 7``."""
+    parts: list[str] = []
+    run: list[int] = []
+    for sequence in sequences:
+        if run and sequence == run[-1] + 1:
+            run.append(sequence)
+            continue
+        if run:
+            parts.append(f"{run[0]}..{run[-1]}" if len(run) > 1 else str(run[0]))
+        run = [sequence]
+    if run:
+        parts.append(f"{run[0]}..{run[-1]}" if len(run) > 1 else str(run[0]))
+    return ", ".join(parts) or "nothing"
 
 
 def crash_points(path: str, plan: FaultPlan | None = None) -> range:

@@ -29,15 +29,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import heapq
 import queue
 import threading
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from contextvars import Context
 from typing import Any, Protocol, TypeVar
 
-from harness.errors import HarnessError
-from harness.simulate.seeds import Rng
+from harness.errors import HarnessError, UsageError
+from harness.simulate.seeds import Rng, derive
 
 T = TypeVar("T")
 THREAD_WAIT_S = 5.0
@@ -191,7 +192,7 @@ class SimLoop(asyncio.BaseEventLoop):
         self.max_steps = max_steps
         self._now = 0.0
         #: Called with (name, detail) at every named yield point the code under test passes
-        #: (:func:`harness.simulate.point`); the simulator records them in the history.
+        #: (:func:`harness.point`); the simulator records them in the history.
         self.on_point: Callable[[str, str | None], None] | None = None
         self._created = 0
         self.tasks: list[asyncio.Task[Any]] = []
@@ -361,3 +362,40 @@ def _creation_order(task: asyncio.Task[Any]) -> tuple[int, str]:
 def run(coro: Coroutine[Any, Any, T], loop: SimLoop) -> T:
     """Run ``coro`` to completion on ``loop`` (which stays open for inspection)."""
     return loop.run_until_complete(coro)
+
+
+POLICIES = ("mixed", "random", "pct", "fifo")
+"""The policy names a seed can be run under (``mixed``: random or PCT, chosen per seed)."""
+
+
+def choose_policy(seed: int | None, name: str) -> Policy:
+    """The scheduling policy of a seed: ``mixed`` picks random or PCT (depth 1-3) per seed."""
+    base = seed if seed is not None else 0
+    if name == "fifo":
+        return Fifo()
+    rng = Rng(derive(base, "policy"))
+    if name == "mixed":
+        name = "random" if rng.chance(500) else "pct"
+    if name == "random":
+        return RandomWalk(Rng(derive(base, "schedule")))
+    if name == "pct":
+        return PCT(Rng(derive(base, "schedule")), depth=rng.between(1, 3))
+    raise UsageError(f"policy must be one of {', '.join(POLICIES)}, found {name!r}")
+
+
+@contextlib.contextmanager
+def no_cyclic_gc() -> Iterator[None]:
+    """Keep the cyclic garbage collector out of a simulated run.
+
+    A stream that breaks mid-way leaves the SDK's async generators in a reference cycle with the
+    exception. Were the collector to finalize them during a run, the loop would schedule their
+    ``aclose()`` at a step that depends on the process's allocation history, not on the seed.
+    Cycles of one run are collected after it, as usual, once the collector is back on.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()

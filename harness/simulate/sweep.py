@@ -72,7 +72,7 @@ def run_one(
         return run_target(resolved, seed=seed, plan=plan, schedule=schedule, policy=policy, kinds=kinds)
     from harness.simulate.core import run_scenario
 
-    return run_scenario(resolved, seed=seed, plan=plan, kinds=kinds)
+    return run_scenario(resolved, seed=seed, plan=plan, schedule=schedule, policy=policy, kinds=kinds)
 
 
 def _work(
@@ -307,7 +307,7 @@ def repro_line(ref: str, history: History) -> str:
         parts += ["--seed", str(history.seed)]
     parts += ["--plan", history.plan]
     schedule = history.schedule
-    if is_scenario_ref(ref):
-        return shlex.join(parts)
+    if history.policy == "crash":
+        return shlex.join(parts)  # a crash run of the core is not scheduled
     parts += ["--schedule", schedule] if schedule else ["--policy", "fifo"]
     return shlex.join(parts)

@@ -30,13 +30,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import gc
 import hashlib
 import importlib
 import importlib.util
 import inspect
 import sys
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -44,16 +43,16 @@ from typing import Any, TypeVar
 from harness.core.event_log import json_event_log
 from harness.core.event_rules import EventRules, check_event_rules, load_event_rules
 from harness.core.invariants import Violation
+from harness.core.live import point
 from harness.errors import HarnessError, ReplayError, UsageError
 from harness.simulate.faults import FAULT_KINDS, FaultedTranscript, FaultPlan, apply_plan, plan_for_seed
 from harness.simulate.history import Finding, History, decode_schedule
-from harness.simulate.loop import PCT, Deadlock, Fifo, Policy, RandomWalk, Replay, SimLoop
+from harness.simulate.loop import POLICIES, Deadlock, Policy, Replay, SimLoop, choose_policy, no_cyclic_gc
 from harness.simulate.seeds import Rng, derive
 from harness.transcript import Transcript, read_transcript
 
 T = TypeVar("T")
 Check = Callable[[History], Iterable[Finding | Violation | tuple[str, str]]]
-POLICIES = ("mixed", "random", "pct", "fifo")
 
 
 class SimulatedToolError(HarnessError):
@@ -222,9 +221,9 @@ class Sim:
         return self.loop.now_ms
 
     async def point(self, name: str, detail: str | None = None) -> None:
-        """A named yield point: recorded in the history, and a place where the scheduler may switch."""
-        self._history.points.append([name, detail, self.loop.steps])
-        await asyncio.sleep(0)
+        """A named yield point: recorded in the history, and a place where the scheduler may switch
+        (the same as :func:`harness.point`, which code that has no ``Sim`` handle can call)."""
+        await point(name, detail)
 
     # -- events --------------------------------------------------------------------------------
 
@@ -264,21 +263,6 @@ class Sim:
             return await result if inspect.isawaitable(result) else result
 
         return wrapped
-
-
-def choose_policy(seed: int | None, name: str) -> Policy:
-    """The scheduling policy of a seed: ``mixed`` picks random or PCT (depth 1-3) per seed."""
-    base = seed if seed is not None else 0
-    if name == "fifo":
-        return Fifo()
-    rng = Rng(derive(base, "policy"))
-    if name == "mixed":
-        name = "random" if rng.chance(500) else "pct"
-    if name == "random":
-        return RandomWalk(Rng(derive(base, "schedule")))
-    if name == "pct":
-        return PCT(Rng(derive(base, "schedule")), depth=rng.between(1, 3))
-    raise UsageError(f"policy must be one of {', '.join(POLICIES)}, found {name!r}")
 
 
 def _as_findings(found: Iterable[Finding | Violation | tuple[str, str]]) -> list[Finding]:
@@ -352,7 +336,7 @@ def _run(
         redactor=redactor,
         matcher=FrameMatcher.from_paths(target.ignore) if target.ignore else None,
     )
-    with _no_cyclic_gc():
+    with no_cyclic_gc():
         sim, findings = _drive(target, replay, plan, policy, history)
     return _finish(target, replay, faulted, sim, findings, history)
 
@@ -362,6 +346,7 @@ def _drive(
 ) -> tuple[Sim, list[Finding]]:
     """Run the target on a fresh simulated loop to the end and tear the loop down."""
     loop = SimLoop(policy)
+    loop.on_point = lambda name, detail: history.points.append([name, detail, loop.steps])
     sim = Sim(seed=history.seed, plan=plan, loop=loop, replay=replay, history=history)
     findings: list[Finding] = []
     main = loop.create_task(_guarded(target, sim), name="task-0")
@@ -388,24 +373,6 @@ def _drive(
     history.decisions = list(loop.decisions)
     loop.close()
     return sim, findings
-
-
-@contextlib.contextmanager
-def _no_cyclic_gc() -> Iterator[None]:
-    """Keep the cyclic garbage collector out of a simulated run.
-
-    A stream that breaks mid-way leaves the SDK's async generators in a reference cycle with the
-    exception. Were the collector to finalize them during a run, the loop would schedule their
-    ``aclose()`` at a step that depends on the process's allocation history, not on the seed.
-    Cycles of one run are collected after it, as usual, once the collector is back on.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _finish(

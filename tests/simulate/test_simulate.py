@@ -13,7 +13,8 @@ import duckdb
 import pytest
 
 from harness.cli import main
-from harness.core import Orchestrator
+from harness.core import Orchestrator, StoredEvent
+from harness.core.live import Subscription, point
 from harness.simulate.core import run_scenario
 from harness.simulate.history import History
 from harness.simulate.sweep import repro_line, run_one, shrink, sweep, sweep_crashes
@@ -360,6 +361,91 @@ def test_a_core_sweep_passes_the_bundled_scenario(repo_root: Path) -> None:
     result = sweep(CODEX, range(30))
     assert result.ok
     assert any(f["fault"].startswith("crash@") for r in result.runs for f in r["faults"])
+
+
+# -- the core's named yield points: dispatch, store.append, publish, subscribe ----------------------
+
+
+async def _read_then_subscribe(self: Subscription) -> None:
+    """Planted bug: read the store, then register for live events (the window loses events)."""
+    self._pending.extend(self.core.store.read(self.last))
+    await point("subscribe", self.name)
+    self.core._subscriptions.append(self)
+    self._wake.set()
+
+
+async def _no_dedupe(self: Subscription) -> StoredEvent:
+    """Planted bug: deliver whatever arrives, read and published alike."""
+    if not self._started:
+        self._started = True
+        await self._start()
+    while True:
+        if self._pending:
+            event = self._pending.popleft()
+            self.last = event.sequence
+            return event
+        if self.core.closed:
+            self.core._subscriptions.remove(self)
+            raise StopAsyncIteration
+        self._wake.clear()
+        await self._wake.wait()
+
+
+@pytest.mark.parametrize("scenario", [CODEX, HTTP])
+def test_core_runs_are_scheduled_and_pass_their_yield_points(repo_root: Path, scenario: str) -> None:
+    history = run_scenario(scenario, seed=3)
+    assert history.policy in ("random", "pct")
+    assert history.decisions
+    names = {name for name, _, _ in history.points}
+    assert names >= {"dispatch", "store.append", "publish", "subscribe"}
+
+
+@pytest.mark.parametrize(
+    ("planted", "rule", "budget"),
+    [(_read_then_subscribe, "sim.core.subscriber_lost", 60), (_no_dedupe, "sim.core.subscriber_duplicate", 30)],
+    ids=["read-then-subscribe", "no-dedupe"],
+)
+@pytest.mark.parametrize("scenario", [CODEX, HTTP])
+def test_a_planted_subscription_bug_is_found_within_its_budget_and_shrunk(
+    repo_root: Path, monkeypatch, capsys, scenario: str, planted, rule: str, budget: int
+) -> None:
+    monkeypatch.setattr(Subscription, "_start" if planted is _read_then_subscribe else "__anext__", planted)
+    result = sweep(scenario, range(budget))
+    assert not result.ok
+    group = next(g for g in result.groups if g.signature == rule)
+    assert group.shrunk.plan == "none"  # no fault is needed: the schedule alone loses or doubles events
+    argv = shlex.split(group.repro)
+    assert "--schedule" in argv or argv[-2:] == ["--policy", "fifo"]
+    capsys.readouterr()
+    assert main(argv[1:]) == 1
+    out = capsys.readouterr().out
+    assert rule in out
+    assert f"history {group.shrunk.digest()}" in out
+
+
+def test_the_correct_core_loses_and_doubles_nothing_over_a_sweep(repo_root: Path) -> None:
+    for scenario in (CODEX, HTTP):
+        result = sweep(scenario, range(150))
+        assert result.ok, [g.repro for g in result.groups]
+
+
+def test_a_core_run_replayed_from_its_schedule_has_the_same_digest(repo_root: Path) -> None:
+    for seed in range(8):
+        original = run_scenario(HTTP, seed=seed)
+        again = run_scenario(HTTP, seed=seed, plan=original.plan, schedule=original.schedule)
+        assert again.digest() == original.digest(), seed
+
+
+def test_a_core_run_has_the_same_digest_in_another_process_and_hash_seed(repo_root: Path) -> None:
+    script = f"from harness.simulate.core import run_scenario; print(run_scenario({CODEX!r}, seed=3).digest())"
+    digests = set()
+    for hash_seed in ("1", "987"):
+        env = {**os.environ, "PYTHONHASHSEED": hash_seed}
+        done = subprocess.run(
+            [sys.executable, "-c", script], capture_output=True, text=True, env=env, cwd=ROOT, check=True
+        )
+        digests.add(done.stdout.strip())
+    assert digests == {run_scenario(CODEX, seed=3).digest()}
 
 
 # -- Hypothesis ---------------------------------------------------------------------------------------
