@@ -22,11 +22,13 @@ database. :func:`query` opens the file read-only.
 from __future__ import annotations
 
 import itertools
+import os
 import queue
 import re
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import cache
 from importlib.resources import files
 from pathlib import Path, PurePath
@@ -70,10 +72,15 @@ class DatabaseSummary:
     rows: Mapping[str, int]
 
     def __str__(self) -> str:
-        # A run without recorded tests (``harness run``) does not list five empty test tables.
-        quiet = not self.rows.get("tests")
+        # A run without recorded tests (``harness run``) does not list five empty test tables, nor
+        # one without a sweep four empty sim_ tables.
+        quiet = {
+            prefix for prefix in ("test", "sim_") if not self.rows.get(f"{prefix}s" if prefix == "test" else "sim_runs")
+        }
         return ", ".join(
-            f"{count} {table}" for table, count in self.rows.items() if not (quiet and table.startswith("test"))
+            f"{count} {table}"
+            for table, count in self.rows.items()
+            if not any(table.startswith(prefix) for prefix in quiet)
         )
 
 
@@ -226,6 +233,56 @@ class _Loader:
             self._raise()
 
 
+SCHEMA_VERSION = "2"
+"""``meta.schema``: a file with another version is replaced without carrying its history over."""
+SIM_TABLES: tuple[str, ...] = ("sim_runs", "sim_faults", "sim_violations", "sim_groups")
+"""The latest sweep's tables (``harness simulate``)."""
+HISTORY_TABLES: tuple[str, ...] = ("invocations", "verdict_history")
+"""The tables every build keeps and appends to."""
+
+
+@dataclass(frozen=True, slots=True)
+class Invocation:
+    """Who writes the database, and when: one row of ``invocations``.
+
+    ``started_at`` is ISO 8601 UTC to the second. :meth:`start` takes it from ``timestamp`` when
+    given, else from the ``SOURCE_DATE_EPOCH`` environment variable (the reproducible-builds
+    convention), else from the clock; it is the only time the database records, so two builds
+    with the same inputs and the same ``SOURCE_DATE_EPOCH`` give the same rows.
+    """
+
+    command: str
+    started_at: str
+    elapsed_ms: int | None = None
+
+    @classmethod
+    def start(cls, command: str, *, timestamp: str | None = None) -> Invocation:
+        return cls(command=command, started_at=normalize_timestamp(timestamp) if timestamp else _now())
+
+
+def normalize_timestamp(text: str) -> str:
+    """An ISO 8601 date-time (``2026-12-04T10:00:00Z``, an offset, or naive UTC) as ``YYYY-MM-DDTHH:MM:SSZ``."""
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00") if text.endswith("Z") else text)
+    except ValueError:
+        raise UsageError(f"timestamp {text!r} is not an ISO 8601 date-time such as 2026-12-04T10:00:00Z") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _now() -> str:
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    if epoch:
+        try:
+            moment = datetime.fromtimestamp(int(epoch), tz=UTC)
+        except (ValueError, OverflowError, OSError):
+            raise UsageError(f"SOURCE_DATE_EPOCH={epoch!r} is not a count of seconds since 1970") from None
+    else:
+        moment = datetime.now(tz=UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def build_database(
     db_path: Path,
     *,
@@ -234,6 +291,7 @@ def build_database(
     transcript_ids: Mapping[str, str] | None = None,
     unused_goldens: Sequence[PurePath | str] = (),
     tests: Sequence[RecordedTest] = (),
+    invocation: Invocation | None = None,
 ) -> DatabaseSummary:
     """Write the analysis database to ``db_path``, replacing any file there atomically.
 
@@ -241,8 +299,13 @@ def build_database(
     result replayed. ``transcript_ids`` maps a :attr:`Transcript.path` (as given) to the id to
     store; by default the id is the path, relative to the current directory when it lies under
     it. ``tests`` are ordinary tests' recorded outcomes (the ``tests`` and ``test_*`` tables).
-    Same inputs, same rows in the same order. Raises :class:`UsageError` when two results share
-    a scenario name, two tests a node id, or DuckDB cannot write the file.
+    Same inputs, same rows in the same order.
+
+    The file this one replaces keeps its history: its ``invocations`` and ``verdict_history``
+    rows and its latest sweep (the ``sim_`` tables) are carried over, and ``invocation`` (default:
+    ``harness run``, started now) is appended with this build's verdicts. Raises
+    :class:`UsageError` when two results share a scenario name, two tests a node id, the file
+    there is not a DuckDB database, or DuckDB cannot write the file.
     """
     records = table_records(
         transcripts=transcripts,
@@ -252,16 +315,90 @@ def build_database(
         unused_goldens=unused_goldens,
         tests=tests,
     )
-    db_path = Path(db_path)
+
+    def fill(conn: duckdb.DuckDBPyConnection, work: Path) -> None:
+        with _Loader(conn) as loader:
+            write_records(work, records, loader.load, chunk_bytes=CHUNK_BYTES)
+
+    return _build(Path(db_path), "scenarios", invocation or Invocation.start("harness run"), fill)
+
+
+def build_simulation_database(
+    db_path: Path,
+    *,
+    target: str,
+    runs: Sequence[Mapping[str, Any]],
+    groups: Sequence[Mapping[str, Any]] = (),
+    invocation: Invocation | None = None,
+) -> DatabaseSummary:
+    """Write a sweep's runs into the ``sim_`` tables of the database at ``db_path``, replacing
+    the previous sweep's and keeping everything else (the scenario tables and the history).
+
+    ``runs`` are :attr:`harness.simulate.sweep.SweepResult.runs`; ``groups`` one mapping per
+    failure signature: ``signature``, ``runs``, ``first_seed``, ``message``, ``reproduce``.
+    """
+
+    def fill(conn: duckdb.DuckDBPyConnection, work: Path) -> None:
+        conn.executemany(
+            "INSERT INTO sim_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                [
+                    target,
+                    run["seed"],
+                    run["plan"],
+                    run["policy"],
+                    run["schedule"],
+                    run["decisions"],
+                    run["verdict"],
+                    run["signature"] or None,
+                    run["digest"],
+                    len(run["faults"]),
+                    sum(1 for f in run["faults"] if f.get("fired")),
+                    run["steps"],
+                    run["virtual_ms"],
+                    run["outcome"],
+                ]
+                for run in runs
+            ],
+        )
+        faults = [
+            [target, run["seed"], f["fault"], f["fault"].partition("@")[0], bool(f.get("fired")), f.get("skipped")]
+            for run in runs
+            for f in run["faults"]
+        ]
+        if faults:
+            conn.executemany("INSERT INTO sim_faults VALUES (?, ?, ?, ?, ?, ?)", faults)
+        violations = [
+            [target, run["seed"], v["rule"], v["message"], v["at"]] for run in runs for v in run["violations"]
+        ]
+        if violations:
+            conn.executemany("INSERT INTO sim_violations VALUES (?, ?, ?, ?, ?)", violations)
+        if groups:
+            conn.executemany(
+                "INSERT INTO sim_groups VALUES (?, ?, ?, ?, ?, ?)",
+                [[target, g["signature"], g["runs"], g["first_seed"], g["message"], g["reproduce"]] for g in groups],
+            )
+
+    return _build(Path(db_path), "simulation", invocation or Invocation.start("harness simulate"), fill)
+
+
+def _build(
+    db_path: Path, kind: str, invocation: Invocation, fill: Callable[[duckdb.DuckDBPyConnection, Path], None]
+) -> DatabaseSummary:
+    """Build the file in a scratch directory: the schema, this build's own tables (``fill``), the
+    previous file's other tables and history, this invocation; then move it into place."""
     with scratch_dir(db_path) as work:
         building = work / db_path.name
         counts: dict[str, int] = {}
         try:
             with duckdb.connect(str(building)) as conn:
                 conn.execute(sql_text("schema.sql"))
-                with _Loader(conn) as loader:
-                    write_records(work, records, loader.load, chunk_bytes=CHUNK_BYTES)
-                for table in TABLES:
+                conn.execute("INSERT INTO meta VALUES ('schema', ?)", [SCHEMA_VERSION])
+                fill(conn, work)
+                keep = SIM_TABLES if kind == "scenarios" else TABLES
+                _carry_over(conn, db_path, (*keep, *HISTORY_TABLES))
+                _append_invocation(conn, kind, invocation)
+                for table in (*TABLES, *SIM_TABLES, *HISTORY_TABLES):
                     fetched = conn.execute(f"SELECT count(*) FROM {table}").fetchone()
                     counts[table] = int(fetched[0]) if fetched else 0
                 conn.execute(sql_text("views.sql"))
@@ -277,6 +414,76 @@ def build_database(
         # would replay it onto the new one.
         remove(db_path.with_name(db_path.name + ".wal"))
     return DatabaseSummary(path=db_path, rows=counts)
+
+
+def _carry_over(conn: duckdb.DuckDBPyConnection, previous: Path, tables: Sequence[str]) -> None:
+    """Copy ``tables`` from the file being replaced, when it is a database of this schema version."""
+    if not previous.is_file():
+        return
+    try:
+        conn.execute("ATTACH ? AS previous (READ_ONLY)", [str(previous)])
+    except duckdb.Error as exc:
+        raise UsageError(
+            f"{previous}: exists and is not a DuckDB database this build can read ({exc}); "
+            "move it away or choose another path"
+        ) from None
+    try:
+        try:
+            found = conn.execute("SELECT value FROM previous.meta WHERE key = 'schema'").fetchone()
+        except duckdb.CatalogException:
+            found = None  # a file from before the history was kept: it is replaced whole
+        if found is None or found[0] != SCHEMA_VERSION:
+            return
+        for table in tables:
+            conn.execute(f"INSERT INTO {table} SELECT * FROM previous.{table}")
+    finally:
+        conn.execute("DETACH previous")
+
+
+def _append_invocation(conn: duckdb.DuckDBPyConnection, kind: str, invocation: Invocation) -> None:
+    fetched = conn.execute("SELECT coalesce(max(invocation), 0) + 1 FROM invocations").fetchone()
+    number = int(fetched[0]) if fetched else 1
+    conn.execute(
+        """
+        INSERT INTO invocations
+        SELECT $number, 'run-' || $number, $started_at, $command, $kind,
+               count(*) FILTER (WHERE v.variant_of IS NULL),
+               count(*) FILTER (WHERE v.variant_of IS NOT NULL),
+               count(*) FILTER (WHERE v.variant_of IS NULL AND v.status = 'passed'),
+               count(*) FILTER (WHERE v.variant_of IS NULL AND v.status = 'failed'),
+               (SELECT count(*) FROM tests),
+               (SELECT count(*) FROM tests WHERE status = 'failed'),
+               (SELECT count(*) FROM sim_runs),
+               (SELECT count(*) FROM sim_runs WHERE verdict = 'fail'),
+               $elapsed_ms
+        FROM verdicts AS v
+        """
+        if kind == "scenarios"
+        else """
+        INSERT INTO invocations VALUES ($number, 'run-' || $number, $started_at, $command, $kind, 0, 0, 0, 0, 0, 0,
+               (SELECT count(*) FROM sim_runs), (SELECT count(*) FROM sim_runs WHERE verdict = 'fail'), $elapsed_ms)
+        """,
+        {
+            "number": number,
+            "started_at": invocation.started_at,
+            "command": invocation.command,
+            "kind": kind,
+            "elapsed_ms": invocation.elapsed_ms,
+        },
+    )
+    if kind == "scenarios":
+        conn.execute(
+            """
+            INSERT INTO verdict_history
+            SELECT $number, v.scenario, v.variant_of, v.protocol, v.status, v.failure_count,
+                   (SELECT count(*) FROM events AS e WHERE e.scenario = v.scenario),
+                   (SELECT count(*) FROM events AS e WHERE e.scenario = v.scenario AND e.type = 'tool_call.requested'),
+                   (SELECT count(*) FROM violations AS x WHERE x.scenario = v.scenario)
+            FROM verdicts AS v
+            ORDER BY v.position
+            """,
+            {"number": number},
+        )
 
 
 def query(db_path: Path, sql: str) -> QueryResult:

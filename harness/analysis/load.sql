@@ -33,7 +33,7 @@ INSERT INTO verdicts BY NAME
 SELECT * FROM read_json($path, format = 'newline_delimited', maximum_object_size = $maximum_object_size, columns = {
     scenario: 'VARCHAR', position: 'INTEGER', scenario_path: 'VARCHAR', transcript_id: 'VARCHAR',
     protocol: 'VARCHAR', status: 'VARCHAR', failure_count: 'INTEGER', golden_path: 'VARCHAR',
-    golden_outcome: 'VARCHAR', reproduce: 'VARCHAR'
+    golden_outcome: 'VARCHAR', reproduce: 'VARCHAR', variant_of: 'VARCHAR'
 });
 
 -- name: events

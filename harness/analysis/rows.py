@@ -284,9 +284,10 @@ def transcript_rows(transcript: Transcript, transcript_id: str, *, base: Path) -
 
 
 def result_records(
-    result: ScenarioResult, *, position: int, transcript_id: str, base: Path
+    result: ScenarioResult, *, position: int, transcript_id: str, base: Path, variant_of: str | None = None
 ) -> Iterator[tuple[str, Record]]:
-    """The ``verdicts``, ``events``, ``runs``, ``failures`` and ``violations`` records of one result."""
+    """The ``verdicts``, ``events``, ``runs``, ``failures`` and ``violations`` records of one result
+    (``variant_of``: the scenario whose variant it is)."""
     scenario = result.scenario
     name = scenario.name
     execution = result.execution
@@ -310,6 +311,7 @@ def result_records(
             "golden_path": display_path(result.golden_path, base) if result.golden_path is not None else None,
             "golden_outcome": result.golden_outcome,
             "reproduce": result.reproduce,
+            "variant_of": variant_of,
         },
     )
     # The log is read from the store a block at a time (a spilled log is never held whole); one
@@ -404,9 +406,11 @@ def result_records(
         yield "violations", row
 
 
-def result_rows(result: ScenarioResult, *, position: int, transcript_id: str, base: Path) -> dict[str, list[Row]]:
+def result_rows(
+    result: ScenarioResult, *, position: int, transcript_id: str, base: Path, variant_of: str | None = None
+) -> dict[str, list[Row]]:
     """The ``verdicts``, ``events``, ``runs``, ``failures`` and ``violations`` rows of one result."""
-    records = result_records(result, position=position, transcript_id=transcript_id, base=base)
+    records = result_records(result, position=position, transcript_id=transcript_id, base=base, variant_of=variant_of)
     return _gather(records, ("verdicts", "events", "runs", "failures", "violations"))
 
 
@@ -486,6 +490,7 @@ def table_records(
     appear only once. Both are checked before the first record is produced. A test's transcripts
     are named by id only: pass the transcripts themselves in ``transcripts`` to load their frames.
     """
+    parents = {id(v): result.scenario.name for result in results for v in result.variants}
     expanded = [item for result in results for item in (*result.variants, result)]
     seen: dict[str, int] = {}
     for position, result in enumerate(expanded, start=1):
@@ -508,7 +513,9 @@ def table_records(
         yield from transcript_records(by_id[transcript_id], transcript_id, base=base)
     for position, result in enumerate(expanded, start=1):
         transcript_id = transcript_id_of(result.execution.transcript, base=base, ids=transcript_ids)
-        yield from result_records(result, position=position, transcript_id=transcript_id, base=base)
+        yield from result_records(
+            result, position=position, transcript_id=transcript_id, base=base, variant_of=parents.get(id(result))
+        )
     for path in sorted({display_path(p, base) for p in unused_goldens}):
         yield "unused_goldens", {"path": path}
     for position, test in enumerate(tests, start=1):

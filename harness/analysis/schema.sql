@@ -1,5 +1,8 @@
 -- The analysis database: one row per transcript, frame, event, run, verdict, failure and violation,
--- and per recorded test with its transcripts, events, violations and goldens.
+-- and per recorded test with its transcripts, events, violations and goldens, all of the latest
+-- invocation that replayed scenarios; the latest sweep's simulated runs; and the history of every
+-- invocation that wrote the file (invocations, verdict_history), carried over from the file each
+-- build replaces.
 -- Every column is documented in docs/analysis.md. Tables are filled by load.sql from NDJSON row
 -- files with explicit column types; nothing here is inferred from the data.
 
@@ -35,7 +38,8 @@ CREATE TABLE frames (
     PRIMARY KEY (transcript_id, entry_index)
 );
 
--- One row per verdict: a scenario that was replayed and judged.
+-- One row per verdict: a scenario that was replayed and judged, and one per variant of a scenario
+-- with variants (variant_of names the scenario). Scenarios are the rows where variant_of IS NULL.
 CREATE TABLE verdicts (
     scenario       VARCHAR PRIMARY KEY,  -- scenario name
     position       INTEGER NOT NULL,     -- 1-based order in which the results were given
@@ -46,7 +50,8 @@ CREATE TABLE verdicts (
     failure_count  INTEGER NOT NULL,     -- rows in failures for this scenario
     golden_path    VARCHAR,              -- NULL when the scenario has no golden
     golden_outcome VARCHAR,              -- 'matched' | 'created' | 'updated' | NULL (missing, differs or none)
-    reproduce      VARCHAR NOT NULL      -- the command that reruns this scenario alone
+    reproduce      VARCHAR NOT NULL,     -- the command that reruns this scenario alone
+    variant_of     VARCHAR               -- a variant's scenario (its verdict is that scenario's row); NULL for a scenario
 );
 
 -- One row per stored domain event of every replayed scenario.
@@ -159,4 +164,92 @@ CREATE TABLE test_goldens (
     path    VARCHAR NOT NULL,            -- the golden file
     outcome VARCHAR NOT NULL,            -- 'matched' | 'created' | 'updated' | 'missing' | 'differs' | 'skipped'
     PRIMARY KEY (nodeid, ordinal)
+);
+
+-- The file's own facts: key 'schema' is the schema version. A file with another version (or none)
+-- is replaced without carrying its history over.
+CREATE TABLE meta (
+    key   VARCHAR PRIMARY KEY,
+    value VARCHAR NOT NULL
+);
+
+-- One row per invocation that wrote this file, oldest first, kept across builds.
+CREATE TABLE invocations (
+    invocation   INTEGER PRIMARY KEY,    -- 1, 2, 3, ... in the order the invocations wrote the file
+    run_id       VARCHAR NOT NULL UNIQUE, -- 'run-<invocation>'
+    started_at   VARCHAR NOT NULL,       -- ISO 8601 UTC: the given timestamp, SOURCE_DATE_EPOCH, or the clock at start
+    command      VARCHAR NOT NULL,       -- 'harness run' | 'harness db build' | 'pytest' | 'harness simulate'
+    kind         VARCHAR NOT NULL,       -- 'scenarios' (replaced the scenario and test tables) | 'simulation' (the sim_ tables)
+    scenarios    INTEGER NOT NULL,       -- scenarios judged (variants not counted)
+    variants     INTEGER NOT NULL,       -- variant replays behind those scenarios
+    passed       INTEGER NOT NULL,       -- scenarios passed
+    failed       INTEGER NOT NULL,       -- scenarios failed
+    tests        INTEGER NOT NULL,       -- recorded pytest tests
+    tests_failed INTEGER NOT NULL,
+    sim_runs     INTEGER NOT NULL,       -- simulated runs (a sweep)
+    sim_failed   INTEGER NOT NULL,       -- simulated runs that failed
+    elapsed_ms   BIGINT                  -- wall time the invocation took, when it measured it (sweeps)
+);
+
+-- One row per scenario and variant verdict of every 'scenarios' invocation, kept across builds:
+-- what trends are drawn from.
+CREATE TABLE verdict_history (
+    invocation    INTEGER NOT NULL,      -- invocations.invocation
+    scenario      VARCHAR NOT NULL,
+    variant_of    VARCHAR,
+    protocol      VARCHAR NOT NULL,
+    status        VARCHAR NOT NULL,      -- 'passed' | 'failed'
+    failure_count INTEGER NOT NULL,
+    events        INTEGER NOT NULL,      -- events stored by the scenario's replay
+    tool_calls    INTEGER NOT NULL,      -- tool_call.requested events
+    violations    INTEGER NOT NULL,      -- rows in violations (errors and warnings)
+    PRIMARY KEY (invocation, scenario)
+);
+
+-- The latest sweep (harness simulate): one row per simulated run.
+CREATE TABLE sim_runs (
+    target         VARCHAR NOT NULL,     -- the simulation target or scenario file
+    seed           BIGINT,               -- NULL for an explicit plan
+    plan           VARCHAR NOT NULL,     -- the fault plan's text form
+    policy         VARCHAR NOT NULL,     -- 'random' | 'pct' | 'fifo' | 'replay' | 'crash'
+    schedule       VARCHAR NOT NULL,     -- the decisions as run-length text ('' = FIFO)
+    decisions      INTEGER NOT NULL,     -- scheduling decisions made
+    verdict        VARCHAR NOT NULL,     -- 'pass' | 'fail' | 'vacuous'
+    signature      VARCHAR,              -- violated rule ids, '+'-joined; NULL on a pass
+    digest         VARCHAR NOT NULL,     -- the history's SHA-256
+    faults_planned INTEGER NOT NULL,
+    faults_fired   INTEGER NOT NULL,
+    steps          INTEGER NOT NULL,
+    virtual_ms     BIGINT NOT NULL,
+    outcome        VARCHAR NOT NULL
+);
+
+-- One row per planned fault of every simulated run of the latest sweep.
+CREATE TABLE sim_faults (
+    target  VARCHAR NOT NULL,
+    seed    BIGINT,
+    fault   VARCHAR NOT NULL,            -- the fault's text form, e.g. 'reset@1.4'
+    kind    VARCHAR NOT NULL,            -- e.g. 'reset'
+    fired   BOOLEAN NOT NULL,
+    skipped VARCHAR                      -- why the fault could not be applied; NULL when it was
+);
+
+-- One row per rule a simulated run of the latest sweep broke.
+CREATE TABLE sim_violations (
+    target      VARCHAR NOT NULL,
+    seed        BIGINT,
+    rule        VARCHAR NOT NULL,
+    message     VARCHAR NOT NULL,
+    event_index INTEGER                  -- the event it is about, when there is one
+);
+
+-- One row per failure signature of the latest sweep, with its shrunk reproduction.
+CREATE TABLE sim_groups (
+    target     VARCHAR NOT NULL,
+    signature  VARCHAR NOT NULL,
+    runs       INTEGER NOT NULL,         -- failing runs with this signature
+    first_seed BIGINT,                   -- NULL for a crash sweep
+    message    VARCHAR NOT NULL,         -- the shrunk run's first violation
+    reproduce  VARCHAR NOT NULL,         -- the one-line reproduction
+    PRIMARY KEY (target, signature)
 );

@@ -19,37 +19,68 @@ FROM runs AS r
 LEFT JOIN per_run AS p USING (scenario, run_id)
 ORDER BY r.scenario, r.created_sequence, r.run_id;
 
--- Per transcript and exchange: milliseconds from the request (or, for stream-only recordings,
--- the stream start) to the first content frame. The first content frame is the first sse frame
--- whose data.type is Anthropic's 'content_block_delta' or ends in '.delta' (OpenAI Responses:
--- 'response.output_text.delta', ...). Anthropic's 'message_delta' carries the stop reason, not
--- content, so a bare '%delta%' match would be wrong. ttft_ms sums afterMs over the exchange's
--- inbound frames up to and including that frame; a missing afterMs counts as 0 (as in replay),
--- and ttft_ms is NULL when none of those frames recorded afterMs. Exchanges without a content
--- frame have no row.
-CREATE VIEW time_to_first_token AS
-WITH first_content AS (
-    SELECT transcript_id, exchange, min(entry_index) AS entry_index
+-- Content frames: the inbound frames that carry model output, one row each with its exchange's
+-- cumulative recorded time (afterMs summed over the exchange's inbound frames up to and including
+-- it; a missing afterMs counts as 0, as in replay; NULL when none of those frames recorded one).
+-- A content frame is an sse frame whose data.type is Anthropic's 'content_block_delta' or ends in
+-- '.delta' (OpenAI Responses: 'response.output_text.delta', ...; Anthropic's 'message_delta'
+-- carries the stop reason, not content, so a bare '%delta%' match would be wrong), an OpenAI Chat
+-- chunk with a choice delta ('chat.completion.chunk' sse data, data_type NULL), a Codex
+-- 'item/agentMessage/delta' notification, or a Claude Code 'stream_event' whose event is a
+-- 'content_block_delta'.
+CREATE VIEW content_frames AS
+WITH timed AS (
+    SELECT transcript_id, exchange, entry_index, direction, kind, data_type, after_ms, frame,
+           sum(coalesce(after_ms, 0)) OVER w AS elapsed_ms,
+           count(after_ms) OVER w AS timed_frames,
+           count(*) OVER w AS inbound_frames
     FROM frames
     WHERE direction = 'inbound'
-      AND kind = 'sse'
-      AND (data_type = 'content_block_delta' OR data_type LIKE '%.delta')
-    GROUP BY transcript_id, exchange
+    WINDOW w AS (PARTITION BY transcript_id, exchange ORDER BY entry_index ROWS UNBOUNDED PRECEDING)
 )
-SELECT c.transcript_id, c.exchange,
-       c.entry_index AS first_content_index,
-       any_value(f.data_type) FILTER (WHERE f.entry_index = c.entry_index) AS first_content_type,
-       count(*) AS inbound_frames,
-       count(f.after_ms) AS timed_frames,
-       CAST(sum(f.after_ms) AS BIGINT) AS ttft_ms
-FROM first_content AS c
-JOIN frames AS f
-  ON f.transcript_id = c.transcript_id
- AND f.exchange = c.exchange
- AND f.direction = 'inbound'
- AND f.entry_index <= c.entry_index
-GROUP BY c.transcript_id, c.exchange, c.entry_index
-ORDER BY c.transcript_id, c.exchange;
+SELECT transcript_id, exchange, entry_index,
+       coalesce(data_type, CASE WHEN kind = 'sse' THEN frame ->> '$.data.object' END, kind) AS content_type,
+       inbound_frames, timed_frames,
+       CASE WHEN timed_frames > 0 THEN CAST(elapsed_ms AS BIGINT) END AS elapsed_ms
+FROM timed
+WHERE (kind = 'sse' AND (data_type = 'content_block_delta' OR data_type LIKE '%.delta'))
+   OR (kind = 'sse' AND data_type IS NULL AND frame ->> '$.data.object' = 'chat.completion.chunk'
+       AND json_array_length(frame -> '$.data.choices') > 0)
+   OR kind = 'item/agentMessage/delta'
+   OR (kind = 'stream_event' AND frame ->> '$.event.type' = 'content_block_delta')
+ORDER BY transcript_id, exchange, entry_index;
+
+-- Per transcript and exchange: milliseconds from the exchange's start (the request, or for
+-- stream-only recordings the stream start) to its first content frame (content_frames). Exchanges
+-- without a content frame have no row; ttft_ms is NULL when no frame up to it recorded afterMs.
+CREATE VIEW time_to_first_token AS
+SELECT transcript_id, exchange,
+       entry_index AS first_content_index,
+       content_type AS first_content_type,
+       inbound_frames,
+       timed_frames,
+       elapsed_ms AS ttft_ms
+FROM content_frames
+QUALIFY row_number() OVER (PARTITION BY transcript_id, exchange ORDER BY entry_index) = 1
+ORDER BY transcript_id, exchange;
+
+-- Per transcript and exchange with two or more timed content frames: the gaps between
+-- consecutive content frames (inter-token latency), in milliseconds.
+CREATE VIEW inter_token_latency AS
+WITH gaps AS (
+    SELECT transcript_id, exchange,
+           elapsed_ms - lag(elapsed_ms) OVER (PARTITION BY transcript_id, exchange ORDER BY entry_index) AS gap_ms
+    FROM content_frames
+)
+SELECT transcript_id, exchange,
+       count(gap_ms) + 1 AS content_frames,
+       CAST(round(avg(gap_ms), 1) AS DOUBLE) AS mean_ms,
+       CAST(quantile_disc(gap_ms, 0.5) AS BIGINT) AS median_ms,
+       CAST(max(gap_ms) AS BIGINT) AS max_ms
+FROM gaps
+GROUP BY transcript_id, exchange
+HAVING count(gap_ms) > 0
+ORDER BY transcript_id, exchange;
 
 -- One row per run: tool calls requested, and how many completed with each outcome status.
 CREATE VIEW tool_calls_per_run AS
@@ -93,3 +124,50 @@ SELECT 'scenario' AS kind, scenario AS name, status, position, reproduce FROM ve
 UNION ALL
 SELECT 'test' AS kind, nodeid AS name, status, position, reproduce FROM tests
 ORDER BY kind, position;
+
+-- One row per scenario and per variant, scenarios in run order with each one's variants right
+-- after it. A scenario with variants has no runs or events of its own: its runs, tool_calls and
+-- events are its variants' sums (and its final status and TTFT are left NULL). tool_calls counts
+-- tool_call.requested events, which every protocol's replay stores (an HTTP loop's tool calls and
+-- an agent runtime's command executions, file changes, searches, dynamic tools and subagents);
+-- approvals counts the runtime requests (approvals and user-input requests) the runtime opened.
+-- ttft_ms is the first exchange's time to first token (time_to_first_token).
+CREATE VIEW scenario_summary AS
+WITH last_run AS (
+    SELECT scenario, status, stop_reason, error_type
+    FROM runs
+    QUALIFY row_number() OVER (PARTITION BY scenario ORDER BY created_sequence DESC NULLS LAST, run_id DESC) = 1
+), own AS (
+    SELECT v.scenario,
+           (SELECT count(*) FROM runs AS r WHERE r.scenario = v.scenario) AS runs,
+           (SELECT count(*) FROM events AS e WHERE e.scenario = v.scenario AND e.type = 'tool_call.requested')
+               AS tool_calls,
+           (SELECT count(DISTINCT e.data ->> '$.runtime_request_id') FROM events AS e
+             WHERE e.scenario = v.scenario AND e.type = 'runtime-request.updated') AS approvals,
+           (SELECT count(*) FROM events AS e WHERE e.scenario = v.scenario) AS events
+    FROM verdicts AS v
+), first_ttft AS (
+    SELECT transcript_id, ttft_ms
+    FROM time_to_first_token
+    QUALIFY row_number() OVER (PARTITION BY transcript_id ORDER BY exchange) = 1
+)
+SELECT v.scenario, v.variant_of, v.status, v.protocol,
+       CASE WHEN k.n > 0 THEN (SELECT sum(o2.runs) FROM own AS o2 JOIN verdicts AS c ON c.scenario = o2.scenario
+                                WHERE c.variant_of = v.scenario) ELSE o.runs END::INTEGER AS runs,
+       l.status AS final_status, l.error_type, l.stop_reason,
+       CASE WHEN k.n > 0 THEN (SELECT sum(o2.tool_calls) FROM own AS o2 JOIN verdicts AS c ON c.scenario = o2.scenario
+                                WHERE c.variant_of = v.scenario) ELSE o.tool_calls END::INTEGER AS tool_calls,
+       CASE WHEN k.n > 0 THEN (SELECT sum(o2.approvals) FROM own AS o2 JOIN verdicts AS c ON c.scenario = o2.scenario
+                                WHERE c.variant_of = v.scenario) ELSE o.approvals END::INTEGER AS approvals,
+       CASE WHEN k.n > 0 THEN (SELECT sum(o2.events) FROM own AS o2 JOIN verdicts AS c ON c.scenario = o2.scenario
+                                WHERE c.variant_of = v.scenario) ELSE o.events END::INTEGER AS events,
+       v.failure_count,
+       CASE WHEN k.n > 0 THEN NULL ELSE t.ttft_ms END AS ttft_ms,
+       k.n AS variants
+FROM verdicts AS v
+JOIN own AS o USING (scenario)
+LEFT JOIN last_run AS l USING (scenario)
+LEFT JOIN first_ttft AS t ON t.transcript_id = v.transcript_id
+LEFT JOIN verdicts AS p ON p.scenario = v.variant_of
+CROSS JOIN LATERAL (SELECT count(*) AS n FROM verdicts AS c WHERE c.variant_of = v.scenario) AS k
+ORDER BY coalesce(p.position, v.position), v.variant_of IS NOT NULL, v.position;

@@ -318,13 +318,19 @@ def _print_message(console: Console, number: int, message: dict[str, Any]) -> No
 
 
 def _cmd_run(args: argparse.Namespace, console: Console) -> int:
+    from harness.analysis import Invocation
     from harness.report import write_reports
 
     if args.include_failed and not args.update_goldens:
         raise UsageError("--include-failed only makes sense with --update-goldens")
+    invocation = Invocation.start("harness run")
     suite = _run_suite_with_progress(console, args, update=args.update_goldens)
     paths = write_reports(
-        args.report_dir, results=suite.results, transcripts=suite.transcripts, unused_goldens=suite.unused_goldens
+        args.report_dir,
+        results=suite.results,
+        transcripts=suite.transcripts,
+        unused_goldens=suite.unused_goldens,
+        invocation=invocation,
     )
     _print_verdicts(console, suite)
     console.print(f"reports: {paths.summary}", highlight=False, markup=False)
@@ -368,11 +374,16 @@ def _cmd_goldens(args: argparse.Namespace, console: Console) -> int:
 
 
 def _cmd_db(args: argparse.Namespace, console: Console) -> int:
-    from harness.analysis import build_database
+    from harness.analysis import Invocation, build_database
 
+    invocation = Invocation.start("harness db build")
     suite = _run_suite_with_progress(console, args, update=False)
     summary = build_database(
-        args.db, transcripts=suite.transcripts, results=suite.results, unused_goldens=suite.unused_goldens
+        args.db,
+        transcripts=suite.transcripts,
+        results=suite.results,
+        unused_goldens=suite.unused_goldens,
+        invocation=invocation,
     )
     console.print(f"wrote {args.db}: {summary}", highlight=False, markup=False)
     return EXIT_OK

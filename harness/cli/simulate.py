@@ -9,15 +9,18 @@ TARGET is ``path/to/file.py::name`` (a function declared with ``@harness.simulat
 table of failures grouped by signature, each with its shrunk one-line reproduction; ``--plan`` (and
 ``--schedule``) rerun one exact run and print its history; ``--crash-every`` crashes a scenario of
 the core after every event in turn (on top of ``--plan``, if given) and recovers each time. Results go to
-``<report-dir>/simulation.ndjson`` and the DuckDB file ``<report-dir>/simulation.duckdb``
-(tables ``sim_runs``, ``sim_faults``, ``sim_violations``). Exit 0 when no run failed (vacuous runs
+``<report-dir>/simulation.ndjson`` and the analysis database ``<report-dir>/harness.duckdb``
+(tables ``sim_runs``, ``sim_faults``, ``sim_violations``, ``sim_groups``, replacing the previous
+sweep's; the scenario tables and the history stay). Exit 0 when no run failed (vacuous runs
 are reported, not failures), 1 when one did, 2 on a usage error.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import re
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,6 +33,7 @@ from harness.errors import UsageError
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from harness.analysis.db import Invocation
     from harness.simulate.sweep import SweepResult
 
 _RANGE = re.compile(r"^\s*(\d+)\s*\.\.\s*(\d+)\s*$")
@@ -83,6 +87,7 @@ def register(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace, console: Console) -> int:
+    from harness.analysis.db import Invocation
     from harness.cli import EXIT_FAILED, EXIT_OK
 
     kinds = [k.strip() for k in args.faults.split(",") if k.strip()] if args.faults else None
@@ -95,15 +100,17 @@ def run(args: argparse.Namespace, console: Console) -> int:
             raise UsageError(
                 "--crash-every runs the core one crash at a time, unscheduled: no schedule to replay; drop --schedule"
             )
+        invocation, started = Invocation.start("harness simulate"), time.monotonic()
         result = _sweep(args, console, [], kinds)
-        _write_results(args.report_dir, result)
+        _write_results(args.report_dir, result, _timed(invocation, started))
         _print_sweep(console, result, json_lines=args.json)
         return EXIT_OK if result.ok else EXIT_FAILED
     if args.plan is not None:
         return _one(args, console, kinds)
     seeds: Sequence[int] = [args.seed] if args.seed is not None else args.seeds
+    invocation, started = Invocation.start("harness simulate"), time.monotonic()
     result = _sweep(args, console, seeds, kinds)
-    _write_results(args.report_dir, result)
+    _write_results(args.report_dir, result, _timed(invocation, started))
     _print_sweep(console, result, json_lines=args.json)
     return EXIT_OK if result.ok else EXIT_FAILED
 
@@ -195,11 +202,15 @@ def _print_sweep(console: Console, result: SweepResult, *, json_lines: bool) -> 
         console.print(f"  reproduce: {group.repro}", markup=False)
 
 
-def _write_results(report_dir: Path, result: SweepResult) -> None:
-    """``simulation.ndjson`` (one run per line) and the DuckDB tables built from it."""
-    import duckdb
+def _timed(invocation: Invocation, started: float) -> Invocation:
+    """``invocation`` with the sweep's wall time: runs per second, for the report's sweep page."""
+    return dataclasses.replace(invocation, elapsed_ms=round((time.monotonic() - started) * 1000))
 
-    from harness.files import make_dirs, publish, scratch_dir, write_atomic
+
+def _write_results(report_dir: Path, result: SweepResult, invocation: Invocation) -> None:
+    """``simulation.ndjson`` (one run per line) and the sweep's tables in ``harness.duckdb``."""
+    from harness.analysis import build_simulation_database
+    from harness.files import make_dirs, write_atomic
 
     make_dirs(report_dir)
     lines = b"".join(
@@ -207,60 +218,16 @@ def _write_results(report_dir: Path, result: SweepResult) -> None:
         for run_ in result.runs
     )
     write_atomic(report_dir / "simulation.ndjson", lines, force=True)
-    with scratch_dir(report_dir / "simulation.duckdb") as scratch:
-        built = scratch / "simulation.duckdb"
-        connection = duckdb.connect(str(built))
-        try:
-            for statement in SCHEMA:
-                connection.execute(statement)
-            for run_ in result.runs:
-                fired = sum(1 for f in run_["faults"] if f.get("fired"))
-                connection.execute(
-                    "INSERT INTO sim_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [
-                        result.target,
-                        run_["seed"],
-                        run_["plan"],
-                        run_["policy"],
-                        run_["schedule"],
-                        run_["decisions"],
-                        run_["verdict"],
-                        run_["signature"] or None,
-                        run_["digest"],
-                        len(run_["faults"]),
-                        fired,
-                        run_["steps"],
-                        run_["virtual_ms"],
-                        run_["outcome"],
-                    ],
-                )
-                for fault in run_["faults"]:
-                    connection.execute(
-                        "INSERT INTO sim_faults VALUES (?, ?, ?, ?, ?, ?)",
-                        [
-                            result.target,
-                            run_["seed"],
-                            fault["fault"],
-                            fault["fault"].partition("@")[0],
-                            bool(fault.get("fired")),
-                            fault.get("skipped"),
-                        ],
-                    )
-                for violation in run_["violations"]:
-                    connection.execute(
-                        "INSERT INTO sim_violations VALUES (?, ?, ?, ?, ?)",
-                        [result.target, run_["seed"], violation["rule"], violation["message"], violation["at"]],
-                    )
-        finally:
-            connection.close()
-        publish(built, report_dir / "simulation.duckdb", force=True)
-
-
-SCHEMA = (
-    """CREATE TABLE sim_runs (target VARCHAR, seed BIGINT, plan VARCHAR, policy VARCHAR, schedule VARCHAR,
-    decisions INTEGER, verdict VARCHAR, signature VARCHAR, digest VARCHAR, faults_planned INTEGER,
-    faults_fired INTEGER, steps INTEGER, virtual_ms BIGINT, outcome VARCHAR)""",
-    """CREATE TABLE sim_faults (target VARCHAR, seed BIGINT, fault VARCHAR, kind VARCHAR, fired BOOLEAN,
-    skipped VARCHAR)""",
-    """CREATE TABLE sim_violations (target VARCHAR, seed BIGINT, rule VARCHAR, message VARCHAR, event_index INTEGER)""",
-)
+    groups = [
+        {
+            "signature": group.signature,
+            "runs": group.runs,
+            "first_seed": group.seeds[0] if group.seeds else None,
+            "message": group.message,
+            "reproduce": group.repro,
+        }
+        for group in result.groups
+    ]
+    build_simulation_database(
+        report_dir / "harness.duckdb", target=result.target, runs=result.runs, groups=groups, invocation=invocation
+    )

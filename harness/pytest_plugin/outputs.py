@@ -35,11 +35,17 @@ def _write(session: HarnessSession) -> bool:
     unused = session.unused if session.whole_selection else []
     ok = True
     if session.report_dir is not None:
+        from harness.analysis import Invocation
         from harness.report import write_reports
 
         try:
             write_reports(
-                session.report_dir, results=results, transcripts=transcripts, unused_goldens=unused, tests=tests
+                session.report_dir,
+                results=results,
+                transcripts=transcripts,
+                unused_goldens=unused,
+                tests=tests,
+                invocation=Invocation.start("pytest"),
             )
         except HarnessError as exc:
             session.notes.append(f"--harness-report: could not write the report: {exc}")
@@ -50,11 +56,16 @@ def _write(session: HarnessSession) -> bool:
                 + (f", {len(tests)} recorded test{'s' if len(tests) != 1 else ''})" if tests else ")")
             )
     if session.db_path is not None:
-        from harness.analysis import build_database
+        from harness.analysis import Invocation, build_database
 
         try:
             summary = build_database(
-                session.db_path, transcripts=transcripts, results=results, unused_goldens=unused, tests=tests
+                session.db_path,
+                transcripts=transcripts,
+                results=results,
+                unused_goldens=unused,
+                tests=tests,
+                invocation=Invocation.start("pytest"),
             )
         except HarnessError as exc:
             session.notes.append(f"--harness-db: could not build the database: {exc}")

@@ -14,40 +14,20 @@ from typing import Any
 
 from harness.analysis import query_many
 
-#: Pass/fail counts over every verdict.
+#: Pass/fail counts over the scenarios (a scenario with variants counts once), and its variants.
 VERDICT_COUNTS_SQL = """
-SELECT count(*) AS scenarios,
-       count(*) FILTER (WHERE status = 'passed') AS passed,
-       count(*) FILTER (WHERE status = 'failed') AS failed
+SELECT count(*) FILTER (WHERE variant_of IS NULL) AS scenarios,
+       count(*) FILTER (WHERE variant_of IS NULL AND status = 'passed') AS passed,
+       count(*) FILTER (WHERE variant_of IS NULL AND status = 'failed') AS failed,
+       count(*) FILTER (WHERE variant_of IS NOT NULL) AS variants
 FROM verdicts
 """
 
-#: One row per scenario, in run order; the final run is the one created last.
+#: One row per scenario, in run order, each followed by its variants (the view scenario_summary).
 SCENARIO_TABLE_SQL = """
-WITH last_run AS (
-    SELECT scenario, status, stop_reason, error_type
-    FROM runs
-    QUALIFY row_number() OVER (PARTITION BY scenario ORDER BY created_sequence DESC NULLS LAST, run_id DESC) = 1
-), run_counts AS (
-    SELECT scenario, count(*) AS runs FROM runs GROUP BY scenario
-), event_counts AS (
-    SELECT scenario,
-           count(*) AS events,
-           count(*) FILTER (WHERE type = 'tool_call.requested') AS tool_calls
-    FROM events
-    GROUP BY scenario
-)
-SELECT v.scenario, v.status, v.protocol,
-       coalesce(c.runs, 0) AS runs,
-       l.status AS final_status, l.error_type, l.stop_reason,
-       coalesce(e.tool_calls, 0) AS tool_calls,
-       coalesce(e.events, 0) AS events,
-       v.failure_count
-FROM verdicts AS v
-LEFT JOIN last_run AS l USING (scenario)
-LEFT JOIN run_counts AS c USING (scenario)
-LEFT JOIN event_counts AS e USING (scenario)
-ORDER BY v.position
+SELECT scenario, variant_of, status, protocol, runs, final_status, error_type, stop_reason, tool_calls,
+       approvals, events, failure_count, ttft_ms
+FROM scenario_summary
 """
 
 #: Every failure of every failing scenario, with the command that reproduces it.
@@ -75,12 +55,13 @@ JOIN verdicts AS v USING (scenario)
 ORDER BY v.position, x.ordinal
 """
 
-#: Time to first token, only where the recording had timings.
+#: Time to first token and inter-token latency, only where the recording had timings.
 TTFT_SQL = """
-SELECT transcript_id, exchange, first_content_type, ttft_ms
-FROM time_to_first_token
-WHERE ttft_ms IS NOT NULL
-ORDER BY transcript_id, exchange
+SELECT t.transcript_id, t.exchange, t.first_content_type, t.ttft_ms, i.median_ms, i.max_ms
+FROM time_to_first_token AS t
+LEFT JOIN inter_token_latency AS i USING (transcript_id, exchange)
+WHERE t.ttft_ms IS NOT NULL
+ORDER BY t.transcript_id, t.exchange
 """
 
 UNUSED_GOLDENS_SQL = "SELECT path FROM unused_goldens ORDER BY path"
@@ -175,10 +156,11 @@ def render_summary(db_path: Path) -> str:
         test_violations_result,
     ) = query_many(db_path, SUMMARY_QUERIES)
     counts = counts_result.rows[0]
-    total, passed, failed = (int(v or 0) for v in counts)
+    total, passed, failed, variants = (int(v or 0) for v in counts)
     tests = tests_result.rows
     out = ["# Harness report", ""]
-    out.append(f"{total} scenario{'' if total == 1 else 's'}: {passed} passed, {failed} failed.")
+    behind = f" ({variants} variant replay{'' if variants == 1 else 's'} behind them)" if variants else ""
+    out.append(f"{total} scenario{'' if total == 1 else 's'}: {passed} passed, {failed} failed{behind}.")
     if tests:
         statuses = [row[1] for row in tests]
         tallies = ", ".join(f"{statuses.count(s)} {s}" for s in ("passed", "failed", "skipped"))
@@ -189,9 +171,26 @@ def render_summary(db_path: Path) -> str:
     scenarios = scenarios_result.rows
     if scenarios:
         table_rows = []
-        for name, status, protocol, runs, final, error_type, stop, tools, events, failures in scenarios:
+        for (
+            name,
+            parent,
+            status,
+            protocol,
+            runs,
+            final,
+            error_type,
+            stop,
+            tools,
+            approvals,
+            events,
+            failures,
+            ttft,
+        ) in scenarios:
             final_text = f"{final} ({error_type})" if final and error_type else final
-            table_rows.append((name, status, protocol, runs, final_text, stop, tools, events, failures))
+            label = f"↳ {name}" if parent else name  # a variant, under its scenario
+            table_rows.append(
+                (label, status, protocol, runs, final_text, stop, tools, approvals, events, failures, ttft)
+            )
         out += _table(
             (
                 "scenario",
@@ -201,10 +200,12 @@ def render_summary(db_path: Path) -> str:
                 "final status",
                 "stop reason",
                 "tool calls",
+                "approvals",
                 "events",
                 "failures",
+                "TTFT ms",
             ),
-            "lllrllrrr",
+            "lllrllrrrrr",
             table_rows,
         )
     else:
@@ -264,7 +265,11 @@ def render_summary(db_path: Path) -> str:
     out += ["## Time to first token", ""]
     ttft = ttft_result.rows
     if ttft:
-        out += _table(("transcript", "exchange", "first content", "ms"), "lrlr", ttft)
+        out += _table(
+            ("transcript", "exchange", "first content", "TTFT ms", "inter-token median ms", "inter-token max ms"),
+            "lrlrrr",
+            ttft,
+        )
     else:
         out.append("No recording in this run has afterMs timings.")
     out.append("")

@@ -26,7 +26,7 @@ from typing import Any
 
 import orjson
 
-from harness.analysis import DatabaseSummary, build_database
+from harness.analysis import DatabaseSummary, Invocation, build_database
 from harness.core.events import StoredEvent
 from harness.errors import UsageError
 from harness.files import AtomicWriter, make_dirs, remove, write_atomic
@@ -121,6 +121,7 @@ def write_reports(
     transcripts: Sequence[Transcript],
     unused_goldens: Sequence[Path] = (),
     tests: Sequence[RecordedTest] = (),
+    invocation: Invocation | None = None,
 ) -> ReportPaths:
     """Write event logs, ``harness.duckdb`` and ``summary.md`` under ``report_dir``.
 
@@ -164,7 +165,12 @@ def write_reports(
         )
     database = report_dir / DATABASE_NAME
     database_summary = build_database(
-        database, transcripts=transcripts, results=results, unused_goldens=unused_goldens, tests=tests
+        database,
+        transcripts=transcripts,
+        results=results,
+        unused_goldens=unused_goldens,
+        tests=tests,
+        invocation=invocation,
     )
     summary = report_dir / SUMMARY_NAME
     write_atomic(summary, render_summary(database).encode("utf-8"), force=True)

@@ -6,11 +6,12 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
+import duckdb
 import orjson
 import pytest
 
 from harness.analysis import TABLES, build_database, query
-from harness.analysis.db import load_statements
+from harness.analysis.db import HISTORY_TABLES, SIM_TABLES, Invocation, load_statements
 from harness.core.invariants import Violation
 from harness.errors import UsageError
 from harness.scenario import ScenarioResult
@@ -63,6 +64,7 @@ EXPECTED_TYPES: dict[str, dict[str, str]] = {
         "golden_path": "VARCHAR",
         "golden_outcome": "VARCHAR",
         "reproduce": "VARCHAR",
+        "variant_of": "VARCHAR",
     },
     "events": {
         "scenario": "VARCHAR",
@@ -108,6 +110,73 @@ EXPECTED_TYPES: dict[str, dict[str, str]] = {
         "detail": "JSON",
     },
     "unused_goldens": {"path": "VARCHAR"},
+    "meta": {"key": "VARCHAR", "value": "VARCHAR"},
+    "invocations": {
+        "invocation": "INTEGER",
+        "run_id": "VARCHAR",
+        "started_at": "VARCHAR",
+        "command": "VARCHAR",
+        "kind": "VARCHAR",
+        "scenarios": "INTEGER",
+        "variants": "INTEGER",
+        "passed": "INTEGER",
+        "failed": "INTEGER",
+        "tests": "INTEGER",
+        "tests_failed": "INTEGER",
+        "sim_runs": "INTEGER",
+        "sim_failed": "INTEGER",
+        "elapsed_ms": "BIGINT",
+    },
+    "verdict_history": {
+        "invocation": "INTEGER",
+        "scenario": "VARCHAR",
+        "variant_of": "VARCHAR",
+        "protocol": "VARCHAR",
+        "status": "VARCHAR",
+        "failure_count": "INTEGER",
+        "events": "INTEGER",
+        "tool_calls": "INTEGER",
+        "violations": "INTEGER",
+    },
+    "sim_runs": {
+        "target": "VARCHAR",
+        "seed": "BIGINT",
+        "plan": "VARCHAR",
+        "policy": "VARCHAR",
+        "schedule": "VARCHAR",
+        "decisions": "INTEGER",
+        "verdict": "VARCHAR",
+        "signature": "VARCHAR",
+        "digest": "VARCHAR",
+        "faults_planned": "INTEGER",
+        "faults_fired": "INTEGER",
+        "steps": "INTEGER",
+        "virtual_ms": "BIGINT",
+        "outcome": "VARCHAR",
+    },
+    "sim_faults": {
+        "target": "VARCHAR",
+        "seed": "BIGINT",
+        "fault": "VARCHAR",
+        "kind": "VARCHAR",
+        "fired": "BOOLEAN",
+        "skipped": "VARCHAR",
+    },
+    "sim_violations": {
+        "target": "VARCHAR",
+        "seed": "BIGINT",
+        "rule": "VARCHAR",
+        "message": "VARCHAR",
+        "event_index": "INTEGER",
+    },
+    "sim_groups": {
+        "target": "VARCHAR",
+        "signature": "VARCHAR",
+        "runs": "INTEGER",
+        "first_seed": "BIGINT",
+        "message": "VARCHAR",
+        "reproduce": "VARCHAR",
+    },
     "tests": {
         "nodeid": "VARCHAR",
         "position": "INTEGER",
@@ -213,8 +282,14 @@ def test_summary_row_counts_equal_python_side_counts(tmp_path: Path, results: li
         "test_events": 0,
         "test_violations": 0,
         "test_goldens": 0,
+        "sim_runs": 0,
+        "sim_faults": 0,
+        "sim_violations": 0,
+        "sim_groups": 0,
+        "invocations": 1,
+        "verdict_history": 3,
     }
-    assert list(summary.rows) == list(TABLES)
+    assert list(summary.rows) == [*TABLES, *SIM_TABLES, *HISTORY_TABLES]
 
 
 @pytest.mark.parametrize("table", list(EXPECTED_TYPES), ids=list(EXPECTED_TYPES))
@@ -344,12 +419,57 @@ def test_build_is_deterministic(tmp_path: Path, results: list[ScenarioResult]) -
 
 def test_build_replaces_an_existing_file(tmp_path: Path, results: list[ScenarioResult]) -> None:
     path = tmp_path / "harness.duckdb"
-    path.write_bytes(b"not a database")
     build_database(path, results=results[:1])
     assert scalar(path, "SELECT count(*) FROM verdicts") == 1
     build_database(path, results=results)
     assert scalar(path, "SELECT count(*) FROM verdicts") == 3
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no build leftovers
+
+
+def test_a_file_that_is_not_a_database_is_not_overwritten(tmp_path: Path, results: list[ScenarioResult]) -> None:
+    path = tmp_path / "harness.duckdb"
+    path.write_bytes(b"not a database")
+    with pytest.raises(UsageError, match="is not a DuckDB database"):
+        build_database(path, results=results[:1])
+    assert path.read_bytes() == b"not a database"
+
+
+def test_every_build_appends_an_invocation_and_keeps_the_history(
+    tmp_path: Path, results: list[ScenarioResult]
+) -> None:
+    path = tmp_path / "harness.duckdb"
+    build_database(path, results=results[:1], invocation=Invocation("harness run", "2026-12-01T10:00:00Z"))
+    build_database(path, results=results, invocation=Invocation("pytest", "2026-12-02T10:00:00Z"))
+    rows = query(path, "SELECT invocation, run_id, started_at, command, scenarios FROM invocations ORDER BY 1").rows
+    assert rows == [
+        (1, "run-1", "2026-12-01T10:00:00Z", "harness run", 1),
+        (2, "run-2", "2026-12-02T10:00:00Z", "pytest", 3),
+    ]
+    history = query(path, "SELECT invocation, count(*) FROM verdict_history GROUP BY 1 ORDER BY 1").rows
+    assert history == [(1, 1), (2, 3)]
+    assert scalar(path, "SELECT count(*) FROM verdicts") == 3  # the detail tables: the latest build only
+
+
+def test_a_file_of_another_schema_version_starts_the_history_anew(
+    tmp_path: Path, results: list[ScenarioResult]
+) -> None:
+    path = tmp_path / "harness.duckdb"
+    build_database(path, results=results[:1])
+    with duckdb.connect(str(path)) as conn:
+        conn.execute("UPDATE meta SET value = '1' WHERE key = 'schema'")
+    build_database(path, results=results[:1])
+    assert scalar(path, "SELECT count(*) FROM invocations") == 1
+
+
+def test_the_invocation_time_comes_from_source_date_epoch(monkeypatch) -> None:
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1764842400")
+    assert Invocation.start("harness run").started_at == "2025-12-04T10:00:00Z"
+    assert Invocation.start("x", timestamp="2026-12-04T11:00:00+01:00").started_at == "2026-12-04T10:00:00Z"
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "yesterday")
+    with pytest.raises(UsageError, match="SOURCE_DATE_EPOCH"):
+        Invocation.start("harness run")
+    with pytest.raises(UsageError, match="ISO 8601"):
+        Invocation.start("x", timestamp="noon")
 
 
 def test_failed_build_leaves_the_existing_file_untouched(

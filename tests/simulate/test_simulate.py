@@ -193,7 +193,7 @@ def test_simulate_reports_failures_by_signature_and_exits_1(repo_root: Path, tmp
     assert code == 1
     assert "failures by signature" in out
     assert "reproduce: harness simulate tests/simulate/sim_targets.py::no_retry_mid_stream --seed" in out
-    db = duckdb.connect(str(tmp_path / "simulation.duckdb"), read_only=True)
+    db = duckdb.connect(str(tmp_path / "harness.duckdb"), read_only=True)
     runs = db.execute("select count(*), count(*) filter (where verdict = 'fail') from sim_runs").fetchone()
     fired = db.execute("select count(*) from sim_faults where fired").fetchone()
     rules = db.execute("select distinct rule from sim_violations order by 1").fetchall()
@@ -353,7 +353,7 @@ def test_crash_every_on_the_command_line(repo_root: Path, tmp_path: Path, capsys
     assert main(["simulate", CODEX, "--crash-every", "--report-dir", str(tmp_path)]) == 0
     total = len(run_scenario(CODEX, plan="none").events)
     assert f"{total - 1} runs of {CODEX}: {total - 1} passed, 0 failed" in capsys.readouterr().out
-    db = duckdb.connect(str(tmp_path / "simulation.duckdb"), read_only=True)
+    db = duckdb.connect(str(tmp_path / "harness.duckdb"), read_only=True)
     assert db.execute("select count(*) from sim_faults where kind = 'crash' and fired").fetchone() == (total - 1,)
 
 
