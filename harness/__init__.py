@@ -89,7 +89,7 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors; at run time 
     from harness.replay.http import AsyncReplayTransport, HttpReplay, ReplayTransport
     from harness.replay.server import ReplayServer
     from harness.replay.stdio import FakeRuntime
-    from harness.report import ReportPaths, render_summary, write_reports
+    from harness.report import ReportPaths, render_junit, render_report, render_summary, write_reports
     from harness.scenario import (
         Execution,
         Scenario,
@@ -230,6 +230,8 @@ _EXPORTS: dict[str, str] = {
     "query": "harness.analysis",
     "read_transcript": "harness.transcript",
     "render_summary": "harness.report",
+    "render_report": "harness.report",
+    "render_junit": "harness.report",
     "replay_summary": "harness.scenario",
     "replay_transcript": "harness.scenario",
     "replayable_protocols": "harness.adapters",
@@ -373,6 +375,8 @@ __all__ = [
     "point",
     "query",
     "read_transcript",
+    "render_junit",
+    "render_report",
     "render_summary",
     "replay_summary",
     "replay_transcript",

@@ -120,6 +120,8 @@ EXPECTED = [
     "query",
     "read_transcript",
     "render_summary",
+    "render_report",
+    "render_junit",
     "replay_summary",
     "replay_transcript",
     "replayable_protocols",

@@ -168,7 +168,9 @@ def check_event(name: str, data: dict[str, Any], path: str = "$.frame.data") -> 
         # The common case first, checked in one expression: an index and a text or JSON fragment.
         delta = data.get("delta")
         if type(data.get("index")) is int and type(delta) is dict:
-            field = _DELTA_TEXT.get(delta.get("type"))  # type: ignore[arg-type]
+            kind = delta.get("type")
+            # A type of another JSON type (a list is not even hashable) falls through to the checks below.
+            field = _DELTA_TEXT.get(kind) if type(kind) is str else None
             if field is not None and type(delta.get(field)) is str:
                 return
         wire_field(data, "index", path, "integer", required=True)

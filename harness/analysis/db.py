@@ -339,28 +339,27 @@ def build_simulation_database(
     """
 
     def fill(conn: duckdb.DuckDBPyConnection, work: Path) -> None:
-        conn.executemany(
-            "INSERT INTO sim_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        sim_runs = [
             [
-                [
-                    target,
-                    run["seed"],
-                    run["plan"],
-                    run["policy"],
-                    run["schedule"],
-                    run["decisions"],
-                    run["verdict"],
-                    run["signature"] or None,
-                    run["digest"],
-                    len(run["faults"]),
-                    sum(1 for f in run["faults"] if f.get("fired")),
-                    run["steps"],
-                    run["virtual_ms"],
-                    run["outcome"],
-                ]
-                for run in runs
-            ],
-        )
+                target,
+                run["seed"],
+                run["plan"],
+                run["policy"],
+                run["schedule"],
+                run["decisions"],
+                run["verdict"],
+                run["signature"] or None,
+                run["digest"],
+                len(run["faults"]),
+                sum(1 for f in run["faults"] if f.get("fired")),
+                run["steps"],
+                run["virtual_ms"],
+                run["outcome"],
+            ]
+            for run in runs
+        ]
+        if sim_runs:  # executemany refuses an empty list
+            conn.executemany("INSERT INTO sim_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", sim_runs)
         faults = [
             [target, run["seed"], f["fault"], f["fault"].partition("@")[0], bool(f.get("fired")), f.get("skipped")]
             for run in runs

@@ -89,7 +89,7 @@ CREATE TABLE runs (
 CREATE TABLE failures (
     scenario VARCHAR NOT NULL,
     ordinal  INTEGER NOT NULL,           -- 1-based within the scenario
-    kind     VARCHAR NOT NULL,           -- 'replay' | 'invariant' | 'expectation' | 'golden' | 'golden_missing'
+    kind     VARCHAR NOT NULL,           -- 'replay' | 'invariant' | 'expectation' | 'golden' | 'golden_missing' | 'parity'
     message  VARCHAR NOT NULL,
     detail   VARCHAR NOT NULL,           -- e.g. the golden diff; '' when there is none
     PRIMARY KEY (scenario, ordinal)

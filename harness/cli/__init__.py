@@ -117,8 +117,9 @@ def _parser() -> argparse.ArgumentParser:
 
 def _register_modules(commands: Any) -> None:
     """Commands that live in their own module: each adds its subparser and sets ``handler``."""
-    from harness.cli import fake_runtime, serve, simulate
+    from harness.cli import fake_runtime, report, serve, simulate
 
+    report.register(commands)
     fake_runtime.register(commands)
     serve.register(commands)
     simulate.register(commands)
@@ -333,7 +334,7 @@ def _cmd_run(args: argparse.Namespace, console: Console) -> int:
         invocation=invocation,
     )
     _print_verdicts(console, suite)
-    console.print(f"reports: {paths.summary}", highlight=False, markup=False)
+    console.print(f"reports: {paths.html} (open it in a browser), {paths.summary}", highlight=False, markup=False)
     return EXIT_OK if suite.passed else EXIT_FAILED
 
 

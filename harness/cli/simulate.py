@@ -211,6 +211,7 @@ def _write_results(report_dir: Path, result: SweepResult, invocation: Invocation
     """``simulation.ndjson`` (one run per line) and the sweep's tables in ``harness.duckdb``."""
     from harness.analysis import build_simulation_database
     from harness.files import make_dirs, write_atomic
+    from harness.report.writer import write_html_and_junit
 
     make_dirs(report_dir)
     lines = b"".join(
@@ -228,6 +229,6 @@ def _write_results(report_dir: Path, result: SweepResult, invocation: Invocation
         }
         for group in result.groups
     ]
-    build_simulation_database(
-        report_dir / "harness.duckdb", target=result.target, runs=result.runs, groups=groups, invocation=invocation
-    )
+    database = report_dir / "harness.duckdb"
+    build_simulation_database(database, target=result.target, runs=result.runs, groups=groups, invocation=invocation)
+    write_html_and_junit(report_dir, database)

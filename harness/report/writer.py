@@ -37,6 +37,8 @@ from harness.transcript import Transcript
 
 DATABASE_NAME = "harness.duckdb"
 SUMMARY_NAME = "summary.md"
+HTML_NAME = "index.html"
+JUNIT_NAME = "junit.xml"
 EVENTS_DIR = "events"
 TEST_EVENTS_DIR = "test-events"
 
@@ -50,9 +52,22 @@ class ReportPaths:
     report_dir: Path
     summary: Path
     database: Path
+    html: Path
+    junit: Path
     events_dir: Path
     event_logs: tuple[Path, ...]
     database_summary: DatabaseSummary
+
+
+def write_html_and_junit(report_dir: Path, database: Path) -> tuple[Path, Path]:
+    """``index.html`` and ``junit.xml`` in ``report_dir``, rendered from ``database`` alone."""
+    from harness.report.html import render_report
+    from harness.report.junit import render_junit
+
+    html, junit = report_dir / HTML_NAME, report_dir / JUNIT_NAME
+    write_atomic(html, render_report(database), force=True)
+    write_atomic(junit, render_junit(database), force=True)
+    return html, junit
 
 
 def event_log_name(scenario: str) -> str:
@@ -174,10 +189,13 @@ def write_reports(
     )
     summary = report_dir / SUMMARY_NAME
     write_atomic(summary, render_summary(database).encode("utf-8"), force=True)
+    html, junit = write_html_and_junit(report_dir, database)
     return ReportPaths(
         report_dir=report_dir,
         summary=summary,
         database=database,
+        html=html,
+        junit=junit,
         events_dir=events_dir,
         event_logs=tuple(logs),
         database_summary=database_summary,

@@ -228,6 +228,12 @@ ANTHROPIC_CASES = {
         "$.frame.data.index: expected an integer, found a boolean",
     ),
     "delta-number": ("content_block_delta", ("delta",), 3, "$.frame.data.delta: expected an object, found an integer"),
+    "delta-type-list": (
+        "content_block_delta",
+        ("delta", "type"),
+        [],
+        "$.frame.data.delta.type: expected a string, found an array",
+    ),
     "text-null": (
         "content_block_delta",
         ("delta", "text"),

@@ -434,9 +434,7 @@ def test_a_file_that_is_not_a_database_is_not_overwritten(tmp_path: Path, result
     assert path.read_bytes() == b"not a database"
 
 
-def test_every_build_appends_an_invocation_and_keeps_the_history(
-    tmp_path: Path, results: list[ScenarioResult]
-) -> None:
+def test_every_build_appends_an_invocation_and_keeps_the_history(tmp_path: Path, results: list[ScenarioResult]) -> None:
     path = tmp_path / "harness.duckdb"
     build_database(path, results=results[:1], invocation=Invocation("harness run", "2026-12-01T10:00:00Z"))
     build_database(path, results=results, invocation=Invocation("pytest", "2026-12-02T10:00:00Z"))

@@ -17,8 +17,8 @@ import pytest
 
 from harness.analysis import TABLES, build_database, query
 from harness.analysis import db as analysis_db
-from harness.analysis.db import SIM_TABLES
 from harness.analysis import rows as analysis_rows
+from harness.analysis.db import SIM_TABLES
 from harness.analysis.rows import BLOCK_TABLES, collect_rows, record_rows, result_records, transcript_records
 from harness.core.invariants import Violation
 from harness.errors import UsageError
@@ -214,7 +214,12 @@ def test_duplicate_names_are_refused_before_anything_is_written(
 
 def test_an_empty_build_has_every_table_and_view(tmp_path: Path) -> None:
     summary = build_database(tmp_path / "h.duckdb")
-    assert dict(summary.rows) == {**dict.fromkeys(TABLES, 0), **dict.fromkeys(SIM_TABLES, 0), "invocations": 1, "verdict_history": 0}
+    assert dict(summary.rows) == {
+        **dict.fromkeys(TABLES, 0),
+        **dict.fromkeys(SIM_TABLES, 0),
+        "invocations": 1,
+        "verdict_history": 0,
+    }
     assert query(tmp_path / "h.duckdb", "SELECT count(*) FROM run_summary").rows == [(0,)]
 
 

@@ -129,7 +129,46 @@ def test_run_writes_reports_and_exits_zero_when_all_pass(
     assert (tmp_path / "reports/summary.md").exists()
     assert (tmp_path / "reports/harness.duckdb").exists()
     assert (tmp_path / "reports/events/tool_loop_two_requests.ndjson").exists()
+    assert (tmp_path / "reports/index.html").read_bytes().startswith(b"<!DOCTYPE html>")
+    assert (tmp_path / "reports/junit.xml").read_bytes().startswith(b"<?xml")
     assert "1 passed, 0 failed" in capsys.readouterr().out
+
+
+def test_every_run_is_kept_in_the_database_and_the_report_is_rendered_from_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(_project(tmp_path))
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1764842400")
+    main(["goldens", "update"])
+    assert main(["run"]) == EXIT_OK
+    assert main(["run"]) == EXIT_OK
+    from harness.analysis import query
+
+    rows = query(tmp_path / "reports/harness.duckdb", "SELECT run_id, started_at, command, passed FROM invocations")
+    assert rows.rows == [
+        ("run-1", "2025-12-04T10:00:00Z", "harness run", 1),
+        ("run-2", "2025-12-04T10:00:00Z", "harness run", 1),
+    ]
+    written = (tmp_path / "reports/index.html").read_bytes()
+    capsys.readouterr()
+    out = tmp_path / "again.html"
+    assert (
+        main(["report", "-o", str(out), "--junit", str(tmp_path / "j.xml"), "--trace", str(tmp_path / "t.json")])
+        == EXIT_OK
+    )
+    assert out.read_bytes() == written  # the same database renders the same bytes
+    assert json.loads((tmp_path / "t.json").read_text())["traceEvents"]
+    assert (tmp_path / "j.xml").read_bytes() == (tmp_path / "reports/junit.xml").read_bytes()
+    assert f"report: {out}" in capsys.readouterr().out
+
+
+def test_report_refuses_a_missing_database_and_a_scenario_without_a_trace(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["report", "--db", str(tmp_path / "none.duckdb")]) == EXIT_USAGE
+    assert "no such database" in capsys.readouterr().err
+    assert main(["report", "--db", str(tmp_path / "none.duckdb"), "--scenario", "x"]) == EXIT_USAGE
+    assert "--scenario chooses the timeline of --trace" in capsys.readouterr().err
 
 
 def test_run_exits_one_and_prints_the_reproduce_command_on_failure(

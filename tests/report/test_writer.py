@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 
 import orjson
 
 from harness.analysis import query
-from harness.report import event_log_name, render_summary, write_reports
+from harness.report import event_log_name, render_junit, render_report, render_summary, write_reports
 from harness.report.writer import recorded_log_names
 from harness.scenario import ScenarioResult
 from harness.scenario.recorded import EventLog, RecordedTest
@@ -34,12 +36,30 @@ def test_summary_file_is_rendered_from_the_database(tmp_path: Path, results: lis
     assert paths.summary.read_text(encoding="utf-8") == render_summary(paths.database)
 
 
+def test_html_and_junit_are_rendered_from_the_database(tmp_path: Path, results: list[ScenarioResult]) -> None:
+    paths = write_reports(tmp_path / "reports", results=results, transcripts=[])
+    assert paths.html == tmp_path / "reports" / "index.html"
+    assert paths.html.read_bytes() == render_report(paths.database)
+    assert paths.junit.read_bytes() == render_junit(paths.database)
+
+
+def test_report_files_get_the_umask_permissions(tmp_path: Path, results: list[ScenarioResult]) -> None:
+    old = os.umask(0o022)
+    try:
+        paths = write_reports(tmp_path / "reports", results=results, transcripts=[])
+    finally:
+        os.umask(old)
+    for path in (paths.html, paths.junit, paths.summary, paths.database, *paths.event_logs):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o644, path
+
+
 def test_two_writes_give_identical_bytes(
     tmp_path: Path, results: list[ScenarioResult], timed_transcript: Transcript
 ) -> None:
     first = write_reports(tmp_path / "a", results=results, transcripts=[timed_transcript])
     second = write_reports(tmp_path / "b", results=results, transcripts=[timed_transcript])
     assert first.summary.read_bytes() == second.summary.read_bytes()
+    assert first.junit.read_bytes() == second.junit.read_bytes()
     for log in first.event_logs:
         assert log.read_bytes() == (second.events_dir / log.name).read_bytes()
 
