@@ -235,7 +235,7 @@ class _Loader:
 
 SCHEMA_VERSION = "2"
 """``meta.schema``: a file with another version is replaced without carrying its history over."""
-SIM_TABLES: tuple[str, ...] = ("sim_runs", "sim_faults", "sim_violations", "sim_groups")
+SIM_TABLES: tuple[str, ...] = ("sim_runs", "sim_faults", "sim_violations", "sim_groups", "sim_steps")
 """The latest sweep's tables (``harness simulate``)."""
 HISTORY_TABLES: tuple[str, ...] = ("invocations", "verdict_history")
 """The tables every build keeps and appends to."""
@@ -335,7 +335,8 @@ def build_simulation_database(
     the previous sweep's and keeping everything else (the scenario tables and the history).
 
     ``runs`` are :attr:`harness.simulate.sweep.SweepResult.runs`; ``groups`` one mapping per
-    failure signature: ``signature``, ``runs``, ``first_seed``, ``message``, ``reproduce``.
+    failure signature: ``signature``, ``runs``, ``first_seed``, ``message``, ``reproduce`` and
+    optionally ``timeline`` (the shrunk run's :attr:`~harness.simulate.history.History.timeline`).
     """
 
     def fill(conn: duckdb.DuckDBPyConnection, work: Path) -> None:
@@ -377,6 +378,13 @@ def build_simulation_database(
                 "INSERT INTO sim_groups VALUES (?, ?, ?, ?, ?, ?)",
                 [[target, g["signature"], g["runs"], g["first_seed"], g["message"], g["reproduce"]] for g in groups],
             )
+        steps = [
+            [target, g["signature"], ordinal, lane, step, label, detail]
+            for g in groups
+            for ordinal, (lane, step, label, detail) in enumerate(g.get("timeline", ()), start=1)
+        ]
+        if steps:
+            conn.executemany("INSERT INTO sim_steps VALUES (?, ?, ?, ?, ?, ?, ?)", steps)
 
     return _build(Path(db_path), "simulation", invocation or Invocation.start("harness simulate"), fill)
 

@@ -253,3 +253,16 @@ CREATE TABLE sim_groups (
     reproduce  VARCHAR NOT NULL,         -- the one-line reproduction
     PRIMARY KEY (target, signature)
 );
+
+-- The swim lanes of each failure signature's shrunk run: one row per scheduling decision, yield
+-- point, exchange served and fault fired, for the report's sweep page.
+CREATE TABLE sim_steps (
+    target    VARCHAR NOT NULL,
+    signature VARCHAR NOT NULL,          -- sim_groups.signature
+    ordinal   INTEGER NOT NULL,          -- 1-based, in the order the run recorded them
+    lane      VARCHAR NOT NULL,          -- 'decision' | 'point' | 'exchange' | 'fault'
+    step      INTEGER,                   -- the simulated loop's step; NULL when unknown
+    label     VARCHAR NOT NULL,          -- 'ran task-3', a point's name, 'exchange 2: status 200', 'reset@1.4'
+    detail    VARCHAR,                   -- '2 ready', a point's detail, 'cut'
+    PRIMARY KEY (target, signature, ordinal)
+);

@@ -226,6 +226,7 @@ def _write_results(report_dir: Path, result: SweepResult, invocation: Invocation
             "first_seed": group.seeds[0] if group.seeds else None,
             "message": group.message,
             "reproduce": group.repro,
+            "timeline": group.shrunk.timeline,
         }
         for group in result.groups
     ]

@@ -249,6 +249,13 @@ FROM sim_groups
 ORDER BY target, runs DESC, signature
 """
 
+#: The swim lanes of each failure signature's shrunk run (sim_steps), in the order recorded.
+SIM_STEPS_SQL = """
+SELECT target, signature, lane, step, label, detail
+FROM sim_steps
+ORDER BY target, signature, ordinal
+"""
+
 #: The rules the latest sweep's runs broke: violations, and the seeds whose runs broke each (runs
 #: without a seed, an explicit plan or a crash sweep, cannot be told apart in sim_violations).
 SIM_RULES_SQL = """
@@ -276,6 +283,7 @@ REPORT_QUERIES: tuple[str, ...] = (
     SIM_FAULTS_SQL,
     SIM_GROUPS_SQL,
     SIM_RULES_SQL,
+    SIM_STEPS_SQL,
 )
 
 # -- records the templates render ------------------------------------------------------------------
@@ -766,29 +774,6 @@ def build_timeline(
         ("tools", "tool calls", tools),
         ("violations", "violations", broken),
     ]
-    plot_left, plot_right = _LABEL_WIDTH, TIMELINE_WIDTH - _RIGHT_PAD
-    if hi <= lo:
-        lo, hi = lo - 1, hi + 1
-
-    def px(value: float) -> float:
-        return plot_left + (value - lo) / (hi - lo) * (plot_right - plot_left)
-
-    lanes: list[Lane] = []
-    y = float(_TOP)
-    for key, label, items in lanes_in:
-        if not items:
-            continue  # a lane without data is not drawn (faults, violations, tools of a plain run)
-        marks = []
-        for item in _cap(items, LANE_CAP):
-            x1 = px(item.start)
-            if item.end is None:
-                marks.append(Mark(_num(x1), 0.0, True, item.css, item.title))
-            else:
-                marks.append(Mark(_num(x1), _num(max(px(item.end) - x1, _MIN_SPAN)), False, item.css, item.title))
-        lanes.append(Lane(key, label, y, tuple(marks)))
-        y += _LANE_HEIGHT
-    axis_y = y + 4
-    ticks = tuple(Tick(_num(px(v)), f"{v:.0f}" if float(v).is_integer() else f"{v:g}") for v in _ticks(lo, hi))
     if timed:
         axis_label = "logical clock (events.at_ms, ms)"
         placement = (
@@ -803,6 +788,36 @@ def build_timeline(
             if aligned
             else "spread in entry order over the whole event log."
         )
+    return _layout(lanes_in, lo, hi, axis_label, placement)
+
+
+def _layout(
+    lanes_in: Sequence[tuple[str, str, Sequence[_Item]]], lo: float, hi: float, axis_label: str, placement: str
+) -> Timeline:
+    """Scale lane items from ``lo``..``hi`` to the plot; lanes without items are not drawn."""
+    plot_left, plot_right = _LABEL_WIDTH, TIMELINE_WIDTH - _RIGHT_PAD
+    if hi <= lo:
+        lo, hi = lo - 1, hi + 1
+
+    def px(value: float) -> float:
+        return plot_left + (value - lo) / (hi - lo) * (plot_right - plot_left)
+
+    lanes: list[Lane] = []
+    y = float(_TOP)
+    for key, label, items in lanes_in:
+        if not items:
+            continue  # a lane without data is not drawn (faults, violations, tools of a plain run)
+        marks = []
+        for item in _cap(list(items), LANE_CAP):
+            x1 = px(item.start)
+            if item.end is None:
+                marks.append(Mark(_num(x1), 0.0, True, item.css, item.title))
+            else:
+                marks.append(Mark(_num(x1), _num(max(px(item.end) - x1, _MIN_SPAN)), False, item.css, item.title))
+        lanes.append(Lane(key, label, y, tuple(marks)))
+        y += _LANE_HEIGHT
+    axis_y = y + 4
+    ticks = tuple(Tick(_num(px(v)), f"{v:.0f}" if float(v).is_integer() else f"{v:g}") for v in _ticks(lo, hi))
     return Timeline(
         width=TIMELINE_WIDTH,
         height=int(axis_y + 26),
@@ -814,6 +829,32 @@ def build_timeline(
         lanes=tuple(lanes),
         placement=placement,
     )
+
+
+def build_history_timeline(rows: Sequence[tuple[Any, ...]]) -> Timeline | None:
+    """The swim lanes of one simulated run from its ``sim_steps`` rows ``(lane, step, label,
+    detail)``: x is the simulated loop's step. Lanes: scheduling decisions, named yield points,
+    exchanges served and faults fired (a fault at the step its exchange was requested, or for a
+    tool fault the step the tool was called); items without a step are left out. None when no
+    row has a step."""
+    placed = [row for row in rows if row[1] is not None]
+    if not placed:
+        return None
+    names = {
+        "decision": ("decisions", "scheduling decisions", "decision"),
+        "point": ("points", "yield points", "point"),
+        "exchange": ("exchanges", "exchanges served", "request"),
+        "fault": ("faults", "faults fired", "fault"),
+    }
+    lanes: dict[str, list[_Item]] = {lane: [] for lane in names}
+    for lane, step, label, detail in placed:
+        if lane in lanes:
+            title = f"step {step} · {label}" + (f" · {detail}" if detail else "")
+            lanes[lane].append(_Item(float(step), None, names[lane][2], title))
+    lo = min(float(row[1]) for row in placed)
+    hi = max(float(row[1]) for row in placed)
+    lanes_in = [(names[lane][0], names[lane][1], items) for lane, items in lanes.items()]
+    return _layout(lanes_in, lo, hi, "simulated loop step", "x is the simulated loop's step (SimLoop.steps).")
 
 
 def _frame_positions(
@@ -1130,6 +1171,18 @@ def _scenario_rows(result: QueryResult) -> list[ScenarioRow]:
     return rows
 
 
+def _sim_groups(groups: QueryResult, steps: QueryResult) -> list[dict[str, Any]]:
+    """sim_groups rows, each with the timeline of its shrunk run (``timeline``, None without steps)."""
+    lanes: dict[tuple[Any, Any], list[tuple[Any, ...]]] = {}
+    for target, signature, *rest in steps.rows:
+        lanes.setdefault((target, signature), []).append(tuple(rest))
+    out = _records(groups)
+    for group in out:
+        group["timeline"] = build_history_timeline(lanes.get((group["target"], group["signature"]), []))
+        group["name"] = f"{group['target']} {group['signature']}"
+    return out
+
+
 def _rate(runs: int, elapsed_ms: int | None) -> str | None:
     if not runs or not elapsed_ms:
         return None
@@ -1155,6 +1208,7 @@ def report_context(results: Sequence[QueryResult]) -> dict[str, Any]:
         sim_faults_result,
         sim_groups_result,
         sim_rules_result,
+        sim_steps_result,
     ) = results
     total, passed, failed, variants = (int(v or 0) for v in counts_result.rows[0])
     scenarios = _scenario_rows(scenarios_result)
@@ -1223,7 +1277,7 @@ def report_context(results: Sequence[QueryResult]) -> dict[str, Any]:
             "kinds": kinds,
             "matrix": matrix,
             "faults": sim_faults,
-            "groups": _records(sim_groups_result),
+            "groups": _sim_groups(sim_groups_result, sim_steps_result),
             "rules": _records(sim_rules_result),
             "chart": fault_chart(sim_faults) if sim_faults else "",
         }

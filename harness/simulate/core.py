@@ -47,7 +47,7 @@ from harness.replay.driver import ReplayDriver, ReplayLink
 from harness.scenario.model import OrchestratorRestart, Scenario, load_scenario
 from harness.scenario.runner import StepRunner, _execute, _http_runtime, _runtime_adapter_options
 from harness.simulate.faults import FAULT_KINDS, Fault, FaultPlan, apply_plan, plan_for_seed
-from harness.simulate.history import Finding, History, decode_schedule
+from harness.simulate.history import Finding, History, decode_schedule, history_timeline
 from harness.simulate.loop import Deadlock, Policy, Replay, SimLoop, choose_policy, no_cyclic_gc
 from harness.simulate.seeds import Rng, derive
 from harness.transcript import Transcript, read_transcript
@@ -277,6 +277,11 @@ def run_scenario(
     history.virtual_ms = events[-1].at_ms if events else 0
     if crash is not None:
         history.steps = len(events)
+    # The core's recording is served by the replay driver, not over a transport: its faults are
+    # listed without a step.
+    history.timeline = history_timeline(
+        decisions=[] if crash is not None else runner.decision_log, points=history.points, faults=history.faults
+    )
     return history
 
 
@@ -302,6 +307,7 @@ class LiveRunner(StepRunner):
         self.join_at = 1 + self.rng.below(max(1, len(history.commands) or 2))
         self.readers: list[tuple[Subscription, list[int], asyncio.Task[None]]] = []
         self.findings: list[Finding] = []
+        self.decision_log: list[tuple[int, int, str]] = []
 
     def _point(self, name: str, detail: str | None) -> None:
         self.history.points.append([name, detail, self.loop.steps])
@@ -346,6 +352,7 @@ class LiveRunner(StepRunner):
     def close(self) -> None:
         self.history.steps = self.loop.steps
         self.history.decisions = list(self.loop.decisions)
+        self.decision_log = list(self.loop.decision_log)
         self.loop.cancel_all()
         with contextlib.suppress(Deadlock):
             self.loop.run_until_complete(self.loop.shutdown_asyncgens())

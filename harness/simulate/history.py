@@ -15,7 +15,7 @@ trailing zeros are dropped because a replayed schedule takes index 0 past its en
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -57,6 +57,10 @@ class History:
     violations: list[Finding] = field(default_factory=list)
     steps: int = 0
     virtual_ms: int = 0
+    timeline: list[list[Any]] = field(default_factory=list)
+    """``[lane, step, label, detail]`` per scheduling decision, yield point, exchange served and
+    fault fired, for reports (lanes ``decision``, ``point``, ``exchange``, ``fault``; ``step``
+    None when unknown). Derived from the run; not part of :meth:`to_json` or the digest."""
 
     @property
     def schedule(self) -> str:
@@ -143,3 +147,31 @@ def decode_schedule(text: str) -> list[int]:
             )
         decisions.extend([int(value)] * (int(count) if count else 1))
     return decisions
+
+
+def history_timeline(
+    *,
+    decisions: Sequence[tuple[int, int, str]] = (),
+    points: Sequence[Sequence[Any]] = (),
+    exchanges: Sequence[Mapping[str, Any]] = (),
+    exchange_steps: Sequence[int] = (),
+    faults: Sequence[Mapping[str, Any]] = (),
+    fault_steps: Mapping[str, int] | None = None,
+) -> list[list[Any]]:
+    """A run's :attr:`History.timeline`: one ``[lane, step, label, detail]`` per scheduling
+    decision (``SimLoop.decision_log``), yield point, exchange served (``exchange_steps``: the step
+    at which each was requested) and fault fired (``fault_steps``: the step of the request whose
+    answer carried it, or for a tool fault the step the tool was called; None when unknown)."""
+    rows: list[list[Any]] = []
+    for step, ready, task in decisions:
+        rows.append(["decision", step, f"ran {task}", f"{ready} ready"])
+    for name, detail, at in points:
+        rows.append(["point", at, str(name), detail])
+    for number, exchange in enumerate(exchanges, start=1):
+        requested = exchange_steps[number - 1] if number <= len(exchange_steps) else None
+        how = "cut" if exchange.get("cut") else None
+        rows.append(["exchange", requested, f"exchange {number}: status {exchange.get('status')}", how])
+    for fault in faults:
+        if fault.get("fired"):
+            rows.append(["fault", (fault_steps or {}).get(str(fault["fault"])), str(fault["fault"]), None])
+    return rows

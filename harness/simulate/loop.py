@@ -188,6 +188,8 @@ class SimLoop(asyncio.BaseEventLoop):
         self.policy: Policy = policy or Fifo()
         self.decisions: list[int] = []
         """The index chosen at every step that had two or more ready callbacks."""
+        self.decision_log: list[tuple[int, int, str]] = []
+        """Per decision: the step, how many callbacks were ready, and the task that ran (for reports)."""
         self.steps = 0
         self.max_steps = max_steps
         self._now = 0.0
@@ -307,6 +309,9 @@ class SimLoop(asyncio.BaseEventLoop):
         if len(ready) > 1:
             index = self.policy.choose(list(ready), self.steps)
             self.decisions.append(index)
+            owner = task_of(ready[index])
+            name = owner.get_name() if isinstance(owner, asyncio.Task) else getattr(owner, "__qualname__", "callback")
+            self.decision_log.append((self.steps, len(ready), str(name)))
         handle = ready[index]
         del ready[index]
         handle._run()

@@ -46,7 +46,7 @@ from harness.core.invariants import Violation
 from harness.core.live import point
 from harness.errors import HarnessError, ReplayError, UsageError
 from harness.simulate.faults import FAULT_KINDS, FaultedTranscript, FaultPlan, apply_plan, plan_for_seed
-from harness.simulate.history import Finding, History, decode_schedule
+from harness.simulate.history import Finding, History, decode_schedule, history_timeline
 from harness.simulate.loop import POLICIES, Deadlock, Policy, Replay, SimLoop, choose_policy, no_cyclic_gc
 from harness.simulate.seeds import Rng, derive
 from harness.transcript import Transcript, read_transcript
@@ -184,6 +184,10 @@ class Sim:
         self._watched: list[Sequence[Any]] = []
         self._tool_calls = 0
         self.tool_faults_fired: set[str] = set()
+        self.decision_log: list[tuple[int, int, str]] = []
+        self.exchange_steps: list[int] = []
+        """The loop step at which each exchange of the replay was requested (for the report)."""
+        self.tool_fault_steps: dict[str, int] = {}
 
     # -- clients ------------------------------------------------------------------------------
 
@@ -191,7 +195,19 @@ class Sim:
         """An async ``httpx2``/``httpx`` transport over the replay (all share one cursor)."""
         from harness.replay.http import AsyncReplayTransport
 
-        return AsyncReplayTransport(self.replay)
+        sim = self
+
+        class Stepped(AsyncReplayTransport):
+            """Notes the loop step of every request it hands to the replay."""
+
+            async def handle_async_request(self, request: Any) -> Any:
+                before = len(self.replay.exchanges)
+                try:
+                    return await super().handle_async_request(request)
+                finally:
+                    sim.exchange_steps.extend([sim.loop.steps] * (len(self.replay.exchanges) - before))
+
+        return Stepped(self.replay)
 
     def async_anthropic(self, **options: Any) -> Any:
         """``anthropic.AsyncAnthropic`` over the replay; ``options`` go to the client (``max_retries``...)."""
@@ -255,9 +271,11 @@ class Sim:
             number = self._tool_calls
             if ("tool_error", number) in faults:
                 self.tool_faults_fired.add(f"tool_error@{number}")
+                self.tool_fault_steps[f"tool_error@{number}"] = self.loop.steps
                 raise SimulatedToolError(f"{fn.__name__}: tool call {number} failed (fault tool_error@{number})")
             if ("tool_timeout", number) in faults:
                 self.tool_faults_fired.add(f"tool_timeout@{number}")
+                self.tool_fault_steps[f"tool_timeout@{number}"] = self.loop.steps
                 await asyncio.sleep(10**9)
             result = fn(*args, **kwargs)
             return await result if inspect.isawaitable(result) else result
@@ -371,6 +389,7 @@ def _drive(
     history.steps = loop.steps
     history.virtual_ms = loop.now_ms
     history.decisions = list(loop.decisions)
+    sim.decision_log = list(loop.decision_log)
     loop.close()
     return sim, findings
 
@@ -415,6 +434,14 @@ def _finish(
             history.outcome += f"; left the recording after {terminal[0]}"
         else:
             findings.append(diverged)
+    history.timeline = history_timeline(
+        decisions=sim.decision_log,
+        points=history.points,
+        exchanges=history.exchanges,
+        exchange_steps=sim.exchange_steps,
+        faults=history.faults,
+        fault_steps={**_fault_steps(faulted, replay.exchanges, sim.exchange_steps), **sim.tool_fault_steps},
+    )
     history.events = sim.events()
     if target.rules is not None:
         findings.extend(_as_findings(check_event_rules(history.events, target.rules)))
@@ -422,6 +449,25 @@ def _finish(
     for check in target.checks:
         history.violations.extend(_as_findings(check(history)))
     return history
+
+
+def _fault_steps(faulted: FaultedTranscript, exchanges: Sequence[Any], steps: Sequence[int]) -> dict[str, int]:
+    """The loop step of the request whose answer served each rewritten-transcript fault: the first
+    exchange that reached the fault's marker entry."""
+    found: dict[str, int] = {}
+    # An exchange reached its last part's entry, and the cut entry after it when it was cut.
+    reached = [
+        max((p.entry_index for p in e.parts if p.entry_index is not None), default=-1) + (e.cut is not None)
+        for e in exchanges
+    ]
+    for applied in faulted.applied:
+        if applied.marker is None:
+            continue
+        for number, last in enumerate(reached):
+            if last >= applied.marker and number < len(steps):
+                found[applied.fault.encode()] = steps[number]
+                break
+    return found
 
 
 EXCUSING = frozenset({"tool", "exit", "corrupt", "crash"})

@@ -169,6 +169,15 @@ EXPECTED_TYPES: dict[str, dict[str, str]] = {
         "message": "VARCHAR",
         "event_index": "INTEGER",
     },
+    "sim_steps": {
+        "target": "VARCHAR",
+        "signature": "VARCHAR",
+        "ordinal": "INTEGER",
+        "lane": "VARCHAR",
+        "step": "INTEGER",
+        "label": "VARCHAR",
+        "detail": "VARCHAR",
+    },
     "sim_groups": {
         "target": "VARCHAR",
         "signature": "VARCHAR",
@@ -286,6 +295,7 @@ def test_summary_row_counts_equal_python_side_counts(tmp_path: Path, results: li
         "sim_faults": 0,
         "sim_violations": 0,
         "sim_groups": 0,
+        "sim_steps": 0,
         "invocations": 1,
         "verdict_history": 3,
     }

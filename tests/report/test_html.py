@@ -74,6 +74,14 @@ def _sweep_runs() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
             "first_seed": 1,
             "message": "replay ended with 12 unconsumed entries",
             "reproduce": f"harness simulate {SIM_TARGET} --seed 1 --plan stream_error@1.3 --policy fifo",
+            "timeline": [
+                ["decision", 2, "ran task-2", "2 ready"],
+                ["exchange", 3, "exchange 1: status 200", "cut"],
+                ["point", 5, "retry", "attempt 2"],
+                ["decision", 7, "ran task-1", "3 ready"],
+                ["fault", 3, "stream_error@1.3", None],
+                ["fault", None, "slow@2.2:ms=50", None],
+            ],
         }
     ]
     return runs, groups
@@ -459,6 +467,21 @@ def test_the_sweep_page_shows_the_latest_sweep(db: Path, report: str) -> None:
     line = re.search(r"<td>stream_error</td>((?:<td[^>]*>\d+</td>)+)", coverage.group(1))
     assert line is not None
     assert re.findall(r">(\d+)<", line.group(1)) == ["1", "1", "1", "1"]
+
+
+def test_the_sweep_page_draws_each_shrunk_run_from_sim_steps(db: Path, report: str) -> None:
+    sweep = sections(report)["sweep"]
+    figure = re.search(r'<h3 id="sim-run-1">.*?</figure>', sweep, re.S)
+    assert figure is not None
+    svg = figure.group(0)
+    placed = rows(db, "SELECT lane, count(*) FROM sim_steps WHERE step IS NOT NULL GROUP BY lane ORDER BY lane")
+    lanes = {"decision": "decisions", "exchange": "exchanges", "fault": "faults", "point": "points"}
+    for lane, count in placed:
+        marks = re.search(rf'data-lane="{lanes[str(lane)]}"(.*?)</g>', svg, re.S)
+        assert marks is not None, lane
+        assert marks.group(1).count("<circle") == count, lane
+    assert "step 3 · stream_error@1.3" in svg
+    assert "slow@2.2" not in svg  # a fault without a step is not placed
 
 
 def test_a_database_without_a_sweep_says_so(tmp_path: Path, db: Path) -> None:

@@ -129,6 +129,30 @@ def test_the_printed_reproduction_reruns_to_the_shrunk_digest(tmp_path: Path, ca
     assert f"history {group.shrunk.digest()}" in capsys.readouterr().out
 
 
+def test_the_timeline_places_decisions_points_exchanges_and_faults_at_loop_steps() -> None:
+    history = run_one(T.no_retry_mid_stream, seed=1)
+    lanes: dict[str, list[list[object]]] = {}
+    for row in history.timeline:
+        lanes.setdefault(str(row[0]), []).append(row)
+    assert len(lanes["decision"]) == len(history.decisions)
+    assert len(lanes["exchange"]) == len(history.exchanges)
+    fired = [f["fault"] for f in history.faults if f["fired"]]
+    assert [row[2] for row in lanes["fault"]] == fired
+    requests = [row[1] for row in lanes["exchange"]]
+    for row in lanes["fault"]:
+        assert row[1] in requests, row  # at the step its exchange was requested
+    assert all(
+        isinstance(row[1], int) and 0 < row[1] <= history.steps for row in history.timeline if row[1] is not None
+    )
+
+
+def test_the_timeline_is_not_part_of_the_digest() -> None:
+    history = run_one(T.no_retry_mid_stream, seed=1)
+    digest = history.digest()
+    history.timeline = []
+    assert history.digest() == digest
+
+
 # -- sweeps, shrinking, reproduction ----------------------------------------------------------------
 
 
