@@ -23,6 +23,7 @@ import duckdb
 import pytest
 
 from harness.analysis import Invocation, build_database, build_simulation_database, query
+from harness.report import render_summary
 from harness.report.html import REPORT_QUERIES, ROWS_PER_PAGE, render_report, rerecord_command
 from harness.scenario import load_scenario, run_scenario
 from harness.scenario.recorded import RecordedTest
@@ -328,15 +329,25 @@ def test_a_passing_scenario_shows_no_failures_and_its_reproduce_command(db: Path
 
 
 def test_the_scenario_table_shows_scenario_summary(db: Path, report: str) -> None:
+    """Tool calls, approvals, events and TTFT: the HTML, summary.md and DuckDB give the same numbers."""
     table = sections(report)["scenarios"]
-    for name, status, tool_calls, events in rows(
-        db, "SELECT scenario, status, tool_calls, events FROM scenario_summary"
-    ):
+    summary = render_summary(db)
+    found = rows(
+        db, "SELECT scenario, variant_of, status, tool_calls, approvals, events, ttft_ms FROM scenario_summary"
+    )
+    assert any(ttft is not None for *_, ttft in found)
+    for name, parent, status, tool_calls, approvals, events, ttft in found:
         row = re.search(rf'<tr data-scenario="{re.escape(name)}"[^>]*>(.*?)</tr>', table, re.S)
         assert row is not None, name
         cells = [text(c) for c in re.findall(r"<td[^>]*>(.*?)</td>", row.group(1), re.S)]
         assert cells[1] == status
-        assert cells[6] == str(tool_calls) and cells[7] == str(events)
+        assert cells[6:9] == [str(tool_calls), str(approvals), str(events)]
+        assert cells[10] == ("" if ttft is None else str(ttft))
+        label = f"↳ {name}" if parent else name
+        line = next(line for line in summary.splitlines() if line.startswith(f"| {label} |"))
+        numbers = [cell.strip() for cell in line.strip("|").split("|")]
+        assert numbers[6:9] == [str(tool_calls), str(approvals), str(events)]
+        assert numbers[10] == ("" if ttft is None else str(ttft))
 
 
 def test_variants_are_nested_under_their_scenario(db: Path, report: str) -> None:
