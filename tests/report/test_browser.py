@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -107,6 +109,7 @@ def _build(directory: Path) -> Path:
 class Browser:
     page: Any
     url: str
+    chromium: Any = None
     problems: list[str] = field(default_factory=list)
     requests: list[str] = field(default_factory=list)
 
@@ -123,7 +126,7 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         try:
             page = chromium.new_page(viewport={"width": 1280, "height": 900})
-            state = Browser(page, report.as_uri())
+            state = Browser(page, report.as_uri(), chromium)
             page.on(
                 "console",
                 lambda message: (
@@ -222,3 +225,37 @@ def test_the_sweep_page_renders(browser: Browser) -> None:
     _visible_box(sweep.locator("table.sim-groups"))
     page.screenshot(path=str(SCREENSHOTS / "sweep.png"))
     _clean(browser)
+
+
+def test_the_report_harness_run_writes_for_the_bundled_scenarios(browser: Browser, tmp_path: Path) -> None:
+    """What a new user opens first: `harness run` on every bundled scenario, then reports/index.html."""
+    reports = tmp_path / "reports"
+    subprocess.run(
+        [sys.executable, "-m", "harness", "run", "--report-dir", str(reports)],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
+    report = reports / "index.html"
+    problems: list[str] = []
+    requests: list[str] = []
+    page = browser.chromium.new_page(viewport={"width": 1280, "height": 900})
+    try:
+        page.on("console", lambda m: problems.append(m.text) if m.type in ("error", "assert") else None)
+        page.on("pageerror", lambda error: problems.append(str(error)))
+        page.on("request", lambda request: requests.append(request.url.partition("#")[0]))
+        page.goto(report.as_uri(), wait_until="load")
+        _visible_box(page.locator("#overview"))
+        scenarios = len(list((ROOT / "scenarios").rglob("*.yaml")))
+        assert page.locator("#count-scenarios").inner_text() == str(scenarios)
+        _visible_box(page.locator("#overview figure.chart.trend svg"))
+        page.screenshot(path=str(SCREENSHOTS / "bundled-overview.png"))
+        page.goto(report.as_uri() + "#run-timed_anthropic_exchange_rate", wait_until="load")
+        section = page.locator("#run-timed_anthropic_exchange_rate")
+        _visible_box(section.locator("svg.timeline"))
+        _visible_box(section.locator("figure.chart.usage svg"))
+        page.screenshot(path=str(SCREENSHOTS / "bundled-run.png"))
+    finally:
+        page.close()
+    assert problems == []
+    assert set(requests) == {report.as_uri()}
