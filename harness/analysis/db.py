@@ -342,6 +342,7 @@ def build_simulation_database(
     def fill(conn: duckdb.DuckDBPyConnection, work: Path) -> None:
         sim_runs = [
             [
+                number,
                 target,
                 run["seed"],
                 run["plan"],
@@ -357,22 +358,32 @@ def build_simulation_database(
                 run["virtual_ms"],
                 run["outcome"],
             ]
-            for run in runs
+            for number, run in enumerate(runs, start=1)
         ]
         if sim_runs:  # executemany refuses an empty list
-            conn.executemany("INSERT INTO sim_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", sim_runs)
+            conn.executemany("INSERT INTO sim_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", sim_runs)
         faults = [
-            [target, run["seed"], f["fault"], f["fault"].partition("@")[0], bool(f.get("fired")), f.get("skipped")]
-            for run in runs
+            [
+                number,
+                target,
+                run["seed"],
+                f["fault"],
+                f["fault"].partition("@")[0],
+                bool(f.get("fired")),
+                f.get("skipped"),
+            ]
+            for number, run in enumerate(runs, start=1)
             for f in run["faults"]
         ]
         if faults:
-            conn.executemany("INSERT INTO sim_faults VALUES (?, ?, ?, ?, ?, ?)", faults)
+            conn.executemany("INSERT INTO sim_faults VALUES (?, ?, ?, ?, ?, ?, ?)", faults)
         violations = [
-            [target, run["seed"], v["rule"], v["message"], v["at"]] for run in runs for v in run["violations"]
+            [number, target, run["seed"], v["rule"], v["message"], v["at"]]
+            for number, run in enumerate(runs, start=1)
+            for v in run["violations"]
         ]
         if violations:
-            conn.executemany("INSERT INTO sim_violations VALUES (?, ?, ?, ?, ?)", violations)
+            conn.executemany("INSERT INTO sim_violations VALUES (?, ?, ?, ?, ?, ?)", violations)
         if groups:
             conn.executemany(
                 "INSERT INTO sim_groups VALUES (?, ?, ?, ?, ?, ?)",

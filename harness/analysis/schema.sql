@@ -208,6 +208,7 @@ CREATE TABLE verdict_history (
 
 -- The latest sweep (harness simulate): one row per simulated run.
 CREATE TABLE sim_runs (
+    run            INTEGER PRIMARY KEY,  -- 1-based, the run's order in the sweep (seed order)
     target         VARCHAR NOT NULL,     -- the simulation target or scenario file
     seed           BIGINT,               -- NULL for an explicit plan
     plan           VARCHAR NOT NULL,     -- the fault plan's text form
@@ -226,6 +227,7 @@ CREATE TABLE sim_runs (
 
 -- One row per planned fault of every simulated run of the latest sweep.
 CREATE TABLE sim_faults (
+    run     INTEGER NOT NULL,            -- sim_runs.run
     target  VARCHAR NOT NULL,
     seed    BIGINT,
     fault   VARCHAR NOT NULL,            -- the fault's text form, e.g. 'reset@1.4'
@@ -236,6 +238,7 @@ CREATE TABLE sim_faults (
 
 -- One row per rule a simulated run of the latest sweep broke.
 CREATE TABLE sim_violations (
+    run         INTEGER NOT NULL,        -- sim_runs.run
     target      VARCHAR NOT NULL,
     seed        BIGINT,
     rule        VARCHAR NOT NULL,

@@ -219,27 +219,17 @@ LIMIT 1
 """
 
 #: Fault coverage per target and fault kind: faults planned, fired, the runs in which one fired,
-#: and those of them that failed. sim_faults has no run key beyond (target, seed); a NULL seed
-#: (an explicit plan, a crash sweep) is matched to its run by the plan, unless the target has a
-#: single run with a NULL seed.
+#: and those of them that failed (runs joined by sim_runs.run).
 SIM_FAULTS_SQL = """
-WITH runs AS (
-    SELECT target, seed, plan, verdict, count(*) OVER (PARTITION BY target, seed) AS same_key
-    FROM sim_runs
-), faults AS (
-    SELECT f.target, f.kind, f.fired, r.verdict, coalesce(CAST(f.seed AS VARCHAR), 'plan ' || r.plan) AS run_key
-    FROM sim_faults AS f
-    LEFT JOIN runs AS r
-      ON r.target = f.target AND r.seed IS NOT DISTINCT FROM f.seed AND (r.same_key = 1 OR r.plan = f.fault)
-)
-SELECT target, kind,
+SELECT f.target, f.kind,
        count(*) AS planned,
-       count(*) FILTER (WHERE fired) AS fired,
-       count(DISTINCT run_key) FILTER (WHERE fired) AS fired_runs,
-       count(DISTINCT run_key) FILTER (WHERE fired AND verdict = 'fail') AS failing_runs
-FROM faults
-GROUP BY target, kind
-ORDER BY target, kind
+       count(*) FILTER (WHERE f.fired) AS fired,
+       count(DISTINCT f.run) FILTER (WHERE f.fired) AS fired_runs,
+       count(DISTINCT f.run) FILTER (WHERE f.fired AND r.verdict = 'fail') AS failing_runs
+FROM sim_faults AS f
+JOIN sim_runs AS r USING (run)
+GROUP BY f.target, f.kind
+ORDER BY f.target, f.kind
 """
 
 #: The latest sweep's failures grouped by signature, each with its shrunk reproduction.
@@ -256,10 +246,9 @@ FROM sim_steps
 ORDER BY target, signature, ordinal
 """
 
-#: The rules the latest sweep's runs broke: violations, and the seeds whose runs broke each (runs
-#: without a seed, an explicit plan or a crash sweep, cannot be told apart in sim_violations).
+#: The rules the latest sweep's runs broke: violations, and the runs that broke each.
 SIM_RULES_SQL = """
-SELECT target, rule, count(*) AS violations, count(DISTINCT seed) AS seeds
+SELECT target, rule, count(*) AS violations, count(DISTINCT run) AS runs
 FROM sim_violations
 GROUP BY target, rule
 ORDER BY target, rule

@@ -205,7 +205,9 @@ class Sim:
                 try:
                     return await super().handle_async_request(request)
                 finally:
-                    sim.exchange_steps.extend([sim.loop.steps] * (len(self.replay.exchanges) - before))
+                    step = getattr(sim.loop, "steps", None)  # a Sim on a stock loop has no steps
+                    if step is not None:
+                        sim.exchange_steps.extend([step] * (len(self.replay.exchanges) - before))
 
         return Stepped(self.replay)
 
@@ -271,11 +273,11 @@ class Sim:
             number = self._tool_calls
             if ("tool_error", number) in faults:
                 self.tool_faults_fired.add(f"tool_error@{number}")
-                self.tool_fault_steps[f"tool_error@{number}"] = self.loop.steps
+                self.tool_fault_steps[f"tool_error@{number}"] = getattr(self.loop, "steps", 0)
                 raise SimulatedToolError(f"{fn.__name__}: tool call {number} failed (fault tool_error@{number})")
             if ("tool_timeout", number) in faults:
                 self.tool_faults_fired.add(f"tool_timeout@{number}")
-                self.tool_fault_steps[f"tool_timeout@{number}"] = self.loop.steps
+                self.tool_fault_steps[f"tool_timeout@{number}"] = getattr(self.loop, "steps", 0)
                 await asyncio.sleep(10**9)
             result = fn(*args, **kwargs)
             return await result if inspect.isawaitable(result) else result

@@ -139,6 +139,7 @@ EXPECTED_TYPES: dict[str, dict[str, str]] = {
         "violations": "INTEGER",
     },
     "sim_runs": {
+        "run": "INTEGER",
         "target": "VARCHAR",
         "seed": "BIGINT",
         "plan": "VARCHAR",
@@ -155,6 +156,7 @@ EXPECTED_TYPES: dict[str, dict[str, str]] = {
         "outcome": "VARCHAR",
     },
     "sim_faults": {
+        "run": "INTEGER",
         "target": "VARCHAR",
         "seed": "BIGINT",
         "fault": "VARCHAR",
@@ -163,6 +165,7 @@ EXPECTED_TYPES: dict[str, dict[str, str]] = {
         "skipped": "VARCHAR",
     },
     "sim_violations": {
+        "run": "INTEGER",
         "target": "VARCHAR",
         "seed": "BIGINT",
         "rule": "VARCHAR",

@@ -379,6 +379,9 @@ def test_crash_every_on_the_command_line(repo_root: Path, tmp_path: Path, capsys
     assert f"{total - 1} runs of {CODEX}: {total - 1} passed, 0 failed" in capsys.readouterr().out
     db = duckdb.connect(str(tmp_path / "harness.duckdb"), read_only=True)
     assert db.execute("select count(*) from sim_faults where kind = 'crash' and fired").fetchone() == (total - 1,)
+    # Crash runs have no seed: the run number tells them apart, one crash fault each.
+    joined = "select count(distinct f.run) from sim_faults f join sim_runs r using (run) where f.fault = r.plan"
+    assert db.execute(joined).fetchone() == (total - 1,)
 
 
 def test_a_core_sweep_passes_the_bundled_scenario(repo_root: Path) -> None:
