@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.analysis import QueryResult, query_many
+from harness.report.summary import VERDICT_COUNTS_SQL
 
 if TYPE_CHECKING:
     import jinja2
@@ -51,14 +52,9 @@ OVERVIEW_FAILURES = 50
 
 # -- queries ----------------------------------------------------------------------------------
 
-#: Pass/fail counts over the scenarios (a scenario with variants counts once), and its variants.
-COUNTS_SQL = """
-SELECT count(*) FILTER (WHERE variant_of IS NULL) AS scenarios,
-       count(*) FILTER (WHERE variant_of IS NULL AND status = 'passed') AS passed,
-       count(*) FILTER (WHERE variant_of IS NULL AND status = 'failed') AS failed,
-       count(*) FILTER (WHERE variant_of IS NOT NULL) AS variants
-FROM verdicts
-"""
+#: Pass/fail counts over the scenarios (a scenario with variants counts once), and its variants:
+#: the very query summary.md runs, so both show one count.
+COUNTS_SQL = VERDICT_COUNTS_SQL
 
 #: One row per scenario and variant (scenario_summary), scenarios in run order, each followed by
 #: its variants, with the verdict's file, transcript and golden and the transcript's recorder
