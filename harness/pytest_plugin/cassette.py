@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from harness.errors import HarnessError
-from harness.pytest_plugin.session import display_path, get_session
+from harness.pytest_plugin.session import HarnessSession, display_path, get_session
 from harness.record.modes import Cassette, RuntimeCassette
 from harness.record.redact import Redactor
 from harness.transcript import read_transcript
@@ -109,9 +109,7 @@ def harness_cassette(request: pytest.FixtureRequest) -> Iterator[Cassette]:
         pytest.fail(
             f"harness_cassette: {problem}".replace(str(path), display_path(path, session.rootpath)), pytrace=False
         )
-    if path.is_file():
-        # Like harness_replay's transcripts, it lands in --harness-report and --harness-db.
-        session.note_transcript(read_transcript(path, path=display_path(path, session.rootpath)))
+    _note(session, node.nodeid, path)
     if written is not None:
         counts = ", ".join(f"{n} {kind}" for kind, n in sorted(cassette.redactor.counts.items()))
         redacted = f" (redacted: {counts})" if counts else ""
@@ -144,3 +142,19 @@ def harness_runtime(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[
         runtime.finish()
     except HarnessError as exc:
         pytest.fail(f"harness_runtime: {exc}", pytrace=False)
+    _note(session, node.nodeid, path)
+
+
+def _note(session: HarnessSession, nodeid: str, path: Path) -> None:
+    """Like harness_replay's transcripts, a cassette's lands in --harness-report and --harness-db
+    (frames, time to first token), and among the test's transcripts when it uses harness_results."""
+    if not path.is_file():
+        return
+    name = display_path(path, session.rootpath)
+    try:
+        session.note_transcript(read_transcript(path, path=name))
+    except HarnessError:
+        return  # the replay has already failed the test, naming the file
+    record = session.recorded.get(nodeid)
+    if record is not None and name not in record.transcripts:
+        record.transcripts.append(name)

@@ -11,10 +11,10 @@ Example::
 
 A test that asks for the fixture gets a row in the ``tests`` table of ``--harness-db`` and of
 ``--harness-report`` (and a section in ``summary.md`` when it fails): its verdict as pytest saw it
-(passed, failed or skipped, with the failure text), the transcripts it recorded or replayed with
-``harness_replay``, the event logs it recorded, the rule violations found in them and the goldens
-it checked with ``harness_golden``. Everything is kept as plain data, so an xdist worker ships it
-to the controller as is.
+(passed, failed or skipped, with the failure text), the transcripts it recorded or replayed (with
+``harness_cassette``, ``harness_runtime`` or ``harness_replay``), the event logs it recorded, the
+rule violations found in them and the goldens it checked with ``harness_golden``. Everything is
+kept as plain data, so an xdist worker ships it to the controller as is.
 """
 
 from __future__ import annotations

@@ -5,6 +5,7 @@ from __future__ import annotations
 import textwrap
 
 import anthropic
+import duckdb  # imported once, here: an in-process pytester run would make a test's own import load it again
 import pytest
 
 from harness.pytest_plugin.cassette import transcript_name
@@ -252,10 +253,26 @@ def test_harness_runtime_fails_a_changed_prompt_with_line_and_json_path(project)
 
 
 def test_the_cassettes_transcript_lands_in_the_duckdb_file(project, fake_provider):
-    import duckdb
-
     record(project, fake_provider, ["What is 1+1?"])
     project.runpytest("--harness-db=out.duckdb").assert_outcomes(passed=1)
     with duckdb.connect(str(project.path / "out.duckdb"), read_only=True) as db:
         paths = [row[0] for row in db.execute("select path from transcripts").fetchall()]
     assert paths == ["transcripts/test_agent/test_answer.ndjson"]
+
+
+def test_a_recorded_test_lists_its_cassettes_transcript(project, fake_provider):
+    record(project, fake_provider, ["What is 1+1?"])
+    source = (project.path / "test_agent.py").read_text()
+    project.makepyfile(test_agent=source.replace("(harness_cassette):", "(harness_cassette, harness_results):"))
+    project.runpytest("--harness-db=out.duckdb").assert_outcomes(passed=1)
+    with duckdb.connect(str(project.path / "out.duckdb"), read_only=True) as db:
+        rows = db.execute("select nodeid, transcript_id from test_transcripts").fetchall()
+    assert rows == [("test_agent.py::test_answer", "transcripts/test_agent/test_answer.ndjson")]
+
+
+def test_the_runtime_cassettes_transcript_lands_in_the_duckdb_file(project):
+    runtime_project(project, "List the files in the current directory using ls")
+    project.runpytest("--harness-db=out.duckdb").assert_outcomes(passed=1)
+    with duckdb.connect(str(project.path / "out.duckdb"), read_only=True) as db:
+        paths = [row[0] for row in db.execute("select path from transcripts").fetchall()]
+    assert paths == ["transcripts/test_app/test_turn.ndjson"]
