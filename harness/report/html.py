@@ -919,7 +919,7 @@ def chart_svg(spec: Mapping[str, Any], scope: str, cache: dict[str, str] | None 
         svg = _XML_PROLOG.sub("", vl_convert.vegalite_to_svg(dict(spec)))
         if cache is not None:
             cache[key] = svg
-    ids = sorted(set(_SVG_ID.findall(svg)), key=len, reverse=True)
+    ids = sorted(set(_SVG_ID.findall(svg)), key=lambda i: (-len(i), i))  # longest first: no id eats another
     if ids:
         pattern = re.compile(r'(id="|url\(#|href="#)(' + "|".join(re.escape(i) for i in ids) + r')(?=["\)])')
         svg = pattern.sub(lambda m: f"{m.group(1)}{scope}-{m.group(2)}", svg)
