@@ -504,6 +504,26 @@ def _append_invocation(conn: duckdb.DuckDBPyConnection, kind: str, invocation: I
         )
 
 
+def require_schema(db_path: Path) -> None:
+    """Raise :class:`UsageError` unless ``db_path`` is an analysis database of this schema version
+    (what the reports read from it would otherwise fail on a missing table, mid-render)."""
+    try:
+        (result,) = query_many(db_path, ["SELECT value FROM meta WHERE key = 'schema'"])
+    except UsageError as exc:
+        if not Path(db_path).is_file():
+            raise
+        raise UsageError(
+            f"{db_path}: not an analysis database of this version (no meta table); "
+            "build it with `harness run` or `harness db build`"
+        ) from exc
+    found = result.rows[0][0] if result.rows else None
+    if found != SCHEMA_VERSION:
+        raise UsageError(
+            f"{db_path}: an analysis database of schema {found!r}, this version reads schema {SCHEMA_VERSION!r}; "
+            "rebuild it with `harness run` or `harness db build`"
+        )
+
+
 def query(db_path: Path, sql: str) -> QueryResult:
     """Run ``sql`` on a read-only connection to ``db_path``.
 

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.analysis import QueryResult, query_many
+from harness.analysis.db import require_schema
 from harness.report.summary import VERDICT_COUNTS_SQL
 
 if TYPE_CHECKING:
@@ -1305,6 +1306,7 @@ def render_report(db_path: Path) -> bytes:
     """
     from markupsafe import Markup
 
+    require_schema(Path(db_path))
     context = report_context(query_many(Path(db_path), REPORT_QUERIES))
     # Chart SVG comes from vl_convert, which escapes the text it draws; everything else is escaped.
     for row in context["scenarios"]:

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.analysis import query_many
+from harness.analysis.db import require_schema
 
 #: Every scenario, in the order the results were given. A variant is not a test case of its own:
 #: its scenario's verdict covers it (its failures are the scenario's, prefixed ``[variant]``), so
@@ -176,6 +177,7 @@ def render_junit(db_path: Path) -> bytes:
     hold are dropped. Raises :class:`~harness.errors.UsageError` when the file is missing or is not
     an analysis database.
     """
+    require_schema(db_path)
     verdicts_result, failures_result, tests_result = query_many(db_path, JUNIT_QUERIES)
     failures: dict[str, list[tuple[str, str, str]]] = {}
     for scenario, kind, message, detail in failures_result.rows:

@@ -31,6 +31,7 @@ from typing import Any
 import orjson
 
 from harness.analysis import query_many
+from harness.analysis.db import require_schema
 from harness.errors import UsageError
 
 #: Every verdict: the processes of the trace, in the order the results were given.
@@ -420,10 +421,12 @@ def render_trace(db_path: Path, scenario: str) -> bytes:
     Raises :class:`~harness.errors.UsageError` naming the scenario and some known ones when the
     database has no verdict of that name, or when the file is missing or not an analysis database.
     """
+    require_schema(db_path)
     return _trace(db_path, scenario)
 
 
 def render_traces(db_path: Path) -> bytes:
     """Chrome Trace Event Format JSON of every verdict of the database at ``db_path``, one process
     each (``pid`` = ``verdicts.position``), in run order."""
+    require_schema(db_path)
     return _trace(db_path, None)

@@ -169,6 +169,18 @@ def test_report_refuses_a_missing_database_and_a_scenario_without_a_trace(
     assert "no such database" in capsys.readouterr().err
     assert main(["report", "--db", str(tmp_path / "none.duckdb"), "--scenario", "x"]) == EXIT_USAGE
     assert "--scenario chooses the timeline of --trace" in capsys.readouterr().err
+    import duckdb
+
+    other = tmp_path / "other.duckdb"
+    duckdb.connect(str(other)).close()
+    assert main(["report", "--db", str(other)]) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "not an analysis database of this version (no meta table)" in err
+    assert len(err.strip().splitlines()) == 1
+    with duckdb.connect(str(other)) as conn:
+        conn.execute("CREATE TABLE meta (key VARCHAR, value VARCHAR); INSERT INTO meta VALUES ('schema', '1')")
+    assert main(["report", "--db", str(other), "--junit", str(tmp_path / "j.xml")]) == EXIT_USAGE
+    assert "an analysis database of schema '1', this version reads schema '2'" in capsys.readouterr().err
 
 
 def test_run_exits_one_and_prints_the_reproduce_command_on_failure(
