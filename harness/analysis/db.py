@@ -415,11 +415,11 @@ def _build(
                 fill(conn, work)
                 keep = SIM_TABLES if kind == "scenarios" else TABLES
                 _carry_over(conn, db_path, (*keep, *HISTORY_TABLES))
+                conn.execute(sql_text("views.sql"))
                 _append_invocation(conn, kind, invocation)
                 for table in (*TABLES, *SIM_TABLES, *HISTORY_TABLES):
                     fetched = conn.execute(f"SELECT count(*) FROM {table}").fetchone()
                     counts[table] = int(fetched[0]) if fetched else 0
-                conn.execute(sql_text("views.sql"))
                 conn.execute("CHECKPOINT")
         except duckdb.InterruptException:
             raise KeyboardInterrupt from None  # Ctrl-C while DuckDB ran: an interruption, not an error
@@ -493,12 +493,11 @@ def _append_invocation(conn: duckdb.DuckDBPyConnection, kind: str, invocation: I
         conn.execute(
             """
             INSERT INTO verdict_history
-            SELECT $number, v.scenario, v.variant_of, v.protocol, v.status, v.failure_count,
-                   (SELECT count(*) FROM events AS e WHERE e.scenario = v.scenario),
-                   (SELECT count(*) FROM events AS e WHERE e.scenario = v.scenario AND e.type = 'tool_call.requested'),
-                   (SELECT count(*) FROM violations AS x WHERE x.scenario = v.scenario)
-            FROM verdicts AS v
-            ORDER BY v.position
+            WITH broken AS (SELECT scenario, count(*) AS violations FROM violations GROUP BY scenario)
+            SELECT $number, s.scenario, s.variant_of, s.protocol, s.status, s.failure_count, s.events,
+                   s.tool_calls, coalesce(b.violations, 0)
+            FROM scenario_summary AS s
+            LEFT JOIN broken AS b USING (scenario)
             """,
             {"number": number},
         )

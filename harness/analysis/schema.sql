@@ -200,8 +200,8 @@ CREATE TABLE verdict_history (
     protocol      VARCHAR NOT NULL,
     status        VARCHAR NOT NULL,      -- 'passed' | 'failed'
     failure_count INTEGER NOT NULL,
-    events        INTEGER NOT NULL,      -- events stored by the scenario's replay
-    tool_calls    INTEGER NOT NULL,      -- tool_call.requested events
+    events        INTEGER NOT NULL,      -- events stored by the scenario's replay (scenario_summary.events)
+    tool_calls    INTEGER NOT NULL,      -- tool_call.requested events (scenario_summary.tool_calls)
     violations    INTEGER NOT NULL,      -- rows in violations (errors and warnings)
     PRIMARY KEY (invocation, scenario)
 );

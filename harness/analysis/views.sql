@@ -137,37 +137,46 @@ WITH last_run AS (
     SELECT scenario, status, stop_reason, error_type
     FROM runs
     QUALIFY row_number() OVER (PARTITION BY scenario ORDER BY created_sequence DESC NULLS LAST, run_id DESC) = 1
+), run_counts AS (
+    SELECT scenario, count(*) AS runs FROM runs GROUP BY scenario
+), event_counts AS (
+    SELECT scenario,
+           count(*) AS events,
+           count(*) FILTER (WHERE type = 'tool_call.requested') AS tool_calls,
+           count(DISTINCT data ->> '$.runtime_request_id') FILTER (WHERE type = 'runtime-request.updated') AS approvals
+    FROM events
+    GROUP BY scenario
 ), own AS (
-    SELECT v.scenario,
-           (SELECT count(*) FROM runs AS r WHERE r.scenario = v.scenario) AS runs,
-           (SELECT count(*) FROM events AS e WHERE e.scenario = v.scenario AND e.type = 'tool_call.requested')
-               AS tool_calls,
-           (SELECT count(DISTINCT e.data ->> '$.runtime_request_id') FROM events AS e
-             WHERE e.scenario = v.scenario AND e.type = 'runtime-request.updated') AS approvals,
-           (SELECT count(*) FROM events AS e WHERE e.scenario = v.scenario) AS events
+    SELECT v.scenario, v.variant_of,
+           coalesce(r.runs, 0) AS runs, coalesce(e.tool_calls, 0) AS tool_calls,
+           coalesce(e.approvals, 0) AS approvals, coalesce(e.events, 0) AS events
     FROM verdicts AS v
+    LEFT JOIN run_counts AS r USING (scenario)
+    LEFT JOIN event_counts AS e USING (scenario)
+), variant_sums AS (
+    SELECT variant_of AS scenario, count(*) AS variants, sum(runs) AS runs, sum(tool_calls) AS tool_calls,
+           sum(approvals) AS approvals, sum(events) AS events
+    FROM own
+    WHERE variant_of IS NOT NULL
+    GROUP BY variant_of
 ), first_ttft AS (
     SELECT transcript_id, ttft_ms
     FROM time_to_first_token
     QUALIFY row_number() OVER (PARTITION BY transcript_id ORDER BY exchange) = 1
 )
 SELECT v.scenario, v.variant_of, v.status, v.protocol,
-       CASE WHEN k.n > 0 THEN (SELECT sum(o2.runs) FROM own AS o2 JOIN verdicts AS c ON c.scenario = o2.scenario
-                                WHERE c.variant_of = v.scenario) ELSE o.runs END::INTEGER AS runs,
+       coalesce(s.runs, o.runs)::INTEGER AS runs,
        l.status AS final_status, l.error_type, l.stop_reason,
-       CASE WHEN k.n > 0 THEN (SELECT sum(o2.tool_calls) FROM own AS o2 JOIN verdicts AS c ON c.scenario = o2.scenario
-                                WHERE c.variant_of = v.scenario) ELSE o.tool_calls END::INTEGER AS tool_calls,
-       CASE WHEN k.n > 0 THEN (SELECT sum(o2.approvals) FROM own AS o2 JOIN verdicts AS c ON c.scenario = o2.scenario
-                                WHERE c.variant_of = v.scenario) ELSE o.approvals END::INTEGER AS approvals,
-       CASE WHEN k.n > 0 THEN (SELECT sum(o2.events) FROM own AS o2 JOIN verdicts AS c ON c.scenario = o2.scenario
-                                WHERE c.variant_of = v.scenario) ELSE o.events END::INTEGER AS events,
+       coalesce(s.tool_calls, o.tool_calls)::INTEGER AS tool_calls,
+       coalesce(s.approvals, o.approvals)::INTEGER AS approvals,
+       coalesce(s.events, o.events)::INTEGER AS events,
        v.failure_count,
-       CASE WHEN k.n > 0 THEN NULL ELSE t.ttft_ms END AS ttft_ms,
-       k.n AS variants
+       CASE WHEN s.scenario IS NULL THEN t.ttft_ms END AS ttft_ms,
+       coalesce(s.variants, 0) AS variants
 FROM verdicts AS v
 JOIN own AS o USING (scenario)
+LEFT JOIN variant_sums AS s USING (scenario)
 LEFT JOIN last_run AS l USING (scenario)
 LEFT JOIN first_ttft AS t ON t.transcript_id = v.transcript_id
 LEFT JOIN verdicts AS p ON p.scenario = v.variant_of
-CROSS JOIN LATERAL (SELECT count(*) AS n FROM verdicts AS c WHERE c.variant_of = v.scenario) AS k
 ORDER BY coalesce(p.position, v.position), v.variant_of IS NOT NULL, v.position;
