@@ -34,8 +34,10 @@ def _write(session: HarnessSession) -> bool:
     tests = session.recorded_tests()
     unused = session.unused if session.whole_selection else []
     ok = True
+    from harness.analysis import Invocation
+
+    invocation = Invocation.start("pytest")  # one invocation, whether it writes a report, a database or both
     if session.report_dir is not None:
-        from harness.analysis import Invocation
         from harness.report import write_reports
 
         try:
@@ -45,7 +47,7 @@ def _write(session: HarnessSession) -> bool:
                 transcripts=transcripts,
                 unused_goldens=unused,
                 tests=tests,
-                invocation=Invocation.start("pytest"),
+                invocation=invocation,
             )
         except HarnessError as exc:
             session.notes.append(f"--harness-report: could not write the report: {exc}")
@@ -56,7 +58,7 @@ def _write(session: HarnessSession) -> bool:
                 + (f", {len(tests)} recorded test{'s' if len(tests) != 1 else ''})" if tests else ")")
             )
     if session.db_path is not None:
-        from harness.analysis import Invocation, build_database
+        from harness.analysis import build_database
 
         try:
             summary = build_database(
@@ -65,7 +67,7 @@ def _write(session: HarnessSession) -> bool:
                 results=results,
                 unused_goldens=unused,
                 tests=tests,
-                invocation=Invocation.start("pytest"),
+                invocation=invocation,
             )
         except HarnessError as exc:
             session.notes.append(f"--harness-db: could not build the database: {exc}")

@@ -11,7 +11,14 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+import duckdb  # noqa: F401
 import pytest
+import vl_convert  # noqa: F401
+
+# Extension modules load once per process. An in-process pytester run forgets the modules it
+# imported, so one the report first imports inside such a run would be loaded again by the next
+# (vl_convert refuses: "may only be initialized once per interpreter process"). Imported here,
+# they outlive every run.
 
 REPO = Path(__file__).resolve().parents[2]
 PLAIN_TEXT = REPO / "transcripts" / "anthropic" / "pydantic-ai-cassettes" / "anthropic__plain_text_stream.ndjson"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import textwrap
 
 import anthropic
-import duckdb  # imported once, here: an in-process pytester run would make a test's own import load it again
+import duckdb
 import pytest
 
 from harness.pytest_plugin.cassette import transcript_name
