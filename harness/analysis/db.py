@@ -503,6 +503,12 @@ def _append_invocation(conn: duckdb.DuckDBPyConnection, kind: str, invocation: I
         )
 
 
+def sql_literal(text: str) -> str:
+    """``text`` as a DuckDB string literal (a quote is doubled; backslashes are not escapes), for
+    SQL that is shown to a user or built where :func:`query_many` takes no parameters."""
+    return "'" + text.replace("'", "''") + "'"
+
+
 def require_schema(db_path: Path) -> None:
     """Raise :class:`UsageError` unless ``db_path`` is an analysis database of this schema version
     (what the reports read from it would otherwise fail on a missing table, mid-render)."""

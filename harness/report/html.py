@@ -19,7 +19,6 @@ module (and starting the CLI) does not load them.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import shlex
@@ -30,8 +29,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.analysis import QueryResult, query_many
-from harness.analysis.db import require_schema
+from harness.analysis.db import require_schema, sql_literal
 from harness.report.summary import VERDICT_COUNTS_SQL
+from harness.report.writer import distinct_safe_names
 
 if TYPE_CHECKING:
     import jinja2
@@ -393,33 +393,19 @@ class Page:
 
 # -- small helpers ---------------------------------------------------------------------------------
 
-_UNSAFE_ID = re.compile(r"[^A-Za-z0-9_.-]")
-
-
 def anchors(names: Iterable[str], prefix: str) -> dict[str, str]:
-    """A fragment id per name: ``<prefix>-<name>`` with anything but ``[A-Za-z0-9_.-]`` as ``_``.
-
-    Two names that become the same id both get the first 8 hex digits of their SHA-1 appended.
+    """A fragment id per name: ``<prefix>-<name>`` made safe and distinct, as file names are
+    (:func:`~harness.report.writer.distinct_safe_names`).
 
     >>> anchors(["tool loop", "tool_loop", "codex.simple"], "run")
     {'tool loop': 'run-tool_loop-ccc5dc2f', 'tool_loop': 'run-tool_loop-cb387724', 'codex.simple': 'run-codex.simple'}
     """
-    names = list(names)
-    safe = {name: f"{prefix}-{_UNSAFE_ID.sub('_', name)}" for name in names}
-    counts = Counter(safe.values())
-    return {
-        name: ident if counts[ident] == 1 else f"{ident}-{hashlib.sha1(name.encode()).hexdigest()[:8]}"
-        for name, ident in safe.items()
-    }
+    return distinct_safe_names({name: (f"{prefix}-{name}", name) for name in names})
 
 
 def _num(value: float) -> float:
     """A coordinate rounded to a tenth of a pixel, so that the SVG text is short and stable."""
     return round(value, 1) + 0.0  # + 0.0 turns -0.0 into 0.0
-
-
-def _sql_text(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
 
 
 def _grouped(rows: Iterable[tuple[Any, ...]]) -> dict[str, list[tuple[Any, ...]]]:
@@ -1128,7 +1114,7 @@ def _scenario_rows(result: QueryResult) -> list[ScenarioRow]:
         )
         row.events_query = (
             'harness query "SELECT sequence, type, run_id, at_ms FROM events WHERE scenario = '
-            + _sql_text(name).replace('"', '\\"')
+            + sql_literal(name).replace('"', '\\"')
             + ' ORDER BY sequence"'
         )
         if int(r["variants"] or 0) == 0:

@@ -31,7 +31,7 @@ from typing import Any
 import orjson
 
 from harness.analysis import query_many
-from harness.analysis.db import require_schema
+from harness.analysis.db import require_schema, sql_literal
 from harness.errors import UsageError
 
 #: Every verdict: the processes of the trace, in the order the results were given.
@@ -106,11 +106,6 @@ class _Span:
     end: Micros
     category: str
     args: Json
-
-
-def _sql_literal(text: str) -> str:
-    """``text`` as a DuckDB string literal (a quote is doubled; backslashes are not escapes)."""
-    return "'" + text.replace("'", "''") + "'"
 
 
 def _json(value: Any) -> Any:
@@ -380,7 +375,7 @@ def _group(rows: Sequence[tuple[Any, ...]]) -> dict[str, list[tuple[Any, ...]]]:
 
 
 def _trace(db_path: Path, scenario: str | None) -> bytes:
-    where = "" if scenario is None else f"WHERE v.scenario = {_sql_literal(scenario)}"
+    where = "" if scenario is None else f"WHERE v.scenario = {sql_literal(scenario)}"
     verdicts, frames, events, runs = query_many(
         db_path,
         [

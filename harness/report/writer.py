@@ -19,10 +19,10 @@ from __future__ import annotations
 import hashlib
 import re
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 
@@ -43,6 +43,7 @@ EVENTS_DIR = "events"
 TEST_EVENTS_DIR = "test-events"
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
+K = TypeVar("K")
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +92,22 @@ def event_log_bytes(events: Iterable[StoredEvent]) -> bytes:
     return b"".join(event_log_lines(events))
 
 
+def distinct_safe_names(names: Mapping[K, tuple[str, str]]) -> dict[K, str]:
+    """Per key, its text (``names[key][0]``) with anything but ``[A-Za-z0-9._-]`` as ``_``; two
+    keys whose safe texts coincide both get ``-`` and the first 8 hex digits of the SHA-1 of their
+    identity (``names[key][1]``) appended. File names and the report's anchors are made so.
+
+    >>> distinct_safe_names({1: ("tool loop", "a"), 2: ("tool_loop", "b"), 3: ("x.y", "c")})
+    {1: 'tool_loop-86f7e437', 2: 'tool_loop-e9d71f5e', 3: 'x.y'}
+    """
+    safe = {key: _UNSAFE.sub("_", text) for key, (text, _) in names.items()}
+    counts = Counter(safe.values())
+    return {
+        key: stem if counts[stem] == 1 else f"{stem}-{hashlib.sha1(names[key][1].encode()).hexdigest()[:8]}"
+        for key, stem in safe.items()
+    }
+
+
 def recorded_log_names(tests: Sequence[RecordedTest]) -> dict[tuple[str, str], str]:
     """The file name of every recorded test's every log: ``<node id>.<log>.ndjson`` made safe.
 
@@ -101,14 +118,8 @@ def recorded_log_names(tests: Sequence[RecordedTest]) -> dict[tuple[str, str], s
     >>> recorded_log_names([RecordedTest("tests/test_a.py::test_x[1]", logs={"events": EventLog([])})])
     {('tests/test_a.py::test_x[1]', 'events'): 'tests_test_a.py__test_x_1_.events.ndjson'}
     """
-    stems = {(t.nodeid, log): _UNSAFE.sub("_", f"{t.nodeid}.{log}") for t in tests for log in t.logs}
-    counts = Counter(stems.values())
-    names = {}
-    for (nodeid, log), stem in stems.items():
-        if counts[stem] > 1:
-            stem += "-" + hashlib.sha1(f"{nodeid}::{log}".encode()).hexdigest()[:8]
-        names[(nodeid, log)] = stem + ".ndjson"
-    return names
+    stems = {(t.nodeid, log): (f"{t.nodeid}.{log}", f"{t.nodeid}::{log}") for t in tests for log in t.logs}
+    return {key: stem + ".ndjson" for key, stem in distinct_safe_names(stems).items()}
 
 
 def _json_lines(events: Sequence[dict[str, Any]]) -> bytes:
