@@ -180,3 +180,26 @@ LEFT JOIN last_run AS l USING (scenario)
 LEFT JOIN first_ttft AS t ON t.transcript_id = v.transcript_id
 LEFT JOIN verdicts AS p ON p.scenario = v.variant_of
 ORDER BY coalesce(p.position, v.position), v.variant_of IS NOT NULL, v.position;
+
+-- One row per tool_call.requested event, with the tool_call.completed event that answers it: the
+-- n-th completion of a tool_call_id in a scenario answers that id's n-th request. completed_sequence
+-- and outcome (outcome.status) are NULL for a call that never completed. The report's timelines
+-- and the Chrome traces draw tool calls from here.
+CREATE VIEW tool_call_spans AS
+WITH requested AS (
+    SELECT scenario, sequence, run_id, data ->> '$.tool_call_id' AS tool_call_id, data ->> '$.name' AS name,
+           row_number() OVER (PARTITION BY scenario, data ->> '$.tool_call_id' ORDER BY sequence) AS nth
+    FROM events
+    WHERE type = 'tool_call.requested'
+), completed AS (
+    SELECT scenario, sequence, data ->> '$.tool_call_id' AS tool_call_id, data ->> '$.outcome.status' AS outcome,
+           row_number() OVER (PARTITION BY scenario, data ->> '$.tool_call_id' ORDER BY sequence) AS nth
+    FROM events
+    WHERE type = 'tool_call.completed'
+)
+SELECT r.scenario, r.tool_call_id, r.name, r.run_id, r.sequence AS requested_sequence,
+       c.sequence AS completed_sequence, c.outcome
+FROM requested AS r
+LEFT JOIN completed AS c
+  ON c.scenario = r.scenario AND c.tool_call_id IS NOT DISTINCT FROM r.tool_call_id AND c.nth = r.nth
+ORDER BY r.scenario, r.sequence;

@@ -98,11 +98,10 @@ TIMELINE_EVENTS_SQL = f"""
 WITH {DETAILED_CTE}
 SELECT e.scenario, e.sequence, e.type, e.run_id, e.at_ms,
        CASE WHEN e.type = 'command.accepted' THEN e.data ->> '$.type' END AS command_type,
-       CASE WHEN e.type LIKE 'tool_call.%' THEN e.data ->> '$.tool_call_id' END AS tool_call_id,
-       CASE WHEN e.type = 'tool_call.requested' THEN e.data ->> '$.name' END AS tool_name,
-       CASE WHEN e.type = 'tool_call.completed' THEN e.data ->> '$.outcome.status' END AS outcome
+       t.tool_call_id, t.name AS tool_name, t.outcome, t.completed_sequence
 FROM events AS e
 JOIN detailed USING (scenario)
+LEFT JOIN tool_call_spans AS t ON t.scenario = e.scenario AND t.requested_sequence = e.sequence
 ORDER BY e.scenario, e.sequence
 """
 
@@ -632,7 +631,8 @@ def build_timeline(
     """The swim lanes of one scenario's replay, or None when it has neither events nor frames.
 
     ``events`` rows are TIMELINE_EVENTS_SQL's without the scenario: (sequence, type, run_id, at_ms,
-    command_type, tool_call_id, tool_name, outcome); ``frames`` TIMELINE_FRAMES_SQL's (entry_index,
+    command_type, and for a ``tool_call.requested`` event its tool_call_spans row: tool_call_id,
+    tool_name, outcome, completed_sequence); ``frames`` TIMELINE_FRAMES_SQL's (entry_index,
     direction, kind, label, data_type, after_ms, exchange); ``turns`` PROVIDER_TURNS_SQL's
     (provider_turn_id, first_sequence, last_sequence, first_at_ms, input_tokens, output_tokens).
 
@@ -684,17 +684,16 @@ def build_timeline(
 
     commands: list[_Item] = []
     domain: list[_Item] = []
-    requested: list[tuple[int, str, str | None]] = []
-    completed: dict[str, tuple[int, str | None]] = {}
-    for sequence, event_type, run_id, at_ms, command_type, call_id, tool_name, outcome in events:
+    requested: list[tuple[int, str, str | None, str | None, int | None]] = []
+    for sequence, event_type, run_id, at_ms, command_type, call_id, tool_name, outcome, completed_at in events:
         x = positions[int(sequence)]
         where = f"#{sequence} · at {at_ms} ms" + (f" · {run_id}" if run_id else "")
         if event_type == "command.accepted":
             commands.append(_Item(x, None, "command", f"{where} · command.accepted {command_type or ''}".rstrip()))
         elif event_type == "tool_call.requested":
-            requested.append((int(sequence), str(call_id), tool_name))
+            requested.append((int(sequence), str(call_id), tool_name, outcome, completed_at))
         elif event_type == "tool_call.completed":
-            completed.setdefault(str(call_id), (int(sequence), outcome))
+            continue  # drawn as the end of its request's span
         else:
             domain.append(
                 _Item(
@@ -710,21 +709,20 @@ def build_timeline(
     all_x = [*positions.values(), *frame_x]
     lo, hi = min(all_x), max(all_x)
     tools: list[_Item] = []
-    for sequence, call_id, tool_name in requested:
-        done = completed.get(call_id)
+    for sequence, call_id, tool_name, outcome, completed_at in requested:
         start = positions[sequence]
-        if done is None:
+        if completed_at is None:
             tools.append(
                 _Item(start, hi, "tool-open", f"{tool_name} · {call_id} · requested #{sequence}, never completed")
             )
         else:
-            status = done[1] or "completed"
+            status = outcome or "completed"
             tools.append(
                 _Item(
                     start,
-                    positions[done[0]],
+                    positions[int(completed_at)],
                     "tool-failed" if status == "failed" else "tool",
-                    f"{tool_name} · {call_id} · {status} · requested #{sequence}, completed #{done[0]}",
+                    f"{tool_name} · {call_id} · {status} · requested #{sequence}, completed #{completed_at}",
                 )
             )
     broken = [

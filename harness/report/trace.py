@@ -60,6 +60,15 @@ JOIN events AS e ON e.scenario = v.scenario
 ORDER BY v.position, e.sequence
 """
 
+#: Each verdict's tool calls, each request with the completion that answers it (tool_call_spans).
+TRACE_TOOL_CALLS_SQL = """
+SELECT v.scenario, t.requested_sequence, t.completed_sequence
+FROM verdicts AS v
+JOIN tool_call_spans AS t ON t.scenario = v.scenario
+{where}
+ORDER BY v.position, t.requested_sequence
+"""
+
 #: Each verdict's runs, as the orchestrator's projection left them.
 TRACE_RUNS_SQL = """
 SELECT v.scenario, r.run_id, r.thread_id, r.ordinal, r.status, r.stop_reason, r.error_type, r.error_message,
@@ -197,27 +206,28 @@ def _field(data: Any, key: str) -> Any:
     return data.get(key) if isinstance(data, dict) else None
 
 
-def _tool_calls(events: Sequence[_Event]) -> tuple[list[_Span], list[Json]]:
-    """Spans from each ``tool_call.requested`` to the next ``tool_call.completed`` of its
-    ``tool_call_id``; instants for requests never completed and completions never requested."""
-    pending: dict[Any, list[_Event]] = {}
-    spans: list[_Span] = []
+def _tool_calls(events: Sequence[_Event], pairs: Sequence[tuple[Any, ...]]) -> tuple[list[_Span], list[Json]]:
+    """Spans from each ``tool_call.requested`` to the ``tool_call.completed`` that answers it
+    (``pairs``: the scenario's tool_call_spans rows, (requested_sequence, completed_sequence));
+    instants for completions never requested and requests never completed."""
+    by_sequence = {event.sequence: event for event in events}
+    answered = {int(done): int(asked) for asked, done in pairs if done is not None}
+    spans = [_tool_span(by_sequence[answered[done]], by_sequence[done]) for done in sorted(answered)]
     instants: list[Json] = []
     for event in events:
-        call_id = _field(event.data, "tool_call_id")
-        if event.type == "tool_call.requested":
-            pending.setdefault(call_id, []).append(event)
-        elif event.type == "tool_call.completed":
-            waiting = pending.get(call_id)
-            if waiting:
-                spans.append(_tool_span(waiting.pop(0), event))
-            else:
-                args = {"tool_call_id": call_id, "completed_sequence": event.sequence, "run_id": event.run_id}
-                args["outcome"] = _field(event.data, "outcome")
-                instants.append(_instant(f"{call_id} (completed, never requested)", event.ts, "tool_call", args))
-    for requested in sorted((e for waiting in pending.values() for e in waiting), key=lambda e: e.sequence):
-        args = {**_tool_args(requested), "completed": False}
-        instants.append(_instant(_tool_name(requested), requested.ts, "tool_call", args))
+        if event.type == "tool_call.completed" and event.sequence not in answered:
+            call_id = _field(event.data, "tool_call_id")
+            args = {"tool_call_id": call_id, "completed_sequence": event.sequence, "run_id": event.run_id}
+            args["outcome"] = _field(event.data, "outcome")
+            instants.append(_instant(f"{call_id} (completed, never requested)", event.ts, "tool_call", args))
+    for asked, done in pairs:
+        if done is None:
+            requested = by_sequence[int(asked)]
+            instants.append(
+                _instant(
+                    _tool_name(requested), requested.ts, "tool_call", {**_tool_args(requested), "completed": False}
+                )
+            )
     return spans, instants
 
 
@@ -322,12 +332,13 @@ def _process(
     frames: Sequence[tuple[Any, ...]],
     event_rows: Sequence[tuple[Any, ...]],
     runs: Sequence[tuple[Any, ...]],
+    tool_calls: Sequence[tuple[Any, ...]],
 ) -> list[Json]:
     """The trace events of one verdict: metadata, then every lane's events in time order."""
     scenario, position, transcript_id, protocol, status, variant_of = verdict
     pid = int(position)
     events = _events(event_rows)
-    tool_spans, tool_instants = _tool_calls(events)
+    tool_spans, tool_instants = _tool_calls(events, [row[1:] for row in tool_calls])
     commands = [_instant(_command_name(e), e.ts, "command", _event_args(e)) for e in events if _is_command(e)]
     domain = [_instant(e.type, e.ts, "event", _event_args(e)) for e in events if not _is_command(e)]
     frame_lanes = _frame_lanes(frames)
@@ -376,23 +387,31 @@ def _group(rows: Sequence[tuple[Any, ...]]) -> dict[str, list[tuple[Any, ...]]]:
 
 def _trace(db_path: Path, scenario: str | None) -> bytes:
     where = "" if scenario is None else f"WHERE v.scenario = {sql_literal(scenario)}"
-    verdicts, frames, events, runs = query_many(
+    verdicts, frames, events, runs, tool_calls = query_many(
         db_path,
         [
             TRACE_VERDICTS_SQL,
             TRACE_FRAMES_SQL.format(where=where),
             TRACE_EVENTS_SQL.format(where=where),
             TRACE_RUNS_SQL.format(where=where),
+            TRACE_TOOL_CALLS_SQL.format(where=where),
         ],
     )
     selected = verdicts.rows if scenario is None else [row for row in verdicts.rows if row[0] == scenario]
     if scenario is not None and not selected:
         raise UsageError(_unknown(db_path, scenario, [str(row[0]) for row in verdicts.rows]))
     frames_of, events_of, runs_of = _group(frames.rows), _group(events.rows), _group(runs.rows)
+    tool_calls_of = _group(tool_calls.rows)
     trace_events: list[Json] = []
     for verdict in selected:
         name = verdict[0]
-        trace_events += _process(verdict, frames_of.get(name, []), events_of.get(name, []), runs_of.get(name, []))
+        trace_events += _process(
+            verdict,
+            frames_of.get(name, []),
+            events_of.get(name, []),
+            runs_of.get(name, []),
+            tool_calls_of.get(name, []),
+        )
     document = {"traceEvents": trace_events, "displayTimeUnit": "ms"}
     return orjson.dumps(document, option=orjson.OPT_SORT_KEYS | orjson.OPT_APPEND_NEWLINE)
 
