@@ -280,7 +280,7 @@ def run_scenario(
     # The core's recording is served by the replay driver, not over a transport: its faults are
     # listed without a step.
     history.timeline = history_timeline(
-        decisions=[] if crash is not None else runner.decision_log, points=history.points, faults=history.faults
+        decisions=[] if crash is not None else runner.loop.decision_log, points=history.points, faults=history.faults
     )
     return history
 
@@ -307,7 +307,6 @@ class LiveRunner(StepRunner):
         self.join_at = 1 + self.rng.below(max(1, len(history.commands) or 2))
         self.readers: list[tuple[Subscription, list[int], asyncio.Task[None]]] = []
         self.findings: list[Finding] = []
-        self.decision_log: list[tuple[int, int, str]] = []
 
     def _point(self, name: str, detail: str | None) -> None:
         self.history.points.append([name, detail, self.loop.steps])
@@ -352,10 +351,7 @@ class LiveRunner(StepRunner):
     def close(self) -> None:
         self.history.steps = self.loop.steps
         self.history.decisions = list(self.loop.decisions)
-        self.decision_log = list(self.loop.decision_log)
-        self.loop.cancel_all()
-        with contextlib.suppress(Deadlock):
-            self.loop.run_until_complete(self.loop.shutdown_asyncgens())
+        self.loop.shutdown()
         self.loop.close()
 
     def check(self, last: int) -> list[Finding]:

@@ -327,6 +327,12 @@ class SimLoop(asyncio.BaseEventLoop):
 
     # -- teardown ------------------------------------------------------------------------------
 
+    def shutdown(self) -> None:
+        """Cancel what is still alive and finalize async generators, for a loop about to close."""
+        self.cancel_all()
+        with contextlib.suppress(Deadlock):
+            self.run_until_complete(self.shutdown_asyncgens())
+
     def settle(self, limit: int = 100_000) -> None:
         """Run ready callbacks (without advancing time) until none is ready: what finishes on its
         own finishes, so that what is still alive afterwards is really waiting."""

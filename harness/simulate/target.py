@@ -28,7 +28,6 @@ Built-in rules (ids):
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import hashlib
 import importlib
@@ -184,7 +183,6 @@ class Sim:
         self._watched: list[Sequence[Any]] = []
         self._tool_calls = 0
         self.tool_faults_fired: set[str] = set()
-        self.decision_log: list[tuple[int, int, str]] = []
         self.exchange_steps: list[int] = []
         """The loop step at which each exchange of the replay was requested (for the report)."""
         self.tool_fault_steps: dict[str, int] = {}
@@ -385,13 +383,10 @@ def _drive(
         findings.append(
             Finding("sim.teardown.task_alive", f"{len(alive)} task(s) alive after the target returned: {names}")
         )
-    loop.cancel_all()
-    with contextlib.suppress(Deadlock):
-        loop.run_until_complete(loop.shutdown_asyncgens())
+    loop.shutdown()
     history.steps = loop.steps
     history.virtual_ms = loop.now_ms
     history.decisions = list(loop.decisions)
-    sim.decision_log = list(loop.decision_log)
     loop.close()
     return sim, findings
 
@@ -437,7 +432,7 @@ def _finish(
         else:
             findings.append(diverged)
     history.timeline = history_timeline(
-        decisions=sim.decision_log,
+        decisions=sim.loop.decision_log,
         points=history.points,
         exchanges=history.exchanges,
         exchange_steps=sim.exchange_steps,
