@@ -392,6 +392,7 @@ class Page:
 
 # -- small helpers ---------------------------------------------------------------------------------
 
+
 def anchors(names: Iterable[str], prefix: str) -> dict[str, str]:
     """A fragment id per name: ``<prefix>-<name>`` made safe and distinct, as file names are
     (:func:`~harness.report.writer.distinct_safe_names`).
